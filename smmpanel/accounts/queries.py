@@ -1,0 +1,112 @@
+"""Reads: authentication and account listings."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from smmpanel.accounts.errors import InvalidApiKey
+from smmpanel.accounts.models import ACTIVE, Account, ApiKey, Currency
+from smmpanel.accounts.service import hash_key
+from smmpanel.db import Database
+from smmpanel.orders.models import Order
+
+MAX_KEY_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The account an API call acts for, with what pricing needs."""
+
+    account_id: int
+    username: str
+    currency: str
+    fx_rate: Decimal
+    extended_fields: bool
+
+
+def authenticate(db: Database, key: str | None) -> Principal:
+    """Resolve an API key; raises InvalidApiKey for a missing, unknown or revoked
+    key and for a suspended account alike."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidApiKey("Invalid API key")
+    digest = hash_key(key.strip())
+    query = (
+        select(ApiKey.key_hash, Account, Currency.rate)
+        .join(Account, Account.id == ApiKey.account_id)
+        .join(Currency, Currency.code == Account.currency)
+        .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+    )
+    with db.read() as session:
+        row = session.execute(query).first()
+    # The index lookup already matched; compare again in constant time so the
+    # check does not depend on a short-circuiting string comparison anywhere.
+    if row is None or not hmac.compare_digest(row[0], digest) or row[1].status != ACTIVE:
+        raise InvalidApiKey("Invalid API key")
+    account: Account = row[1]
+    return Principal(
+        account_id=account.id,
+        username=account.username,
+        currency=account.currency,
+        fx_rate=Decimal(row[2]),
+        extended_fields=account.extended_fields,
+    )
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    username: str
+    email: str | None
+    status: str
+    currency: str
+    balance: int
+    extended_fields: bool
+    key_prefix: str | None
+    orders: int
+
+
+def list_accounts(db: Database) -> list[AccountRow]:
+    order_counts = (
+        select(Order.account_id, func.count(Order.id).label("n"))
+        .group_by(Order.account_id)
+        .subquery()
+    )
+    key_prefix = (
+        select(ApiKey.prefix)
+        .where(ApiKey.account_id == Account.id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(Account, key_prefix, func.coalesce(order_counts.c.n, 0))
+        .outerjoin(order_counts, order_counts.c.account_id == Account.id)
+        .order_by(Account.id)
+    )
+    with db.read() as session:
+        return [
+            AccountRow(
+                id=a.id,
+                username=a.username,
+                email=a.email,
+                status=a.status,
+                currency=a.currency,
+                balance=a.balance,
+                extended_fields=a.extended_fields,
+                key_prefix=prefix,
+                orders=int(count),
+            )
+            for a, prefix, count in session.execute(query)
+        ]
+
+
+def account_balance(db: Database, account_id: int) -> tuple[int, str]:
+    with db.read() as session:
+        row = session.execute(
+            select(Account.balance, Account.currency).where(Account.id == account_id)
+        ).one()
+    return int(row[0]), str(row[1])

@@ -1,0 +1,223 @@
+"""Commands that change accounts, keys, currencies and custom rates."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from smmpanel.accounts.errors import (
+    AccountExists,
+    AccountNotFound,
+    InvalidAccountInput,
+    UnknownCurrency,
+)
+from smmpanel.accounts.models import (
+    ACCOUNT_STATUSES,
+    Account,
+    AccountServiceRate,
+    ApiKey,
+    Currency,
+)
+from smmpanel.accounts.panel import get_setting, put_setting
+from smmpanel.catalog.errors import ServiceNotFound
+from smmpanel.catalog.models import Service
+from smmpanel.db import Database
+from smmpanel.ledger import models as ledger_models
+from smmpanel.ledger.service import post_entry
+from smmpanel.money import MoneyError, parse_decimal, to_units
+from smmpanel.timeutil import utcnow
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3,8}$")
+KEY_BYTES = 32
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    """256 random bits in the URL-safe alphabet: safe unescaped in a query string."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    id: int
+    username: str
+    api_key: str
+
+
+def create_account(
+    db: Database, *, username: str, email: str | None = None, currency: str | None = None
+) -> NewAccount:
+    """Create an account and its first API key (returned once, stored hashed)."""
+    if not USERNAME_RE.match(username or ""):
+        raise InvalidAccountInput("a username is 1-64 letters, digits or . _ - @")
+    with db.write() as session:
+        code = _currency_code(session, currency)
+        if session.execute(select(Account.id).where(Account.username == username)).first():
+            raise AccountExists(f"account {username!r} exists already")
+        account = Account(username=username, email=email, currency=code, balance=0)
+        session.add(account)
+        session.flush()
+        key = _issue_key(session, account.id)
+        return NewAccount(id=account.id, username=username, api_key=key)
+
+
+def rotate_api_key(db: Database, *, username: str) -> str:
+    """Revoke every key of the account and issue a new one."""
+    with db.write() as session:
+        account = account_by_username(session, username)
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return _issue_key(session, account.id)
+
+
+def _issue_key(session: Session, account_id: int) -> str:
+    key = new_api_key()
+    session.add(ApiKey(account_id=account_id, key_hash=hash_key(key), prefix=key[:6]))
+    return key
+
+
+def fund_account(
+    db: Database, *, username: str, amount: Decimal | str, note: str = "", actor: str = "owner"
+) -> int:
+    """Add (or, negative, deduct) money in the account's currency; returns the new
+    balance in minor units.  A deduction never takes the balance below zero."""
+    try:
+        units = to_units(parse_decimal(amount))
+    except MoneyError as exc:
+        raise InvalidAccountInput(str(exc)) from None
+    if units == 0:
+        raise InvalidAccountInput("the amount must not be zero")
+    kind = ledger_models.TOPUP if units > 0 else ledger_models.ADJUSTMENT
+    with db.write() as session:
+        account = account_by_username(session, username)
+        entry = post_entry(
+            session, account_id=account.id, kind=kind, amount=units, actor=actor, note=note
+        )
+        return entry.balance_after
+
+
+def set_account_options(
+    db: Database,
+    *,
+    username: str,
+    extended_fields: bool | None = None,
+    status: str | None = None,
+    email: str | None = None,
+) -> None:
+    if status is not None and status not in ACCOUNT_STATUSES:
+        raise InvalidAccountInput(f"status is one of {', '.join(ACCOUNT_STATUSES)}")
+    with db.write() as session:
+        account = account_by_username(session, username)
+        if extended_fields is not None:
+            account.extended_fields = extended_fields
+        if status is not None:
+            account.status = status
+        if email is not None:
+            account.email = email or None
+
+
+def set_custom_rate(
+    db: Database, *, username: str, service_id: int, rate: Decimal | str | None
+) -> None:
+    """Give the account its own price (base currency, per 1000) for one service;
+    `rate=None` removes it."""
+    with db.write() as session:
+        account = account_by_username(session, username)
+        if session.get(Service, service_id) is None:
+            raise ServiceNotFound(f"no service {service_id}")
+        session.execute(
+            delete(AccountServiceRate).where(
+                AccountServiceRate.account_id == account.id,
+                AccountServiceRate.service_id == service_id,
+            )
+        )
+        if rate is not None:
+            units = _non_negative_units(rate, "rate")
+            session.add(
+                AccountServiceRate(account_id=account.id, service_id=service_id, rate=units)
+            )
+
+
+def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decimal:
+    """Set how many units of `code` one base unit buys.  Existing balances are kept
+    in their own currency, so a rate change never alters them."""
+    code = (code or "").strip().upper()
+    if not CURRENCY_RE.match(code):
+        raise InvalidAccountInput("a currency code is 3-8 capital letters, like EUR")
+    try:
+        value = parse_decimal(rate)
+    except MoneyError as exc:
+        raise InvalidAccountInput(str(exc)) from None
+    if value <= 0:
+        raise InvalidAccountInput("an exchange rate must be positive")
+    with db.write() as session:
+        if code == get_setting(session, "base_currency") and value != 1:
+            raise InvalidAccountInput(f"{code} is the base currency; its rate is 1")
+        row = session.get(Currency, code)
+        if row is None:
+            session.add(Currency(code=code, rate=str(value)))
+        else:
+            row.rate = str(value)
+            row.updated_at = utcnow()
+    return value
+
+
+def set_base_currency(db: Database, *, code: str) -> None:
+    """Choose the base currency; only on a panel with no accounts or services yet,
+    since every stored base-currency amount would change meaning."""
+    code = (code or "").strip().upper()
+    if not CURRENCY_RE.match(code):
+        raise InvalidAccountInput("a currency code is 3-8 capital letters, like EUR")
+    with db.write() as session:
+        used = session.scalar(select(func.count(Account.id))) or session.scalar(
+            select(func.count(Service.id))
+        )
+        if used:
+            raise InvalidAccountInput("the base currency can only be chosen on an empty panel")
+        put_setting(session, "base_currency", code, allow_internal=True)
+        row = session.get(Currency, code)
+        if row is None:
+            session.add(Currency(code=code, rate="1"))
+        else:
+            row.rate = "1"
+
+
+def account_by_username(session: Session, username: str) -> Account:
+    account = session.execute(
+        select(Account).where(Account.username == username)
+    ).scalar_one_or_none()
+    if account is None:
+        raise AccountNotFound(f"no account {username!r}")
+    return account
+
+
+def _currency_code(session: Session, currency: str | None) -> str:
+    code = (currency or get_setting(session, "base_currency")).strip().upper()
+    if session.get(Currency, code) is None:
+        raise UnknownCurrency(
+            f"unknown currency {code!r}; set its rate first: smmpanel currencies set {code} RATE"
+        )
+    return code
+
+
+def _non_negative_units(value: Decimal | str, what: str) -> int:
+    try:
+        units = to_units(parse_decimal(value))
+    except MoneyError as exc:
+        raise InvalidAccountInput(str(exc)) from None
+    if units < 0:
+        raise InvalidAccountInput(f"the {what} must not be negative")
+    return units

@@ -1,0 +1,232 @@
+"""The actions of API v2.  Each runs synchronously (in one worker thread per
+request), calls the domain and shapes the answer exactly as contract.md says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from smmpanel.accounts.queries import Principal, account_balance
+from smmpanel.api_v2.errors import (
+    INCORRECT_ORDER,
+    TOO_MANY_IDS,
+    RequestError,
+    TooManyIds,
+    error_message,
+)
+from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
+from smmpanel.catalog.errors import ServiceNotFound
+from smmpanel.catalog.queries import ServiceView, list_services
+from smmpanel.db import Database
+from smmpanel.errors import DomainError
+from smmpanel.money import format_rate, format_units
+from smmpanel.orders import queries as order_queries
+from smmpanel.orders.errors import OrderNotFound, RefillNotFound
+from smmpanel.orders.requests import request_cancel, request_refill
+from smmpanel.orders.service import place_order
+
+Json = Any
+Action = Callable[[Database, Principal, dict[str, Any]], Json]
+
+
+def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    views = list_services(
+        db,
+        account_id=who.account_id,
+        fx_rate=who.fx_rate,
+        with_translations=who.extended_fields,
+    )
+    return [_service_entry(view, who.extended_fields) for view in views]
+
+
+def _service_entry(view: ServiceView, extended: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "service": view.id,
+        "name": view.name,
+        "type": view.type,
+        "rate": format_rate(view.rate),
+        "min": str(view.min_quantity),
+        "max": str(view.max_quantity),
+        "dripfeed": view.dripfeed,
+        "refill": view.refill,
+        "cancel": view.cancel,
+        "category": view.category,
+    }
+    if extended:
+        entry.update(
+            desc=view.description,
+            description=view.description,
+            name_lang=view.name_lang,
+            cat_lang=view.category_lang,
+            category_lang=view.category_lang,
+            desc_lang=view.description_lang,
+            description_lang=view.description_lang,
+        )
+    return entry
+
+
+def add(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    service_id = int_param(params.get("service"))
+    if service_id is None:
+        raise ServiceNotFound("Incorrect service ID")
+    placed = place_order(
+        db,
+        account_id=who.account_id,
+        service_id=service_id,
+        params=params,
+        request_id=text_param(params, "request_id"),
+        actor=f"api:{who.username}",
+    )
+    return {"order": placed.order_id}
+
+
+def status(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    if "orders" in params:
+        given = _ids(params["orders"])
+        found = order_queries.orders_by_id(
+            db, [i for i in map(int_param, given) if i], account_id=who.account_id
+        )
+        answer: dict[str, Any] = {}
+        for text in given:
+            view = found.get(int_param(text) or 0)
+            answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
+        return answer
+    order_id = int_param(params.get("order"))
+    view = (
+        order_queries.orders_by_id(db, [order_id], account_id=who.account_id).get(order_id or 0)
+        if order_id
+        else None
+    )
+    if view is None:
+        raise OrderNotFound(INCORRECT_ORDER)
+    return _status_entry(view)
+
+
+def _status_entry(view: order_queries.OrderView) -> dict[str, str]:
+    return {
+        "charge": format_units(view.charge),
+        "start_count": str(view.start_count or 0),
+        "status": view.status,
+        "remains": str(view.remains),
+        "currency": view.currency,
+    }
+
+
+def refill(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    if "orders" in params:
+        return [
+            {"order": _id_out(text), "refill": _attempt(lambda i: _refill_one(db, who, i), text)}
+            for text in _ids(params["orders"])
+        ]
+    return {"refill": str(_refill_one(db, who, int_param(params.get("order"))))}
+
+
+def _refill_one(db: Database, who: Principal, order_id: int | None) -> int:
+    if order_id is None:
+        raise OrderNotFound(INCORRECT_ORDER)
+    return request_refill(db, account_id=who.account_id, order_id=order_id)
+
+
+def refill_status(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    if "refills" in params:
+        given = _ids(params["refills"])
+        found = order_queries.refills_by_id(
+            db, [i for i in map(int_param, given) if i], account_id=who.account_id
+        )
+        result = []
+        for text in given:
+            view = found.get(int_param(text) or 0)
+            state: Any = view.status if view else {"error": "Refill not found"}
+            result.append({"refill": _id_out(text), "status": state})
+        return result
+    refill_id = int_param(params.get("refill"))
+    found = order_queries.refills_by_id(
+        db, [refill_id] if refill_id else [], account_id=who.account_id
+    )
+    if refill_id not in found:
+        raise RefillNotFound("Refill not found")
+    return {"status": found[refill_id].status}
+
+
+def cancel(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    if "cancels" in params:
+        return _cancel_statuses(db, who, _ids(params["cancels"]))
+    if "orders" in params:
+        given = _ids(params["orders"])
+    elif "order" in params:
+        given = id_list(params["order"])[:1]
+    else:
+        raise RequestError("orders or cancels is required")
+    result = []
+    for text in given:
+        order_id = int_param(text)
+        try:
+            if order_id is None:
+                raise OrderNotFound(INCORRECT_ORDER)
+            cancel_id, kind = request_cancel(db, account_id=who.account_id, order_id=order_id)
+            result.append({"order": _id_out(text), "type": kind, "cancel": cancel_id})
+        except DomainError as exc:
+            kind = _order_kind(db, who, order_id)
+            entry: dict[str, Any] = {"order": _id_out(text)}
+            if kind:
+                entry["type"] = kind
+            entry["cancel"] = {"error": error_message(exc)}
+            result.append(entry)
+    return result
+
+
+def _order_kind(db: Database, who: Principal, order_id: int | None) -> str | None:
+    if order_id is None:
+        return None
+    view = order_queries.orders_by_id(db, [order_id], account_id=who.account_id).get(order_id)
+    return view.kind if view else None
+
+
+def _cancel_statuses(db: Database, who: Principal, given: list[str]) -> Json:
+    found = order_queries.cancels_by_id(
+        db, [i for i in map(int_param, given) if i], account_id=who.account_id
+    )
+    result = []
+    for text in given:
+        view = found.get(int_param(text) or 0)
+        state: Any = view.status if view else {"error": "Cancel not found"}
+        result.append({"cancel": _id_out(text), "status": state})
+    return result
+
+
+def balance(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    units, currency = account_balance(db, who.account_id)
+    return {"balance": format_units(units), "currency": currency}
+
+
+def _ids(value: object) -> list[str]:
+    ids = id_list(value)
+    if not ids:
+        raise RequestError("no ids given")
+    if len(ids) > MAX_IDS:
+        raise TooManyIds(TOO_MANY_IDS)
+    return ids
+
+
+def _id_out(text: str) -> int | str:
+    """Ids are integers in answers; an unreadable one is echoed as given."""
+    number = int_param(text)
+    return number if number is not None else text
+
+
+def _attempt(step: Callable[[int | None], int], text: str) -> int | dict[str, str]:
+    try:
+        return step(int_param(text))
+    except DomainError as exc:
+        return {"error": error_message(exc)}
+
+
+ACTIONS: dict[str, Action] = {
+    "services": services,
+    "add": add,
+    "status": status,
+    "refill": refill,
+    "refill_status": refill_status,
+    "cancel": cancel,
+    "balance": balance,
+}

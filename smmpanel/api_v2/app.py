@@ -1,0 +1,89 @@
+"""The /api/v2 endpoint: a lean Starlette route.
+
+One request = one hop to a worker thread, where authentication and the action
+run synchronously against the database.  Every refusal is HTTP 200 with
+{"error": ...}; only transport problems get other codes (413).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from smmpanel.accounts.queries import authenticate
+from smmpanel.api_v2.actions import ACTIONS
+from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
+from smmpanel.api_v2.params import BadRequest, parse_body, parse_query, text_param
+from smmpanel.db import Database
+from smmpanel.errors import DomainError
+
+log = logging.getLogger("smmpanel.api")
+
+
+class JSONAnswer(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def handle(db: Database, params: dict[str, Any]) -> Any:
+    """Authenticate and run one action; domain refusals become error bodies."""
+    try:
+        principal = authenticate(db, text_param(params, "key"))
+        action = ACTIONS.get((text_param(params, "action") or "").lower())
+        if action is None:
+            return {"error": INCORRECT_REQUEST, "detail": "unknown or missing action"}
+        return action(db, principal, params)
+    except DomainError as exc:
+        return error_body(exc)
+
+
+def api_endpoint(db: Database, max_body: int) -> Any:
+    async def endpoint(request: Request) -> Response:
+        params = parse_query(request.url.query)
+        if request.method == "POST":
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_body:
+                return JSONAnswer({"error": "Request body too large"}, status_code=413)
+            body = await request.body()
+            if len(body) > max_body:
+                return JSONAnswer({"error": "Request body too large"}, status_code=413)
+            try:
+                params.update(parse_body(body, request.headers.get("content-type", "")))
+            except BadRequest as exc:
+                return JSONAnswer({"error": INCORRECT_REQUEST, "detail": str(exc)})
+        header_key = request.headers.get("idempotency-key")
+        if header_key and "request_id" not in params and (params.get("action") == "add"):
+            params["request_id"] = header_key
+        try:
+            answer = await run_in_threadpool(handle, db, params)
+        except Exception:
+            log.exception("unhandled error in /api/v2 action %r", params.get("action"))
+            return JSONAnswer({"error": "Internal server error"}, status_code=500)
+        return JSONAnswer(answer)
+
+    return endpoint
+
+
+def api_routes(db: Database, *, max_body: int = 1_000_000) -> list[Route]:
+    endpoint = api_endpoint(db, max_body)
+    return [
+        Route("/api/v2", endpoint, methods=["GET", "POST"]),
+        Route("/api/v2/", endpoint, methods=["GET", "POST"]),
+    ]
+
+
+def create_app(db: Database, *, max_body: int = 1_000_000) -> Starlette:
+    async def health(_request: Request) -> Response:
+        return JSONAnswer({"status": "ok"})
+
+    routes = [*api_routes(db, max_body=max_body), Route("/healthz", health)]
+    return Starlette(routes=routes)

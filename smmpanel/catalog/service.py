@@ -1,0 +1,276 @@
+"""Commands that change the catalog: services, categories, translations, import."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smmpanel.catalog.errors import CatalogImportError, InvalidService, ServiceNotFound
+from smmpanel.catalog.models import Category, CategoryTranslation, Service, ServiceTranslation
+from smmpanel.catalog.types import service_type
+from smmpanel.db import Database
+from smmpanel.errors import DomainError
+from smmpanel.money import MoneyError, from_units, parse_decimal, to_units
+
+
+@dataclass
+class ServiceSpec:
+    """Everything that defines a service, as the owner or an import gives it."""
+
+    name: str
+    type: str
+    category: str
+    rate: Decimal | str | int
+    min_quantity: int
+    max_quantity: int
+    dripfeed: bool = False
+    refill: bool = False
+    refill_days: int | None = None
+    cancel: bool = False
+    link_required: bool = True
+    enabled: bool = True
+    description: str = ""
+    name_lang: dict[str, str] = field(default_factory=dict)
+    category_lang: dict[str, str] = field(default_factory=dict)
+    description_lang: dict[str, str] = field(default_factory=dict)
+
+
+def create_service(db: Database, *, spec: ServiceSpec, service_id: int | None = None) -> int:
+    """Add a service (with the given id when it is free); returns its id."""
+    with db.write() as session:
+        return _insert_service(session, spec, service_id).id
+
+
+def update_service(db: Database, *, service_id: int, changes: Mapping[str, Any]) -> None:
+    """Change some fields of a service (rate, bounds, flags, name, ...)."""
+    with db.write() as session:
+        service = session.get(Service, service_id)
+        if service is None:
+            raise ServiceNotFound(f"no service {service_id}")
+        current = _spec_of(session, service)
+        for key, value in changes.items():
+            if not hasattr(current, key):
+                raise InvalidService(f"unknown service field {key!r}")
+            setattr(current, key, value)
+        _apply_spec(session, service, current)
+
+
+def _insert_service(session: Session, spec: ServiceSpec, service_id: int | None) -> Service:
+    if service_id is not None and (service_id < 1 or session.get(Service, service_id) is not None):
+        raise InvalidService(f"service id {service_id} is taken or invalid")
+    service = Service(id=service_id)
+    _apply_spec(session, service, spec)
+    session.add(service)
+    session.flush()
+    _store_translations(session, service, spec)
+    return service
+
+
+def _apply_spec(session: Session, service: Service, spec: ServiceSpec) -> None:
+    name = (spec.name or "").strip()
+    if not name:
+        raise InvalidService("a service needs a name")
+    try:
+        rate = to_units(parse_decimal(spec.rate))
+    except MoneyError as exc:
+        raise InvalidService(f"rate: {exc}") from None
+    if rate < 0:
+        raise InvalidService("the rate must not be negative")
+    low, high = _bounds(spec.min_quantity, spec.max_quantity)
+    if spec.refill_days is not None and spec.refill_days < 1:
+        raise InvalidService("refill days must be at least 1")
+    service.name = name[:255]
+    service.type = service_type(spec.type).name
+    service.category_id = ensure_category(session, spec.category).id
+    service.rate = rate
+    service.min_quantity, service.max_quantity = low, high
+    service.dripfeed = bool(spec.dripfeed)
+    service.refill = bool(spec.refill)
+    service.refill_days = spec.refill_days
+    service.cancel = bool(spec.cancel)
+    service.link_required = bool(spec.link_required)
+    service.enabled = bool(spec.enabled)
+    service.description = spec.description or ""
+    if service.id is not None:
+        _store_translations(session, service, spec)
+
+
+def _bounds(low: object, high: object) -> tuple[int, int]:
+    try:
+        low_i, high_i = int(str(low).strip()), int(str(high).strip())
+    except ValueError:
+        raise InvalidService("min and max are whole numbers") from None
+    if low_i < 1 or high_i < low_i:
+        raise InvalidService("min must be at least 1 and max at least min")
+    return low_i, high_i
+
+
+def ensure_category(session: Session, name: str) -> Category:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidService("a service needs a category")
+    category = session.execute(select(Category).where(Category.name == name)).scalar_one_or_none()
+    if category is None:
+        position = session.scalar(select(func.coalesce(func.max(Category.position), 0))) or 0
+        category = Category(name=name[:255], position=position + 1)
+        session.add(category)
+        session.flush()
+    return category
+
+
+def _store_translations(session: Session, service: Service, spec: ServiceSpec) -> None:
+    langs = set(spec.name_lang) | set(spec.description_lang)
+    for lang in sorted(langs):
+        row = session.get(ServiceTranslation, (service.id, lang))
+        if row is None:
+            row = ServiceTranslation(service_id=service.id, lang=lang)
+            session.add(row)
+        row.name = spec.name_lang.get(lang, row.name)
+        row.description = spec.description_lang.get(lang, row.description)
+    for lang, text in sorted(spec.category_lang.items()):
+        translation = session.get(CategoryTranslation, (service.category_id, lang))
+        if translation is None:
+            session.add(CategoryTranslation(category_id=service.category_id, lang=lang, name=text))
+        else:
+            translation.name = text
+
+
+def _spec_of(session: Session, service: Service) -> ServiceSpec:
+    category = session.get(Category, service.category_id)
+    assert category is not None
+    return ServiceSpec(
+        name=service.name,
+        type=service.type,
+        category=category.name,
+        rate=from_units(service.rate),
+        min_quantity=service.min_quantity,
+        max_quantity=service.max_quantity,
+        dripfeed=service.dripfeed,
+        refill=service.refill,
+        refill_days=service.refill_days,
+        cancel=service.cancel,
+        link_required=service.link_required,
+        enabled=service.enabled,
+        description=service.description,
+    )
+
+
+# --- import -----------------------------------------------------------------
+
+# The reference annotates some keys, e.g. "rate [Other currency Separate Ticket request]".
+_ANNOTATION = re.compile(r"\s*\[[^\]]*\]\s*$")
+
+
+@dataclass
+class ImportReport:
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    renumbered: dict[int, int] = field(default_factory=dict)  # wanted id -> given id
+
+
+def import_catalog(db: Database, *, entries: list[Mapping[str, Any]]) -> ImportReport:
+    """Import services in the format of the `services` answer, in one transaction.
+    A given id is kept when free; an id held by a service of the same name and
+    type updates that service; otherwise the service gets a new id."""
+    if not isinstance(entries, list):
+        raise CatalogImportError("a catalog is a JSON array of services")
+    report = ImportReport()
+    with db.write() as session:
+        for index, raw in enumerate(entries):
+            try:
+                wanted, spec = spec_from_entry(raw)
+                _import_one(session, wanted, spec, report)
+            except DomainError as exc:
+                raise CatalogImportError(f"entry {index + 1}: {exc}") from None
+    return report
+
+
+def _import_one(
+    session: Session, wanted: int | None, spec: ServiceSpec, report: ImportReport
+) -> None:
+    existing = session.get(Service, wanted) if wanted else None
+    if (
+        existing is not None
+        and existing.name == spec.name.strip()
+        and existing.type == service_type(spec.type).name
+    ):
+        _apply_spec(session, existing, spec)
+        report.updated.append(existing.id)
+        return
+    service = _insert_service(session, spec, wanted if existing is None else None)
+    report.created.append(service.id)
+    if wanted and wanted != service.id:
+        report.renumbered[wanted] = service.id
+
+
+def spec_from_entry(raw: Mapping[str, Any]) -> tuple[int | None, ServiceSpec]:
+    """Read one entry of a `services` answer (our export or another panel's)."""
+    if not isinstance(raw, Mapping):
+        raise CatalogImportError("each service is a JSON object")
+    entry = {_ANNOTATION.sub("", str(k)).strip().lower(): v for k, v in raw.items()}
+    for required in ("name", "rate", "min", "max"):
+        if entry.get(required) in (None, ""):
+            raise CatalogImportError(f"missing {required!r}")
+    wanted = _optional_int(entry.get("service"))
+    spec = ServiceSpec(
+        name=str(entry["name"]),
+        type=str(entry.get("type") or "Default"),
+        category=str(entry.get("category") or "Other"),
+        rate=_decimal_text(entry["rate"]),
+        min_quantity=_required_int(entry["min"], "min"),
+        max_quantity=_required_int(entry["max"], "max"),
+        dripfeed=_flag(entry.get("dripfeed")),
+        refill=_flag(entry.get("refill")),
+        refill_days=_optional_int(entry.get("refill_days")),
+        cancel=_flag(entry.get("cancel")),
+        link_required=_flag(entry.get("link_required", True)),
+        enabled=_flag(entry.get("enabled", True)),
+        description=str(entry.get("description") or entry.get("desc") or ""),
+        name_lang=_lang_map(entry.get("name_lang")),
+        category_lang=_lang_map(entry.get("category_lang") or entry.get("cat_lang")),
+        description_lang=_lang_map(entry.get("description_lang") or entry.get("desc_lang")),
+    )
+    return wanted, spec
+
+
+def _decimal_text(value: object) -> str:
+    if isinstance(value, float):
+        # JSON read without parse_float=Decimal: go through repr, the shortest exact text.
+        return repr(value)
+    return str(value)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _optional_int(value: object) -> int | None:
+    if value in (None, ""):
+        return None
+    return _required_int(value, "id")
+
+
+def _required_int(value: object, what: str) -> int:
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise CatalogImportError(f"{what} is not a number: {value!r}") from None
+    if number != number.to_integral_value():
+        raise CatalogImportError(f"{what} is not a whole number: {value!r}")
+    return int(number)
+
+
+def _lang_map(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        str(k).strip()[:16]: str(v) for k, v in value.items() if str(k).strip() and v is not None
+    }

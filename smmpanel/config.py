@@ -1,0 +1,21 @@
+"""Settings read from ``SMMPANEL_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMMPANEL_", extra="ignore")
+
+    database_url: str = "sqlite:///smmpanel.db"
+    # Largest request body /api/v2 accepts; larger bodies get HTTP 413.
+    max_body_bytes: int = 1_000_000
+    log_level: str = "info"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

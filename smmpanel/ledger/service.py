@@ -1,0 +1,79 @@
+"""Posting ledger entries.
+
+These helpers run inside the caller's transaction (they are the money step of
+a bigger command such as ``place_order``).  A balance changes only through
+``post_entry``: one conditional UPDATE that can never take it below zero (the
+database's CHECK is the second guard), then one append-only entry.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smmpanel.accounts.models import Account
+from smmpanel.ledger.errors import AlreadyPosted, InsufficientFunds
+from smmpanel.ledger.models import ENTRY_KINDS, LedgerEntry
+
+
+def post_entry(
+    session: Session,
+    *,
+    account_id: int,
+    kind: str,
+    amount: int,
+    actor: str,
+    cause: str | None = None,
+    order_id: int | None = None,
+    refill_id: int | None = None,
+    cancel_id: int | None = None,
+    note: str = "",
+) -> LedgerEntry:
+    """Change a balance by `amount` minor units and record why.
+
+    Raises InsufficientFunds when a debit would overdraw, AlreadyPosted when an
+    entry with the same `cause` exists; in both cases nothing is changed.
+    """
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown ledger entry kind {kind!r}")
+    if amount == 0:
+        raise ValueError("a ledger entry moves a non-zero amount")
+    if cause is not None and _cause_exists(session, cause):
+        raise AlreadyPosted(cause)
+    try:
+        # A savepoint, so that a concurrent twin's unique `cause` undoes the
+        # balance update too, and the caller's transaction stays usable.
+        with session.begin_nested():
+            balance_after = session.execute(
+                update(Account)
+                .where(Account.id == account_id, Account.balance + amount >= 0)
+                .values(balance=Account.balance + amount)
+                .returning(Account.balance)
+            ).scalar_one_or_none()
+            if balance_after is None:
+                raise InsufficientFunds("Not enough funds on balance")
+            entry = LedgerEntry(
+                account_id=account_id,
+                kind=kind,
+                amount=amount,
+                balance_after=balance_after,
+                cause=cause,
+                order_id=order_id,
+                refill_id=refill_id,
+                cancel_id=cancel_id,
+                actor=actor,
+                note=note[:500],
+            )
+            session.add(entry)
+            session.flush()
+    except IntegrityError as exc:
+        if cause is not None and _cause_exists(session, cause):
+            raise AlreadyPosted(cause) from exc
+        raise
+    return entry
+
+
+def _cause_exists(session: Session, cause: str) -> bool:
+    found = session.execute(select(LedgerEntry.id).where(LedgerEntry.cause == cause))
+    return found.first() is not None

@@ -1,0 +1,9 @@
+"""Import every context's tables so that ``Base.metadata`` knows them all."""
+
+from smmpanel.accounts import models as accounts_models
+from smmpanel.catalog import models as catalog_models
+from smmpanel.db import Base
+from smmpanel.ledger import models as ledger_models
+from smmpanel.orders import models as orders_models
+
+__all__ = ["Base", "accounts_models", "catalog_models", "ledger_models", "orders_models"]

@@ -1,0 +1,139 @@
+"""Status changes of an order and the refunds they imply.
+
+``change_order_status`` runs inside the caller's transaction; every path that
+moves an order (the owner, a completed cancel, and later the upstream sync)
+goes through it, so the refund rules live in one place:
+
+- ``Partial`` refunds remains x rate / 1000 (proportional for packages);
+- ``Canceled`` refunds the whole charge;
+- each refund is a ledger entry with cause ``refund:order:<id>``, which the
+  ledger's unique constraint lets exist once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smmpanel.ledger import models as ledger_models
+from smmpanel.ledger.errors import AlreadyPosted
+from smmpanel.ledger.service import post_entry
+from smmpanel.money import charge_units, div_half_up
+from smmpanel.orders.errors import InvalidStatusChange, OrderNotFound
+from smmpanel.orders.models import (
+    CANCELED,
+    COMPLETED,
+    FINAL_STATUSES,
+    ORDER_STATUSES,
+    PARTIAL,
+    Order,
+    OrderEvent,
+)
+from smmpanel.timeutil import utcnow
+
+
+def lock_order(session: Session, order_id: int, *, account_id: int | None = None) -> Order:
+    """Load an order for change (row-locked on PostgreSQL; SQLite's BEGIN
+    IMMEDIATE already serialises writers)."""
+    query = select(Order).where(Order.id == order_id).with_for_update()
+    if account_id is not None:
+        query = query.where(Order.account_id == account_id)
+    order = session.execute(query).scalar_one_or_none()
+    if order is None:
+        raise OrderNotFound("Incorrect order ID")
+    return order
+
+
+def refund_due(order: Order, status: str, remains: int) -> int:
+    """What the customer gets back when the order ends in `status`."""
+    if status == CANCELED:
+        return order.charge
+    if status != PARTIAL or order.charge == 0:
+        return 0
+    if order.package:
+        due = div_half_up(order.charge * remains, order.total_quantity)
+    else:
+        due = charge_units(order.rate, remains)
+    return min(due, order.charge)
+
+
+def change_order_status(
+    session: Session,
+    order: Order,
+    *,
+    status: str | None = None,
+    start_count: int | None = None,
+    remains: int | None = None,
+    actor: str,
+    note: str = "",
+) -> bool:
+    """Apply a new status and/or counters; refund on Partial/Canceled.
+
+    Returns True when anything changed.  A final status is final: an order
+    that is Completed, Partial or Canceled cannot move again.
+    """
+    new_status = order.status if status is None else status
+    if new_status not in ORDER_STATUSES:
+        raise InvalidStatusChange(f"unknown status {status!r}; one of {', '.join(ORDER_STATUSES)}")
+    if order.status in FINAL_STATUSES and new_status != order.status:
+        raise InvalidStatusChange(f"order {order.id} is {order.status}; a final status is kept")
+    new_remains = _new_remains(order, new_status, remains)
+    new_start = order.start_count if start_count is None else start_count
+    if new_start is not None and new_start < 0:
+        raise InvalidStatusChange("start count must not be negative")
+    if (new_status, new_remains, new_start) == (order.status, order.remains, order.start_count):
+        return False
+    old_status = order.status
+    now = utcnow()
+    order.status, order.remains, order.start_count = new_status, new_remains, new_start
+    order.updated_at = now
+    if new_status in FINAL_STATUSES and old_status not in FINAL_STATUSES:
+        order.completed_at = now
+        order.active_link = None
+        _refund(session, order, actor)
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            from_status=old_status,
+            to_status=new_status,
+            start_count=new_start,
+            remains=new_remains,
+            actor=actor,
+            note=note[:500],
+        )
+    )
+    session.flush()
+    return True
+
+
+def _new_remains(order: Order, status: str, remains: int | None) -> int:
+    if remains is not None and not 0 <= remains <= order.total_quantity:
+        raise InvalidStatusChange(f"remains must be between 0 and {order.total_quantity}")
+    if status == COMPLETED:
+        return 0
+    if status == PARTIAL:
+        value = order.remains if remains is None else remains
+        if not 0 < value <= order.total_quantity:
+            raise InvalidStatusChange(f"Partial needs remains between 1 and {order.total_quantity}")
+        return value
+    return order.remains if remains is None else remains
+
+
+def _refund(session: Session, order: Order, actor: str) -> None:
+    amount = refund_due(order, order.status, order.remains)
+    if amount <= 0:
+        return
+    try:
+        post_entry(
+            session,
+            account_id=order.account_id,
+            kind=ledger_models.REFUND,
+            amount=amount,
+            actor=actor,
+            cause=f"refund:order:{order.id}",
+            order_id=order.id,
+            note=f"{order.status} order {order.id}",
+        )
+    except AlreadyPosted:
+        # Refunded before (e.g. by a concurrent path): exactly once, by design.
+        pass

@@ -1,0 +1,155 @@
+"""Orders, their status history, refills, cancels and idempotency records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from smmpanel.db import Base
+from smmpanel.timeutil import utcnow
+
+PENDING = "Pending"
+IN_PROGRESS = "In progress"
+PROCESSING = "Processing"
+COMPLETED = "Completed"
+PARTIAL = "Partial"
+CANCELED = "Canceled"
+ORDER_STATUSES = (PENDING, IN_PROGRESS, PROCESSING, COMPLETED, PARTIAL, CANCELED)
+ACTIVE_STATUSES = (PENDING, IN_PROGRESS, PROCESSING)
+FINAL_STATUSES = (COMPLETED, PARTIAL, CANCELED)
+
+KIND_ORDER = "order"
+KIND_DRIPFEED = "dripfeed"
+KIND_SUBSCRIPTION = "subscription"
+
+REQUEST_PENDING = "Pending"
+REQUEST_IN_PROGRESS = "In progress"
+REQUEST_COMPLETED = "Completed"
+REQUEST_REJECTED = "Rejected"
+REQUEST_ERROR = "Error"
+REFILL_STATUSES = (
+    REQUEST_PENDING,
+    REQUEST_IN_PROGRESS,
+    REQUEST_COMPLETED,
+    REQUEST_REJECTED,
+    REQUEST_ERROR,
+)
+REFILL_OPEN = (REQUEST_PENDING, REQUEST_IN_PROGRESS)
+CANCEL_STATUSES = (REQUEST_PENDING, REQUEST_COMPLETED, REQUEST_REJECTED)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(ORDER_STATUSES)})", name="order_status_known"),
+        CheckConstraint("charge >= 0 AND remains >= 0", name="order_amounts"),
+        Index("ix_orders_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_ORDER)
+    link: Mapped[str] = mapped_column(Text, default="")
+    # Units per run (drip-feed) or the whole order; `total_quantity` = quantity x runs.
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    interval: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    total_quantity: Mapped[int] = mapped_column(BigInteger)
+    # The price per 1000 charged, and the charge, in the account's currency.
+    rate: Mapped[int] = mapped_column(BigInteger)
+    charge: Mapped[int] = mapped_column(BigInteger)
+    # A package is priced whole (charge = rate); partial refunds are then proportional.
+    package: Mapped[bool] = mapped_column(Boolean, default=False)
+    currency: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    start_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    remains: Mapped[int] = mapped_column(BigInteger)
+    # The type-specific parameters (comments, usernames, answer_number, ...).
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "<service_id>:<link>" while the order is active and the duplicate-link rule
+    # applies; NULL otherwise.  Its unique index makes the rule race-free.
+    active_link: Mapped[str | None] = mapped_column(Text, unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OrderEvent(Base):
+    """Every status change of an order, with its time and actor."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    start_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    remains: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Refill(Base):
+    __tablename__ = "refills"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(REFILL_STATUSES)})", name="refill_status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=REQUEST_PENDING)
+    # Set to the order id while the request is open: one open refill per order.
+    open_order_id: Mapped[int | None] = mapped_column(Integer, unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cancel(Base):
+    __tablename__ = "cancels"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_in(CANCEL_STATUSES)})", name="cancel_status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=REQUEST_PENDING)
+    # Set to the order id while the request is pending: one pending cancel per order.
+    open_order_id: Mapped[int | None] = mapped_column(Integer, unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """The stored answer to an `add` carrying a request_id (Stripe-style)."""
+
+    __tablename__ = "idempotency_keys"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Written first (NULL), so that a concurrent twin waits on this row's key.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,169 @@
+"""Reads over orders, refills and cancels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from smmpanel.accounts.models import Account
+from smmpanel.db import Database
+from smmpanel.orders.models import Cancel, Order, OrderEvent, Refill
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    account_id: int
+    username: str
+    service_id: int
+    kind: str
+    link: str
+    quantity: int
+    runs: int | None
+    interval: int | None
+    total_quantity: int
+    charge: int
+    currency: str
+    status: str
+    start_count: int | None
+    remains: int
+    created_at: datetime
+
+
+def orders_by_id(
+    db: Database, order_ids: Sequence[int], *, account_id: int | None
+) -> dict[int, OrderView]:
+    """The given orders; with `account_id`, only that account's (others are absent,
+    exactly as if they did not exist)."""
+    if not order_ids:
+        return {}
+    query = _order_query().where(Order.id.in_(set(order_ids)))
+    if account_id is not None:
+        query = query.where(Order.account_id == account_id)
+    with db.read() as session:
+        return {view.id: view for view in map(_order_view, session.execute(query))}
+
+
+def list_orders(
+    db: Database, *, status: str | None = None, username: str | None = None, limit: int = 100
+) -> list[OrderView]:
+    query = _order_query().order_by(Order.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Order.status == status)
+    if username is not None:
+        query = query.where(Account.username == username)
+    with db.read() as session:
+        return [_order_view(row) for row in session.execute(query)]
+
+
+def order_events(db: Database, order_id: int) -> list[OrderEvent]:
+    with db.read() as session:
+        return list(
+            session.scalars(
+                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+            )
+        )
+
+
+def _order_query():  # type: ignore[no-untyped-def]
+    return select(Order, Account.username).join(Account, Account.id == Order.account_id)
+
+
+def _order_view(row: tuple[Order, str]) -> OrderView:  # type: ignore[type-arg]
+    order, username = row
+    return OrderView(
+        id=order.id,
+        account_id=order.account_id,
+        username=username,
+        service_id=order.service_id,
+        kind=order.kind,
+        link=order.link,
+        quantity=order.quantity,
+        runs=order.runs,
+        interval=order.interval,
+        total_quantity=order.total_quantity,
+        charge=order.charge,
+        currency=order.currency,
+        status=order.status,
+        start_count=order.start_count,
+        remains=order.remains,
+        created_at=order.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A refill or cancel request."""
+
+    id: int
+    order_id: int
+    account_id: int
+    username: str
+    status: str
+    type: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def refills_by_id(
+    db: Database, ids: Sequence[int], *, account_id: int | None
+) -> dict[int, RequestView]:
+    return _requests_by_id(db, Refill, ids, account_id)
+
+
+def cancels_by_id(
+    db: Database, ids: Sequence[int], *, account_id: int | None
+) -> dict[int, RequestView]:
+    return _requests_by_id(db, Cancel, ids, account_id)
+
+
+def list_refills(db: Database, *, status: str | None = None, limit: int = 100) -> list[RequestView]:
+    return _list_requests(db, Refill, status, limit)
+
+
+def list_cancels(db: Database, *, status: str | None = None, limit: int = 100) -> list[RequestView]:
+    return _list_requests(db, Cancel, status, limit)
+
+
+def _requests_by_id(
+    db: Database, model: type[Refill] | type[Cancel], ids: Sequence[int], account_id: int | None
+) -> dict[int, RequestView]:
+    if not ids:
+        return {}
+    query = select(model, Account.username).join(Account, Account.id == model.account_id)
+    query = query.where(model.id.in_(set(ids)))
+    if account_id is not None:
+        query = query.where(model.account_id == account_id)
+    with db.read() as session:
+        return {row[0].id: _request_view(row[0], row[1]) for row in session.execute(query)}
+
+
+def _list_requests(
+    db: Database, model: type[Refill] | type[Cancel], status: str | None, limit: int
+) -> list[RequestView]:
+    query = (
+        select(model, Account.username)
+        .join(Account, Account.id == model.account_id)
+        .order_by(model.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(model.status == status)
+    with db.read() as session:
+        return [_request_view(row[0], row[1]) for row in session.execute(query)]
+
+
+def _request_view(row: Refill | Cancel, username: str) -> RequestView:
+    return RequestView(
+        id=row.id,
+        order_id=row.order_id,
+        account_id=row.account_id,
+        username=username,
+        status=row.status,
+        type=row.type if isinstance(row, Cancel) else "refill",
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -1,0 +1,133 @@
+"""Refill and cancel requests: created by customers, resolved by the owner
+(or, for provider-backed orders, by the upstream's answer)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smmpanel.accounts.panel import get_int
+from smmpanel.catalog.models import Service
+from smmpanel.db import Database
+from smmpanel.orders.errors import (
+    CancelAlreadyRequested,
+    CancelDisabled,
+    CancelNotFound,
+    InvalidStatusChange,
+    NotEligibleForCancel,
+    NotEligibleForRefill,
+    RefillAlreadyRequested,
+    RefillDisabled,
+    RefillNotFound,
+)
+from smmpanel.orders.lifecycle import change_order_status, lock_order
+from smmpanel.orders.models import (
+    ACTIVE_STATUSES,
+    CANCEL_STATUSES,
+    CANCELED,
+    COMPLETED,
+    KIND_ORDER,
+    REFILL_OPEN,
+    REFILL_STATUSES,
+    REQUEST_COMPLETED,
+    REQUEST_PENDING,
+    Cancel,
+    Order,
+    Refill,
+)
+from smmpanel.timeutil import as_utc, utcnow
+
+REFILL_SENT = "Refill request was sent earlier"
+CANCEL_SENT = "Cancellation request was sent earlier"
+
+
+def request_refill(db: Database, *, account_id: int, order_id: int) -> int:
+    """Open a refill request for a completed order within its refill window."""
+    with db.write() as session:
+        order = lock_order(session, order_id, account_id=account_id)
+        service = _service(session, order)
+        if not service.refill:
+            raise RefillDisabled("Refill is disabled for this service")
+        if order.status != COMPLETED or order.completed_at is None:
+            raise NotEligibleForRefill("Order not eligible for refill")
+        days = service.refill_days or get_int(session, "default_refill_days")
+        if utcnow() > as_utc(order.completed_at) + timedelta(days=days):
+            raise NotEligibleForRefill("Order not eligible for refill")
+        refill = Refill(order_id=order.id, account_id=account_id, open_order_id=order.id)
+        _insert_once(session, refill, RefillAlreadyRequested(REFILL_SENT))
+        return refill.id
+
+
+def resolve_refill(db: Database, *, refill_id: int, status: str) -> None:
+    if status not in REFILL_STATUSES:
+        raise InvalidStatusChange(f"a refill status is one of {', '.join(REFILL_STATUSES)}")
+    with db.write() as session:
+        refill = session.get(Refill, refill_id, with_for_update=True)
+        if refill is None:
+            raise RefillNotFound("Refill not found")
+        if refill.status not in REFILL_OPEN and status != refill.status:
+            raise InvalidStatusChange(f"refill {refill_id} is {refill.status} already")
+        refill.status = status
+        refill.open_order_id = refill.order_id if status in REFILL_OPEN else None
+        refill.updated_at = utcnow()
+
+
+def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int, str]:
+    """Open a cancel request; returns (cancel id, order kind).  Drip-feed runs
+    and subscriptions can always be stopped; a plain order needs a service that
+    allows cancels."""
+    with db.write() as session:
+        order = lock_order(session, order_id, account_id=account_id)
+        if order.kind == KIND_ORDER and not _service(session, order).cancel:
+            raise CancelDisabled("Cancel is disabled for this service")
+        if order.status not in ACTIVE_STATUSES:
+            raise NotEligibleForCancel("Order not eligible for cancel")
+        cancel = Cancel(
+            order_id=order.id, account_id=account_id, type=order.kind, open_order_id=order.id
+        )
+        _insert_once(session, cancel, CancelAlreadyRequested(CANCEL_SENT))
+        return cancel.id, order.kind
+
+
+def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "owner") -> None:
+    """Completed cancels the order and refunds it (once); Rejected just closes."""
+    if status not in CANCEL_STATUSES:
+        raise InvalidStatusChange(f"a cancel status is one of {', '.join(CANCEL_STATUSES)}")
+    with db.write() as session:
+        cancel = session.get(Cancel, cancel_id, with_for_update=True)
+        if cancel is None:
+            raise CancelNotFound("Cancel not found")
+        if cancel.status != REQUEST_PENDING and status != cancel.status:
+            raise InvalidStatusChange(f"cancel {cancel_id} is {cancel.status} already")
+        if status == REQUEST_COMPLETED and cancel.status == REQUEST_PENDING:
+            order = lock_order(session, cancel.order_id)
+            change_order_status(
+                session, order, status=CANCELED, actor=actor, note=f"cancel request {cancel.id}"
+            )
+        cancel.status = status
+        cancel.open_order_id = cancel.order_id if status == REQUEST_PENDING else None
+        cancel.updated_at = utcnow()
+
+
+def _service(session: Session, order: Order) -> Service:
+    service = session.get(Service, order.service_id)
+    assert service is not None  # a foreign key guarantees it
+    return service
+
+
+def _insert_once(session: Session, row: Refill | Cancel, duplicate: Exception) -> None:
+    """Insert a request whose `open_order_id` is unique: a second open request
+    for the same order fails here, even under concurrency."""
+    model = type(row)
+    taken = session.execute(select(model.id).where(model.open_order_id == row.open_order_id))
+    if taken.first() is not None:
+        raise duplicate
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise duplicate from None

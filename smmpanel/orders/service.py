@@ -1,0 +1,242 @@
+"""Commands on orders: placing one, and the owner's updates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smmpanel.accounts.models import Account, AccountServiceRate, Currency
+from smmpanel.accounts.panel import get_flag
+from smmpanel.catalog.errors import ServiceNotFound
+from smmpanel.catalog.models import Service
+from smmpanel.catalog.pricing import account_rate
+from smmpanel.db import Database
+from smmpanel.ledger import models as ledger_models
+from smmpanel.ledger.service import post_entry
+from smmpanel.money import charge_units
+from smmpanel.orders.errors import ActiveOrderExists, IdempotencyConflict, InvalidOrderRequest
+from smmpanel.orders.lifecycle import change_order_status, lock_order
+from smmpanel.orders.models import (
+    KIND_SUBSCRIPTION,
+    PENDING,
+    IdempotencyKey,
+    Order,
+    OrderEvent,
+)
+from smmpanel.orders.validation import OrderDraft, draft_order
+from smmpanel.timeutil import utcnow
+
+MAX_REQUEST_ID_LENGTH = 255
+# Parameters that do not describe the order itself.
+_NOT_FINGERPRINTED = frozenset({"key", "action", "request_id"})
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: int
+    # True when a repeated request_id returned the first answer.
+    replayed: bool = False
+
+
+class _Replay(Exception):
+    def __init__(self, order_id: int) -> None:
+        self.order_id = order_id
+
+
+def place_order(
+    db: Database,
+    *,
+    account_id: int,
+    service_id: int,
+    params: Mapping[str, Any],
+    request_id: str | None = None,
+    actor: str = "api",
+) -> PlacedOrder:
+    """Validate, price, charge and record an order in one transaction.
+
+    With a `request_id`, a repeat of the same request returns the first order
+    and changes nothing; the same id with other parameters is refused.
+    """
+    if request_id is not None:
+        request_id = request_id.strip()
+        if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
+            raise InvalidOrderRequest(f"request_id: 1 to {MAX_REQUEST_ID_LENGTH} characters")
+    try:
+        with db.write() as session:
+            return PlacedOrder(_place(session, account_id, service_id, params, request_id, actor))
+    except _Replay as replay:
+        return PlacedOrder(replay.order_id, replayed=True)
+
+
+def _place(
+    session: Session,
+    account_id: int,
+    service_id: int,
+    params: Mapping[str, Any],
+    request_id: str | None,
+    actor: str,
+) -> int:
+    idempotency = None
+    if request_id is not None:
+        idempotency = _claim_request_id(session, account_id, request_id, service_id, params)
+    service = session.get(Service, service_id)
+    if service is None or not service.enabled:
+        raise ServiceNotFound("Incorrect service ID")
+    now = utcnow()
+    draft = draft_order(service, params, today=now.date())
+    currency, rate = _price(session, account_id, service)
+    charge = _charge(draft, rate)
+    order = Order(
+        account_id=account_id,
+        service_id=service_id,
+        kind=draft.kind,
+        link=draft.link,
+        quantity=draft.quantity,
+        runs=draft.runs,
+        interval=draft.interval,
+        total_quantity=draft.total_quantity,
+        rate=rate,
+        charge=charge,
+        package=draft.package,
+        currency=currency,
+        status=PENDING,
+        remains=draft.total_quantity,
+        params=draft.params,
+        active_link=_active_link_key(session, service_id, draft),
+        created_at=now,
+        updated_at=now,
+    )
+    _insert_order(session, order)
+    if charge:
+        post_entry(
+            session,
+            account_id=account_id,
+            kind=ledger_models.CHARGE,
+            amount=-charge,
+            actor=actor,
+            cause=f"charge:order:{order.id}",
+            order_id=order.id,
+        )
+    session.add(OrderEvent(order_id=order.id, to_status=PENDING, actor=actor, created_at=now))
+    if idempotency is not None:
+        idempotency.order_id = order.id
+    session.flush()
+    return order.id
+
+
+def _price(session: Session, account_id: int, service: Service) -> tuple[str, int]:
+    row = session.execute(
+        select(Account.currency, Currency.rate, AccountServiceRate.rate)
+        .join(Currency, Currency.code == Account.currency)
+        .outerjoin(
+            AccountServiceRate,
+            (AccountServiceRate.account_id == Account.id)
+            & (AccountServiceRate.service_id == service.id),
+        )
+        .where(Account.id == account_id)
+    ).one()
+    return row[0], account_rate(service.rate, row[2], Decimal(row[1]))
+
+
+def _charge(draft: OrderDraft, rate: int) -> int:
+    if draft.kind == KIND_SUBSCRIPTION:
+        return 0  # charged per post, as each post's order is made
+    if draft.package:
+        return rate
+    return charge_units(rate, draft.total_quantity)
+
+
+def _active_link_key(session: Session, service_id: int, draft: OrderDraft) -> str | None:
+    if not draft.link or draft.kind == KIND_SUBSCRIPTION:
+        return None
+    if not get_flag(session, "duplicate_link_check"):
+        return None
+    return f"{service_id}:{draft.link}"
+
+
+def _insert_order(session: Session, order: Order) -> None:
+    if order.active_link is not None:
+        taken = session.execute(select(Order.id).where(Order.active_link == order.active_link))
+        if taken.first() is not None:
+            raise ActiveOrderExists(
+                "You have active order with this link. Please wait until order being completed."
+            )
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError:
+        # A concurrent order took the link between our check and our insert.
+        raise ActiveOrderExists(
+            "You have active order with this link. Please wait until order being completed."
+        ) from None
+
+
+def _fingerprint(service_id: int, params: Mapping[str, Any]) -> str:
+    material = {k: str(v) for k, v in params.items() if k not in _NOT_FINGERPRINTED}
+    material["service"] = str(service_id)
+    blob = json.dumps(material, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _claim_request_id(
+    session: Session,
+    account_id: int,
+    request_id: str,
+    service_id: int,
+    params: Mapping[str, Any],
+) -> IdempotencyKey:
+    """Insert the key row first: a concurrent twin blocks on it (PostgreSQL) or
+    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer."""
+    fingerprint = _fingerprint(service_id, params)
+    existing = session.get(IdempotencyKey, (account_id, request_id))
+    if existing is None:
+        row = IdempotencyKey(account_id=account_id, key=request_id, fingerprint=fingerprint)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+            return row
+        except IntegrityError:
+            session.expire_all()
+            existing = session.get(IdempotencyKey, (account_id, request_id))
+            if existing is None:
+                raise
+    if existing.fingerprint != fingerprint:
+        raise IdempotencyConflict("request_id was used before with different parameters")
+    if existing.order_id is None:
+        raise IdempotencyConflict("request_id is being processed; retry shortly")
+    raise _Replay(existing.order_id)
+
+
+def update_order(
+    db: Database,
+    *,
+    order_id: int,
+    status: str | None = None,
+    start_count: int | None = None,
+    remains: int | None = None,
+    actor: str = "owner",
+    note: str = "",
+) -> bool:
+    """The owner sets an order's status and counters (manual fulfilment).
+    Partial and Canceled refund automatically, exactly once."""
+    with db.write() as session:
+        order = lock_order(session, order_id)
+        return change_order_status(
+            session,
+            order,
+            status=status,
+            start_count=start_count,
+            remains=remains,
+            actor=actor,
+            note=note,
+        )
