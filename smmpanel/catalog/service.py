@@ -59,6 +59,8 @@ def update_service(db: Database, *, service_id: int, changes: Mapping[str, Any])
                 raise InvalidService(f"unknown service field {key!r}")
             setattr(current, key, value)
         _apply_spec(session, service, current)
+        session.flush()
+        _store_translations(session, service, current)
 
 
 def _insert_service(session: Session, spec: ServiceSpec, service_id: int | None) -> Service:
@@ -97,8 +99,6 @@ def _apply_spec(session: Session, service: Service, spec: ServiceSpec) -> None:
     service.link_required = bool(spec.link_required)
     service.enabled = bool(spec.enabled)
     service.description = spec.description or ""
-    if service.id is not None:
-        _store_translations(session, service, spec)
 
 
 def _bounds(low: object, high: object) -> tuple[int, int]:
@@ -201,6 +201,8 @@ def _import_one(
         and existing.type == service_type(spec.type).name
     ):
         _apply_spec(session, existing, spec)
+        session.flush()
+        _store_translations(session, existing, spec)
         report.updated.append(existing.id)
         return
     service = _insert_service(session, spec, wanted if existing is None else None)

@@ -1,0 +1,115 @@
+"""Shared fixtures: a real database per test, on SQLite and on PostgreSQL.
+
+`db` is parametrised over both backends.  SQLite gets a fresh copy of a
+database migrated once per run; PostgreSQL gets one database per run (created
+here, migrated with Alembic, dropped at the end) whose tables are truncated
+before each test.  Point the suite at a server with SMMPANEL_TEST_POSTGRES_URL
+(default postgresql://postgres@127.0.0.1:5432/postgres); set
+SMMPANEL_TEST_POSTGRES=skip to run on SQLite alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from smmpanel.db import Base, Database
+from smmpanel.schema import upgrade_schema
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_admin_url() -> str:
+    url = os.environ.get("SMMPANEL_TEST_POSTGRES_URL", DEFAULT_PG)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _backends() -> list[str]:
+    if os.environ.get("SMMPANEL_TEST_POSTGRES", "").lower() == "skip":
+        return ["sqlite"]
+    return ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade_schema(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    admin_url = _pg_admin_url()
+    name = f"smmpanel_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        admin.dispose()
+        pytest.fail(
+            f"PostgreSQL is not reachable at {admin_url} ({exc.__class__.__name__}); start it "
+            "(.ci/run does) or set SMMPANEL_TEST_POSTGRES=skip"
+        )
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    upgrade_schema(db)
+    db.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("INSERT INTO currencies (code, rate, updated_at) VALUES ('USD', '1', now())")
+        )
+
+
+@pytest.fixture(params=_backends())
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database (with the USD base currency)."""
+    if request.param == "sqlite":
+        path = tmp_path / "panel.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+    else:
+        database = Database(request.getfixturevalue("postgres_url"))
+        _reset_postgres(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """SQLite only, for tests of SQLite-specific behaviour."""
+    path = tmp_path / "panel.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def panel_url(db: Database) -> Iterator[str]:
+    """A real HTTP server of the panel on a free port, over the test's database."""
+    from smmpanel.api_v2.app import create_app
+    from smmpanel.server import serve_in_thread
+
+    with serve_in_thread(create_app(db)) as url:
+        yield url
