@@ -4,6 +4,16 @@ from smmpanel.accounts import models as accounts_models
 from smmpanel.catalog import models as catalog_models
 from smmpanel.db import Base
 from smmpanel.ledger import models as ledger_models
+from smmpanel.jobs import models as jobs_models
 from smmpanel.orders import models as orders_models
+from smmpanel.providers import models as providers_models
 
-__all__ = ["Base", "accounts_models", "catalog_models", "ledger_models", "orders_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "catalog_models",
+    "jobs_models",
+    "ledger_models",
+    "orders_models",
+    "providers_models",
+]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from smmpanel.db import Database
 
@@ -16,9 +18,14 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_schema(db: Database, revision: str = "head") -> None:
-    """Migrate to `revision`.  On SQLite the migration runs in a plain transaction
-    (batch mode recreates tables, which BEGIN IMMEDIATE does not disturb)."""
+    """Migrate to `revision` on a connection of its own.  On SQLite that plain
+    connection leaves foreign keys off (SQLite's default): batch mode recreates
+    tables that others reference, which enforcement would refuse."""
     config = alembic_config(db.url)
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    engine = create_engine(db.url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()

@@ -16,6 +16,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -92,6 +94,25 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
+    # --- fulfilment by an upstream provider (NULL for manual services) ---
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("providers.id"), nullable=True, index=True
+    )
+    provider_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # queued -> sending -> accepted | reconcile | failed; see providers/forwarding.py.
+    forward_state: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    forward_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Providers that refused this order for reasons of their own; the next is tried.
+    forward_skip: Mapped[list[int]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # --- drip-feed runs and subscription posts are child orders of their parent ---
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id"), nullable=True, index=True
+    )
+    run_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
 
 class OrderEvent(Base):
     """Every status change of an order, with its time and actor."""
@@ -123,6 +144,9 @@ class Refill(Base):
     open_order_id: Mapped[int | None] = mapped_column(Integer, unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # For provider-backed orders: the upstream's id of this request, once forwarded.
+    provider_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forward_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Cancel(Base):
@@ -140,6 +164,9 @@ class Cancel(Base):
     open_order_id: Mapped[int | None] = mapped_column(Integer, unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # For provider-backed orders: the upstream's id of this request, once forwarded.
+    provider_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forward_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class IdempotencyKey(Base):
