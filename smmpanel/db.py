@@ -74,11 +74,10 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_engine(self.url, **kwargs)
+        reader: Engine = self.engine
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
             reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        else:
-            reader = self.engine
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(reader, expire_on_commit=False)
 

@@ -75,7 +75,8 @@ def add(db: Database, who: Principal, params: dict[str, Any]) -> Json:
         service_id=service_id,
         params=params,
         request_id=text_param(params, "request_id"),
-        actor=f"api:{who.username}",
+        # The actor columns hold 64 characters; usernames may have 64 themselves.
+        actor=f"api:{who.username}"[:64],
     )
     return {"order": placed.order_id}
 
@@ -166,10 +167,10 @@ def cancel(db: Database, who: Principal, params: dict[str, Any]) -> Json:
             cancel_id, kind = request_cancel(db, account_id=who.account_id, order_id=order_id)
             result.append({"order": _id_out(text), "type": kind, "cancel": cancel_id})
         except DomainError as exc:
-            kind = _order_kind(db, who, order_id)
+            known_kind = _order_kind(db, who, order_id)
             entry: dict[str, Any] = {"order": _id_out(text)}
-            if kind:
-                entry["type"] = kind
+            if known_kind:
+                entry["type"] = known_kind
             entry["cancel"] = {"error": error_message(exc)}
             result.append(entry)
     return result
@@ -211,6 +212,8 @@ def _ids(value: object) -> list[str]:
 def _id_out(text: str) -> int | str:
     """Ids are integers in answers; an unreadable one is echoed as given."""
     number = int_param(text)
+    if number is None and text.isascii() and text.isdigit() and len(text) <= 18:
+        number = int(text)  # a well-formed id too large to exist: still a number
     return number if number is not None else text
 
 

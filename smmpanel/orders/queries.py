@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -72,7 +73,7 @@ def _order_query():  # type: ignore[no-untyped-def]
     return select(Order, Account.username).join(Account, Account.id == Order.account_id)
 
 
-def _order_view(row: tuple[Order, str]) -> OrderView:  # type: ignore[type-arg]
+def _order_view(row: Any) -> OrderView:
     order, username = row
     return OrderView(
         id=order.id,
@@ -138,7 +139,8 @@ def _requests_by_id(
     if account_id is not None:
         query = query.where(model.account_id == account_id)
     with db.read() as session:
-        return {row[0].id: _request_view(row[0], row[1]) for row in session.execute(query)}
+        rows = [_request_view(row[0], row[1]) for row in session.execute(query)]
+    return {view.id: view for view in rows}
 
 
 def _list_requests(
@@ -156,7 +158,7 @@ def _list_requests(
         return [_request_view(row[0], row[1]) for row in session.execute(query)]
 
 
-def _request_view(row: Refill | Cancel, username: str) -> RequestView:
+def _request_view(row: Any, username: str) -> RequestView:
     return RequestView(
         id=row.id,
         order_id=row.order_id,

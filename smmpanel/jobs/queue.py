@@ -1,0 +1,146 @@
+"""Enqueueing, claiming and finishing jobs.
+
+Claiming is safe with any number of workers: on PostgreSQL the claim query
+uses ``FOR UPDATE SKIP LOCKED``; on SQLite the claim runs under ``BEGIN
+IMMEDIATE``, which serialises writers.  A claim sets a lease; a job whose
+worker died is claimed again once its lease has run out.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smmpanel.db import Database
+from smmpanel.jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
+from smmpanel.timeutil import utcnow
+
+DEFAULT_LEASE = timedelta(seconds=60)
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 600.0
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = 8,
+) -> Job | None:
+    """Add a job inside the caller's transaction.  With a `dedupe_key`, a job
+    with the same key that is still queued or running makes this a no-op
+    (returns None)."""
+    if dedupe_key is not None:
+        pending = session.execute(select(Job.id).where(Job.dedupe_key == dedupe_key)).first()
+        if pending is not None:
+            return None
+    job = Job(
+        kind=kind,
+        payload=payload or {},
+        run_at=run_at or utcnow(),
+        dedupe_key=dedupe_key,
+        max_attempts=max_attempts,
+        status=QUEUED,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        return None  # a concurrent twin queued the same work
+    return job
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+def claim_job(
+    db: Database,
+    *,
+    worker: str,
+    kinds: tuple[str, ...] | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+) -> ClaimedJob | None:
+    """Take the next due job (or one whose lease ran out) for `worker`."""
+    now = utcnow()
+    due = or_(
+        (Job.status == QUEUED) & (Job.run_at <= now),
+        (Job.status == RUNNING) & (Job.lease_until < now),
+    )
+    query = select(Job).where(due).order_by(Job.run_at, Job.id).limit(1)
+    if kinds:
+        query = query.where(Job.kind.in_(kinds))
+    if not db.is_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    with db.write() as session:
+        job = session.execute(query).scalar_one_or_none()
+        if job is None:
+            return None
+        job.status = RUNNING
+        job.worker = worker
+        job.lease_until = now + lease
+        job.attempts += 1
+        return ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts, job.max_attempts)
+
+
+def extend_lease(
+    db: Database, *, job_id: int, worker: str, lease: timedelta = DEFAULT_LEASE
+) -> bool:
+    with db.write() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
+            .values(lease_until=utcnow() + lease)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_job(db: Database, *, job_id: int, worker: str) -> bool:
+    """Mark done; False when the lease was lost to another worker meanwhile."""
+    with db.write() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
+            .values(status=DONE, finished_at=utcnow(), dedupe_key=None, lease_until=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def retry_job(
+    db: Database, *, job_id: int, worker: str, error: str, delay: float | None = None
+) -> str:
+    """Schedule another attempt with exponential backoff and jitter, or fail the
+    job when it has used its attempts.  Returns the job's new status."""
+    with db.write() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.worker != worker or job.status != RUNNING:
+            return "lost"
+        job.last_error = error[-2000:]
+        job.lease_until = None
+        if job.attempts >= job.max_attempts:
+            job.status, job.finished_at, job.dedupe_key = FAILED, utcnow(), None
+            return FAILED
+        wait = backoff_seconds(job.attempts) if delay is None else delay
+        job.status, job.run_at = QUEUED, utcnow() + timedelta(seconds=wait)
+        return QUEUED
+
+
+def backoff_seconds(attempts: int) -> float:
+    """2, 4, 8, ... seconds (capped), each with up to 50% jitter so that retries
+    of many jobs do not hit a recovering provider at the same instant."""
+    base: float = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return base * (0.5 + random.random() / 2)
