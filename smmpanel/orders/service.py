@@ -23,6 +23,7 @@ from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import charge_units
 from smmpanel.orders.errors import ActiveOrderExists, IdempotencyConflict, InvalidOrderRequest
+from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     KIND_SUBSCRIPTION,
@@ -69,6 +70,8 @@ def place_order(
         request_id = request_id.strip()
         if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
             raise InvalidOrderRequest(f"request_id: 1 to {MAX_REQUEST_ID_LENGTH} characters")
+        if "\x00" in request_id:  # PostgreSQL text cannot hold NUL
+            raise InvalidOrderRequest("request_id: must not contain NUL characters")
     try:
         with db.write() as session:
             return PlacedOrder(_place(session, account_id, service_id, params, request_id, actor))
@@ -126,6 +129,7 @@ def _place(
             order_id=order.id,
         )
     session.add(OrderEvent(order_id=order.id, to_status=PENDING, actor=actor, created_at=now))
+    plan_fulfilment(session, order)
     if idempotency is not None:
         idempotency.order_id = order.id
     session.flush()

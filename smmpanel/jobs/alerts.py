@@ -1,0 +1,21 @@
+"""Owner alerts, raised once until resolved."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smmpanel.jobs.models import Alert
+
+
+def raise_alert(session: Session, *, kind: str, subject: str, message: str) -> bool:
+    """Add an alert unless an unresolved one of the same kind and subject exists."""
+    open_alert = session.execute(
+        select(Alert.id).where(
+            Alert.kind == kind, Alert.subject == subject, Alert.resolved_at.is_(None)
+        )
+    ).first()
+    if open_alert is not None:
+        return False
+    session.add(Alert(kind=kind, subject=subject[:128], message=message))
+    return True

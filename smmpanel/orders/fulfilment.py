@@ -1,0 +1,50 @@
+"""Who fulfils an order: the owner by hand, or upstream providers via the worker.
+
+Called inside the transaction that creates the order (or a drip-feed run), so
+the forwarding job exists exactly when the order does (an outbox): a crash
+after commit leaves a queued job, never a lost order; a rollback leaves
+neither, never a ghost order upstream.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smmpanel.jobs.queue import enqueue
+from smmpanel.orders.models import KIND_DRIPFEED, Order
+from smmpanel.providers.models import ServiceSource
+
+FORWARD_JOB = "forward_order"
+
+# Forwarding states of an order (Order.forward_state).
+QUEUED = "queued"  # a forward_order job will send it
+SENDING = "sending"  # a worker is calling the upstream `add`; outcome unknown until recorded
+ACCEPTED = "accepted"  # the upstream order id is known
+RECONCILE = "reconcile"  # the outcome of `add` is unknown: look it up before anything else
+REJECTED = "rejected"  # every provider refused it: canceled and refunded
+PARENT = "parent"  # a drip-feed parent: its runs are forwarded, not itself
+
+
+def is_provider_backed(session: Session, service_id: int) -> bool:
+    found = session.execute(
+        select(ServiceSource.id).where(ServiceSource.service_id == service_id).limit(1)
+    )
+    return found.first() is not None
+
+
+def plan_fulfilment(session: Session, order: Order) -> None:
+    """Queue a new order for forwarding when its service has upstream sources."""
+    if not is_provider_backed(session, order.service_id):
+        return
+    if order.kind == KIND_DRIPFEED:
+        order.forward_state = PARENT
+        order.next_run_at = order.created_at
+        return
+    queue_forward(session, order)
+
+
+def queue_forward(session: Session, order: Order) -> None:
+    order.forward_state = QUEUED
+    session.flush()
+    enqueue(session, FORWARD_JOB, {"order_id": order.id}, dedupe_key=f"forward:{order.id}")

@@ -1,0 +1,199 @@
+"""Reconciliation: orders whose upstream `add` has an unknown outcome.
+
+After a timeout or an unreadable answer the upstream may or may not have the
+order.  Nothing is resent or refunded until that is known:
+
+1. an upstream order id we already know is looked up with `status`;
+2. an upstream that honours request_id (another smmpanel) is simply sent the
+   same request again: it answers with the first order if it has one;
+3. an upstream with an order lookup (dialect "lookup_url", which the provider
+   simulator offers) is searched by service and link: a match is adopted, and
+   no match means it surely has none: the order is canceled and refunded;
+4. otherwise the order waits for the owner (`smmpanel providers reconcile
+   --adopt ORDER=UPSTREAM` or `--cancel ORDER`), with an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from smmpanel.client import SmmError
+from smmpanel.db import Database
+from smmpanel.jobs.alerts import raise_alert
+from smmpanel.jobs.queue import enqueue
+from smmpanel.orders import fulfilment as states
+from smmpanel.orders.errors import InvalidStatusChange
+from smmpanel.orders.lifecycle import change_order_status, lock_order
+from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
+from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.models import Provider, ServiceSource
+
+log = logging.getLogger("smmpanel.reconcile")
+
+
+@dataclass
+class ReconcileReport:
+    adopted: list[int] = field(default_factory=list)
+    canceled: list[int] = field(default_factory=list)
+    resent: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+
+
+def reconcile_order_job(db: Database, payload: dict[str, Any]) -> None:
+    """Job handler for one order."""
+    reconcile_one(db, int(payload["order_id"]), ReconcileReport())
+
+
+def reconcile_orders(db: Database, *, provider_name: str | None = None) -> ReconcileReport:
+    """Try to resolve every order marked for reconciliation (CLI and schedule)."""
+    query = select(Order.id).where(
+        Order.forward_state == states.RECONCILE, Order.status.in_(ACTIVE_STATUSES)
+    )
+    if provider_name is not None:
+        query = query.join(Provider, Provider.id == Order.provider_id).where(
+            Provider.name == provider_name
+        )
+    with db.read() as session:
+        order_ids = list(session.scalars(query.order_by(Order.id)))
+    report = ReconcileReport()
+    for order_id in order_ids:
+        reconcile_one(db, order_id, report)
+    return report
+
+
+def reconcile_one(db: Database, order_id: int, report: ReconcileReport) -> None:
+    with db.read() as session:
+        order = session.get(Order, order_id)
+        if order is None or order.forward_state != states.RECONCILE:
+            return
+        provider = session.get(Provider, order.provider_id) if order.provider_id else None
+        source = session.execute(
+            select(ServiceSource).where(
+                ServiceSource.service_id == order.service_id,
+                ServiceSource.provider_id == order.provider_id,
+            )
+        ).scalar_one_or_none()
+        known_id, link = order.provider_order_id, order.link
+    if provider is None:
+        _wait_for_owner(db, order_id, "its provider is gone", report)
+        return
+    access = ProviderAccess.of(provider)
+    if known_id:
+        _check_known(db, access, order_id, known_id, report)
+    elif access.honours_request_id:
+        _resend(db, order_id, report)
+    elif access.dialect.get("lookup_url") and source is not None:
+        _search(db, access, order_id, source.upstream_service_id, link, report)
+    else:
+        _wait_for_owner(db, order_id, "the upstream offers no way to look the order up", report)
+
+
+def _check_known(
+    db: Database, access: ProviderAccess, order_id: int, upstream_id: str, report: ReconcileReport
+) -> None:
+    try:
+        with open_client(access) as client:
+            result = client.status(int(upstream_id))
+    except SmmError as exc:
+        log.warning("order %s: status look-up failed: %s", order_id, exc)
+        report.waiting.append(order_id)
+        return
+    adopt_upstream_order(db, order_id=order_id, upstream_order_id=str(result.order_id))
+    report.adopted.append(order_id)
+
+
+def _resend(db: Database, order_id: int, report: ReconcileReport) -> None:
+    """Same request_id again: the upstream returns its first order if it has one."""
+    with db.write() as session:
+        order = lock_order(session, order_id)
+        order.forward_state = states.SENDING
+        enqueue(
+            session, states.FORWARD_JOB, {"order_id": order_id}, dedupe_key=f"forward:{order_id}"
+        )
+    report.resent.append(order_id)
+
+
+def _search(
+    db: Database,
+    access: ProviderAccess,
+    order_id: int,
+    upstream_service: str,
+    link: str,
+    report: ReconcileReport,
+) -> None:
+    try:
+        candidates = lookup_upstream_orders(access, service=upstream_service, link=link)
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("order %s: upstream look-up failed: %s", order_id, exc)
+        report.waiting.append(order_id)
+        return
+    with db.read() as session:
+        taken = set(
+            session.scalars(
+                select(Order.provider_order_id).where(
+                    Order.provider_id == access.id, Order.provider_order_id.is_not(None)
+                )
+            )
+        )
+    free = [c for c in candidates if c not in taken]
+    if free:
+        adopt_upstream_order(db, order_id=order_id, upstream_order_id=free[0])
+        report.adopted.append(order_id)
+    else:
+        cancel_unforwarded_order(db, order_id=order_id, why="the upstream has no such order")
+        report.canceled.append(order_id)
+
+
+def lookup_upstream_orders(access: ProviderAccess, *, service: str, link: str) -> list[str]:
+    """Upstream order ids for (service, link), oldest first, from the lookup URL."""
+    url = str(access.dialect["lookup_url"])
+    response = httpx.get(
+        url, params={"key": access.api_key, "service": service, "link": link}, timeout=20
+    )
+    response.raise_for_status()
+    data = response.json()
+    rows = data.get("orders", []) if isinstance(data, dict) else data
+    found = []
+    for row in rows if isinstance(rows, list) else []:
+        if not isinstance(row, dict):
+            continue
+        if str(row.get("service")) == str(service) and str(row.get("link")) == link:
+            found.append(str(row.get("id", row.get("order"))))
+    return found
+
+
+def adopt_upstream_order(db: Database, *, order_id: int, upstream_order_id: str) -> None:
+    """Record that the upstream has this order under `upstream_order_id`."""
+    with db.write() as session:
+        order = lock_order(session, order_id)
+        order.provider_order_id = str(upstream_order_id)
+        order.forward_state = states.ACCEPTED
+
+
+def cancel_unforwarded_order(db: Database, *, order_id: int, why: str) -> None:
+    """The upstream surely has no order: cancel and refund (once)."""
+    with db.write() as session:
+        order = lock_order(session, order_id)
+        order.forward_state = states.REJECTED
+        try:
+            change_order_status(session, order, status=CANCELED, actor="reconcile", note=why)
+        except InvalidStatusChange:
+            pass  # already final
+
+
+def _wait_for_owner(db: Database, order_id: int, why: str, report: ReconcileReport) -> None:
+    with db.write() as session:
+        raise_alert(
+            session,
+            kind="reconcile",
+            subject=f"order {order_id}",
+            message=f"Order {order_id} needs manual reconciliation: {why}. Check the "
+            "upstream, then `smmpanel providers reconcile --adopt "
+            f"{order_id}=UPSTREAM_ID` or `--cancel {order_id}`.",
+        )
+    report.waiting.append(order_id)

@@ -1,0 +1,153 @@
+"""Commands on providers and on which upstream service backs a local service."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smmpanel.catalog.errors import ServiceNotFound
+from smmpanel.catalog.models import Service
+from smmpanel.db import Database
+from smmpanel.money import MoneyError, parse_decimal, to_units
+from smmpanel.providers.errors import InvalidProvider, ProviderExists, ProviderNotFound
+from smmpanel.providers.models import (
+    PROVIDER_ACTIVE,
+    PROVIDER_PAUSED,
+    Provider,
+    ServiceSource,
+)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+METHODS = ("post", "json", "get")
+
+
+def add_provider(
+    db: Database,
+    *,
+    name: str,
+    api_url: str,
+    api_key: str,
+    method: str = "post",
+    dialect: dict[str, Any] | None = None,
+) -> int:
+    if not NAME_RE.match(name or ""):
+        raise InvalidProvider("a provider name is 1-64 letters, digits or . _ -")
+    parsed = urlparse(api_url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidProvider(
+            "the API URL must be an http(s) URL, like https://panel.example/api/v2"
+        )
+    if not (api_key or "").strip():
+        raise InvalidProvider("the API key is required")
+    if method not in METHODS:
+        raise InvalidProvider(f"method is one of {', '.join(METHODS)}")
+    with db.write() as session:
+        if session.execute(select(Provider.id).where(Provider.name == name)).first():
+            raise ProviderExists(f"provider {name!r} exists already")
+        provider = Provider(
+            name=name,
+            api_url=api_url.strip(),
+            api_key=api_key.strip(),
+            method=method,
+            dialect=dialect or {},
+            status=PROVIDER_ACTIVE,
+        )
+        session.add(provider)
+        session.flush()
+        return provider.id
+
+
+def provider_by_name(session: Session, name: str) -> Provider:
+    provider = session.execute(select(Provider).where(Provider.name == name)).scalar_one_or_none()
+    if provider is None:
+        raise ProviderNotFound(f"no provider {name!r}")
+    return provider
+
+
+def pause_provider(session: Session, provider_id: int, reason: str) -> bool:
+    """Pause inside the caller's transaction; True when it was active before."""
+    provider = session.get(Provider, provider_id)
+    if provider is None or provider.status == PROVIDER_PAUSED:
+        return False
+    provider.status, provider.paused_reason = PROVIDER_PAUSED, reason[:1000]
+    return True
+
+
+def set_provider_status(db: Database, *, name: str, active: bool) -> None:
+    """The owner pauses or resumes a provider (e.g. after topping it up)."""
+    with db.write() as session:
+        provider = provider_by_name(session, name)
+        provider.status = PROVIDER_ACTIVE if active else PROVIDER_PAUSED
+        provider.paused_reason = "" if active else "paused by the owner"
+
+
+def map_service(
+    db: Database,
+    *,
+    service_id: int,
+    provider_name: str,
+    upstream_service_id: str,
+    priority: int | None = None,
+    markup_percent: Decimal | str | None = None,
+    markup_fixed: Decimal | str = "0",
+    round_places: int = 5,
+) -> int:
+    """Back a local service with an upstream service (added after the existing
+    ones unless a priority is given; 1 is tried first).  Returns the priority."""
+    upstream_service_id = str(upstream_service_id).strip()
+    if not upstream_service_id:
+        raise InvalidProvider("the upstream service id is required")
+    if not 0 <= round_places <= 5:
+        raise InvalidProvider("round places is 0 to 5")
+    percent = _optional_decimal(markup_percent, "markup percent")
+    fixed = _units(markup_fixed, "fixed markup")
+    with db.write() as session:
+        if session.get(Service, service_id) is None:
+            raise ServiceNotFound(f"no service {service_id}")
+        provider = provider_by_name(session, provider_name)
+        sources = session.scalars(
+            select(ServiceSource).where(ServiceSource.service_id == service_id)
+        ).all()
+        source = next((s for s in sources if s.provider_id == provider.id), None)
+        if source is None:
+            source = ServiceSource(service_id=service_id, provider_id=provider.id)
+            session.add(source)
+        source.upstream_service_id = upstream_service_id
+        source.priority = priority or max((s.priority for s in sources), default=0) + 1
+        source.markup_percent = None if percent is None else str(percent)
+        source.markup_fixed = fixed
+        source.round_places = round_places
+        return source.priority
+
+
+def unmap_service(db: Database, *, service_id: int, provider_name: str) -> bool:
+    with db.write() as session:
+        provider = provider_by_name(session, provider_name)
+        source = session.execute(
+            select(ServiceSource).where(
+                ServiceSource.service_id == service_id, ServiceSource.provider_id == provider.id
+            )
+        ).scalar_one_or_none()
+        if source is None:
+            return False
+        session.delete(source)
+        return True
+
+
+def _optional_decimal(value: Decimal | str | None, what: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return parse_decimal(str(value).strip().rstrip("%"))
+    except MoneyError:
+        raise InvalidProvider(f"{what}: not a number: {value!r}") from None
+
+
+def _units(value: Decimal | str, what: str) -> int:
+    number = _optional_decimal(value, what)
+    return 0 if number is None else to_units(number)

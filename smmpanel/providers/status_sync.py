@@ -1,0 +1,230 @@
+"""Syncing order statuses back from upstream providers.
+
+One pass per provider covers every open forwarded order, longest-unchecked
+first, in `status` calls of 100 ids: 10,000 open orders cost 100 calls, and
+no order waits more than one pass.  Each batch is applied in one
+transaction through the same status change (and exactly-once refunds) as the
+owner's updates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from smmpanel.client import OrderStatusResult, SmmError
+from smmpanel.db import Database
+from smmpanel.jobs.alerts import raise_alert
+from smmpanel.orders import fulfilment as states
+from smmpanel.orders.errors import InvalidStatusChange
+from smmpanel.orders.lifecycle import change_order_status
+from smmpanel.orders.models import (
+    ACTIVE_STATUSES,
+    CANCELED,
+    COMPLETED,
+    PARTIAL,
+    REQUEST_COMPLETED,
+    REQUEST_PENDING,
+    REQUEST_REJECTED,
+    Cancel,
+    Order,
+)
+from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.models import Provider
+from smmpanel.timeutil import utcnow
+
+log = logging.getLogger("smmpanel.status_sync")
+
+BATCH = 100
+STALE_AFTER = timedelta(hours=24)
+
+
+@dataclass
+class SyncReport:
+    provider: str
+    checked: int = 0
+    changed: int = 0
+    calls: int = 0
+    errors: list[str] = field(default_factory=list)
+    stale: int = 0
+
+
+def sync_statuses(db: Database, payload: dict[str, Any]) -> None:
+    """Job handler: one status sync pass of one provider (or of every provider)."""
+    provider_id = payload.get("provider_id")
+    for access in _providers(db, provider_id):
+        report = sync_provider_statuses(db, access)
+        log.info(
+            "status sync %s: %d checked, %d changed, %d calls, %d stale",
+            report.provider,
+            report.checked,
+            report.changed,
+            report.calls,
+            report.stale,
+        )
+
+
+def _providers(db: Database, provider_id: int | None) -> list[ProviderAccess]:
+    query = select(Provider).order_by(Provider.id)
+    if provider_id is not None:
+        query = query.where(Provider.id == int(provider_id))
+    with db.read() as session:
+        return [ProviderAccess.of(p) for p in session.scalars(query)]
+
+
+def open_forwarded_orders(db: Database, provider_id: int) -> list[tuple[int, str]]:
+    """(local id, upstream id) of every open accepted order, least recently checked first."""
+    query = (
+        select(Order.id, Order.provider_order_id)
+        .where(
+            Order.provider_id == provider_id,
+            Order.forward_state == states.ACCEPTED,
+            Order.status.in_(ACTIVE_STATUSES),
+        )
+        # NULL (never checked) first on both databases.
+        .order_by(Order.synced_at.is_not(None), Order.synced_at, Order.id)
+    )
+    with db.read() as session:
+        return [(oid, str(uid)) for oid, uid in session.execute(query)]
+
+
+def sync_provider_statuses(db: Database, access: ProviderAccess) -> SyncReport:
+    report = SyncReport(access.name)
+    orders = open_forwarded_orders(db, access.id)
+    if orders:
+        with open_client(access) as client:
+            for start in range(0, len(orders), BATCH):
+                batch = orders[start : start + BATCH]
+                upstream_ids = [int(uid) for _, uid in batch if uid.isdigit()]
+                try:
+                    results = client.statuses(upstream_ids)
+                except SmmError as exc:
+                    report.errors.append(str(exc))
+                    continue
+                finally:
+                    report.calls += 1
+                report.checked += len(batch)
+                report.changed += apply_upstream_statuses(
+                    db, provider_name=access.name, batch=batch, results=results
+                )
+    report.stale = flag_stale_orders(db, access)
+    return report
+
+
+def apply_upstream_statuses(
+    db: Database,
+    *,
+    provider_name: str,
+    batch: Sequence[tuple[int, str]],
+    results: Sequence[OrderStatusResult],
+) -> int:
+    """Apply one batch of upstream answers in one transaction; returns how many
+    orders changed."""
+    by_upstream = {str(r.order_id): r for r in results}
+    changed = 0
+    now = utcnow()
+    with db.write() as session:
+        orders = {
+            o.id: o
+            for o in session.scalars(
+                select(Order).where(Order.id.in_([oid for oid, _ in batch])).with_for_update()
+            )
+        }
+        for order_id, upstream_id in batch:
+            order = orders.get(order_id)
+            result = by_upstream.get(upstream_id)
+            if order is None or result is None or result.error is not None or result.status is None:
+                continue
+            if apply_upstream_status(session, order, result, actor=f"provider:{provider_name}"):
+                changed += 1
+        session.execute(
+            update(Order).where(Order.id.in_([oid for oid, _ in batch])).values(synced_at=now)
+        )
+    return changed
+
+
+def apply_upstream_status(
+    session: Session, order: Order, result: OrderStatusResult, *, actor: str
+) -> bool:
+    """Move one order to what the upstream reports (inside the caller's transaction)."""
+    status = str(result.status.value) if result.status is not None else order.status
+    remains = _remains(order, status, result.remains)
+    if status == PARTIAL and remains == 0:
+        status = COMPLETED
+    try:
+        changed = change_order_status(
+            session,
+            order,
+            status=status,
+            start_count=result.start_count,
+            remains=remains,
+            actor=actor,
+        )
+    except InvalidStatusChange as exc:
+        log.warning("order %s: upstream status %s not applied: %s", order.id, status, exc)
+        return False
+    if changed:
+        order.stale = False
+        close_pending_cancel(session, order)
+    return changed
+
+
+def _remains(order: Order, status: str, reported: int | None) -> int | None:
+    """Upstream `remains`, clamped to the order; unknown keeps the last known."""
+    if status == COMPLETED:
+        return 0
+    if reported is None:
+        return None if status != PARTIAL else order.remains
+    return max(0, min(int(reported), order.total_quantity))
+
+
+def close_pending_cancel(session: Session, order: Order) -> None:
+    """An order that reached a final status closes its pending cancel request:
+    Completed when the upstream canceled (all or part), Rejected when it delivered."""
+    if order.status in ACTIVE_STATUSES:
+        return
+    outcome = REQUEST_COMPLETED if order.status in (CANCELED, PARTIAL) else REQUEST_REJECTED
+    for cancel in session.scalars(
+        select(Cancel).where(Cancel.order_id == order.id, Cancel.status == REQUEST_PENDING)
+    ):
+        cancel.status, cancel.open_order_id, cancel.updated_at = outcome, None, utcnow()
+
+
+def flag_stale_orders(
+    db: Database, access: ProviderAccess, *, after: timedelta = STALE_AFTER
+) -> int:
+    """Flag forwarded orders unchanged for too long, and alert the owner once per batch."""
+    cutoff = utcnow() - after
+    with db.write() as session:
+        newly = session.execute(
+            update(Order)
+            .where(
+                Order.provider_id == access.id,
+                Order.status.in_(ACTIVE_STATUSES),
+                Order.updated_at < cutoff,
+                Order.stale.is_(False),
+            )
+            .values(stale=True)
+        ).rowcount  # type: ignore[attr-defined]
+        if newly:
+            total = session.scalar(
+                select(func.count(Order.id)).where(
+                    Order.provider_id == access.id,
+                    Order.stale.is_(True),
+                    Order.status.in_(ACTIVE_STATUSES),
+                )
+            )
+            raise_alert(
+                session,
+                kind="stale_orders",
+                subject=access.name,
+                message=f"{newly} more orders at {access.name} unchanged for over "
+                f"{after}; {total} stale in all (smmpanel orders list --stale).",
+            )
+        return int(newly or 0)

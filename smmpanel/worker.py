@@ -1,0 +1,47 @@
+"""The worker's composition: which job kinds exist and which schedules run them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from smmpanel.db import Database
+from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
+from smmpanel.jobs.worker import Handler, Worker
+from smmpanel.orders.fulfilment import FORWARD_JOB
+from smmpanel.providers.forwarding import RECONCILE_JOB, forward_order
+from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
+from smmpanel.providers.status_sync import sync_statuses
+
+
+def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
+    reconcile_orders(db)
+
+
+def handlers() -> dict[str, Handler]:
+    return {
+        FORWARD_JOB: forward_order,
+        RECONCILE_JOB: reconcile_order_job,
+        "status_sync": sync_statuses,
+        "reconcile_all": _reconcile_all,
+    }
+
+
+def schedules() -> list[ScheduleSpec]:
+    """Intervals come from SMMPANEL_*_SECONDS variables, for demos and tests."""
+
+    def every(name: str, default: int) -> int:
+        return int(os.environ.get(f"SMMPANEL_{name.upper()}_SECONDS", default))
+
+    return [
+        ScheduleSpec("status_sync", "status_sync", every("status_sync", 60)),
+        ScheduleSpec("reconcile", "reconcile_all", every("reconcile", 300)),
+    ]
+
+
+def build_worker(db: Database, *, name: str | None = None, poll_interval: float = 0.5) -> Worker:
+    ensure_schedules(db, schedules())
+    worker = Worker(db, handlers(), poll_interval=poll_interval)
+    if name:
+        worker.name = name
+    return worker
