@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook
 from smmpanel.db import Database
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import Handler, Worker
 from smmpanel.orders.fulfilment import FORWARD_JOB
 from smmpanel.providers.forwarding import RECONCILE_JOB, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
+from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
 
 
@@ -23,7 +25,10 @@ def handlers() -> dict[str, Handler]:
         FORWARD_JOB: forward_order,
         RECONCILE_JOB: reconcile_order_job,
         "status_sync": sync_statuses,
+        "forward_refill": forward_refill,
+        "forward_cancel": forward_cancel,
         "reconcile_all": _reconcile_all,
+        WEBHOOK_JOB: deliver_webhook,
     }
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from smmpanel.accounts.panel import get_int
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
+from smmpanel.jobs.queue import enqueue
+from smmpanel.orders import fulfilment
 from smmpanel.orders.errors import (
     CancelAlreadyRequested,
     CancelDisabled,
@@ -58,6 +60,8 @@ def request_refill(db: Database, *, account_id: int, order_id: int) -> int:
             raise NotEligibleForRefill("Order not eligible for refill")
         refill = Refill(order_id=order.id, account_id=account_id, open_order_id=order.id)
         _insert_once(session, refill, RefillAlreadyRequested(REFILL_SENT))
+        if order.provider_id is not None:
+            queue_request_forward(session, refill)
         return refill.id
 
 
@@ -89,6 +93,13 @@ def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int
             order_id=order.id, account_id=account_id, type=order.kind, open_order_id=order.id
         )
         _insert_once(session, cancel, CancelAlreadyRequested(CANCEL_SENT))
+        if order.forward_state == fulfilment.QUEUED:
+            # Not sent upstream yet: cancel here and now; the forward job will find
+            # the order final and do nothing.
+            change_order_status(session, order, status=CANCELED, actor="cancel request")
+            cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
+        elif order.provider_id is not None:
+            queue_request_forward(session, cancel)
         return cancel.id, order.kind
 
 
@@ -110,6 +121,15 @@ def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "o
         cancel.status = status
         cancel.open_order_id = cancel.order_id if status == REQUEST_PENDING else None
         cancel.updated_at = utcnow()
+
+
+def queue_request_forward(session: Session, request: Refill | Cancel) -> None:
+    """Have the worker forward this refill or cancel to the order's provider."""
+    kind = "refill" if isinstance(request, Refill) else "cancel"
+    request.forward_state = fulfilment.QUEUED
+    enqueue(
+        session, f"forward_{kind}", {f"{kind}_id": request.id}, dedupe_key=f"{kind}:{request.id}"
+    )
 
 
 def _service(session: Session, order: Order) -> Service:

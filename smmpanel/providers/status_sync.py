@@ -37,6 +37,7 @@ from smmpanel.orders.models import (
 )
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider
+from smmpanel.providers.requests_relay import sync_request_statuses
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.status_sync")
@@ -53,6 +54,7 @@ class SyncReport:
     calls: int = 0
     errors: list[str] = field(default_factory=list)
     stale: int = 0
+    requests_changed: int = 0
 
 
 def sync_statuses(db: Database, payload: dict[str, Any]) -> None:
@@ -114,6 +116,7 @@ def sync_provider_statuses(db: Database, access: ProviderAccess) -> SyncReport:
                     db, provider_name=access.name, batch=batch, results=results
                 )
     report.stale = flag_stale_orders(db, access)
+    report.requests_changed = sync_request_statuses(db, access)
     return report
 
 
