@@ -1,0 +1,384 @@
+"""``smm``: the reseller API v2 from the command line (typer + rich).
+
+Configured by ``--url``/``--key``/``--method`` or ``SMM_API_URL``/``SMM_API_KEY``/
+``SMM_API_METHOD``. Every command takes ``--json``. Exit codes: 0 success,
+1 the panel answered an error (for the call or for one of the ids), 2 usage
+error, 3 no usable answer (network, timeout, HTTP 5xx, unreadable answer),
+4 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from ._render import VIEWS, print_json, print_line, print_table, progress_for, service_rows
+from .errors import ApiError, SmmError
+from .sync import Client
+
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_TRANSPORT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+HELP = """Talk to an SMM panel's reseller API v2.
+
+Set the panel with --url/--key or the SMM_API_URL/SMM_API_KEY environment variables
+(prefer the variable for the key: command lines are visible to other users).
+
+Exit codes: 0 success; 1 the panel answered an error (for the whole call or for one
+of the ids); 2 usage error; 3 no usable answer (connection, timeout, HTTP 5xx,
+unreadable answer; for add: the order may or may not exist); 4 internal error.
+"""
+
+app = typer.Typer(
+    name="smm",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class RequestMethod(enum.StrEnum):
+    post = "post"
+    json = "json"
+    get = "get"
+
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", envvar="SMM_API_URL", help="API address, e.g. https://panel/api/v2."),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--key", envvar="SMM_API_KEY", help="API key.", show_default=False),
+]
+MethodOpt = Annotated[
+    RequestMethod,
+    typer.Option(
+        "--method",
+        envvar="SMM_API_METHOD",
+        case_sensitive=False,
+        help="post: form body; json: JSON body; get: query string.",
+    ),
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per network step.")]
+RetriesOpt = Annotated[
+    int,
+    typer.Option("--retries", envvar="SMM_API_RETRIES", min=0, help="Retries of safe calls."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout, money as strings.")]
+IdsArg = Annotated[list[int], typer.Argument(help="One or more ids.", min=1)]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(" ".join(message.split()), err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _session(
+    url: str | None, key: str | None, method: RequestMethod, timeout: float, retries: int
+) -> Iterator[Client]:
+    """A client of the configured panel; SDK errors become one line on stderr and an exit code."""
+    if not url:
+        raise typer.BadParameter(
+            "no API address: pass --url or set SMM_API_URL", param_hint="--url"
+        )
+    if not key:
+        raise typer.BadParameter("no API key: pass --key or set SMM_API_KEY", param_hint="--key")
+    try:
+        client = Client(url, key, method=method.value, timeout=timeout, retries=retries)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        with client:
+            yield client
+    except ApiError as exc:
+        _fail(f"error: {exc.message} [{exc.code}]", EXIT_API)
+    except SmmError as exc:  # TransportError, OrderMayExistError, ProtocolError
+        _fail(f"error: {exc}", EXIT_TRANSPORT)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).replace(key, "***")) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        _fail(
+            f"internal error: {type(exc).__name__}: {str(exc).replace(key, '***')}", EXIT_INTERNAL
+        )
+
+
+def _finish(results: list[Any]) -> None:
+    """Exit 1 when any id got an error."""
+    failed = [r for r in results if getattr(r, "error", None) is not None]
+    if failed:
+        typer.echo(f"{len(failed)} of {len(results)} ids answered with an error", err=True)
+        raise typer.Exit(EXIT_API)
+
+
+# -- commands --------------------------------------------------------------
+
+
+@app.command()
+def balance(
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the account's balance."""
+    with _session(url, key, method, timeout, retries) as client:
+        result = client.balance()
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_table("Balance", ["Balance", "Currency"], [[str(result.balance), result.currency]])
+
+
+@app.command()
+def services(
+    category: Annotated[str | None, typer.Option(help="Only categories containing TEXT.")] = None,
+    search: Annotated[str | None, typer.Option(help="Only names containing TEXT.")] = None,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the panel's services."""
+    with _session(url, key, method, timeout, retries) as client:
+        found = client.services()
+    if category:
+        found = [s for s in found if category.lower() in s.category.lower()]
+    if search:
+        found = [s for s in found if search.lower() in s.name.lower() or search == str(s.service)]
+    if as_json:
+        print_json([s.to_dict() for s in found])
+    else:
+        columns = [
+            "ID",
+            "Name",
+            "Type",
+            "Category",
+            "Rate",
+            "Min",
+            "Max",
+            "Drip",
+            "Refill",
+            "Cancel",
+        ]
+        print_table(f"{len(found)} services", columns, service_rows(found))
+
+
+def _read_lines(path: str | None, option: str) -> list[str] | None:
+    if path is None:
+        return None
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint=option) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        out[name.strip()] = value
+    return out
+
+
+ListOpt = Annotated[
+    list[str] | None, typer.Option(metavar="TEXT", help="One value per option, repeatable.")
+]
+IntOpt = Annotated[int | None, typer.Option()]
+TextOpt = Annotated[str | None, typer.Option()]
+
+
+@app.command()
+def add(
+    service: Annotated[int, typer.Argument(help="Service id.")],
+    link: Annotated[str, typer.Argument(help="Link to the page ('' to send none).")],
+    quantity: Annotated[int | None, typer.Argument(help="Quantity.")] = None,
+    runs: Annotated[int | None, typer.Option(help="Drip-feed: runs.")] = None,
+    interval: Annotated[int | None, typer.Option(help="Drip-feed: minutes between runs.")] = None,
+    comments_file: Annotated[
+        str | None, typer.Option(help="Comments, one per line ('-' for stdin).")
+    ] = None,
+    usernames_file: Annotated[str | None, typer.Option(help="Usernames, one per line.")] = None,
+    comments: ListOpt = None,
+    usernames: ListOpt = None,
+    hashtags: ListOpt = None,
+    groups: ListOpt = None,
+    keywords: ListOpt = None,
+    hashtag: TextOpt = None,
+    username: TextOpt = None,
+    media: TextOpt = None,
+    answer_number: Annotated[int | None, typer.Option(help="Poll: answer number.")] = None,
+    country: TextOpt = None,
+    device: IntOpt = None,
+    type_of_traffic: IntOpt = None,
+    google_keyword: TextOpt = None,
+    referring_url: TextOpt = None,
+    min_: Annotated[int | None, typer.Option("--min", help="Subscriptions: minimum.")] = None,
+    max_: Annotated[int | None, typer.Option("--max", help="Subscriptions: maximum.")] = None,
+    posts: IntOpt = None,
+    old_posts: IntOpt = None,
+    delay: IntOpt = None,
+    expiry: Annotated[str | None, typer.Option(help="Subscriptions: expiry, d/m/Y.")] = None,
+    request_id: Annotated[
+        str | None, typer.Option(help="Idempotency key: makes the call safe to retry.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(metavar="NAME=VALUE", help="Any other parameter.")
+    ] = None,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Place an order."""
+    comment_lines = _read_lines(comments_file, "--comments-file") or comments
+    username_lines = _read_lines(usernames_file, "--usernames-file") or usernames
+    extra = _key_values(param or [])
+    with _session(url, key, method, timeout, retries) as client:
+        placed = client.add(
+            service,
+            link or None,
+            quantity,
+            runs=runs,
+            interval=interval,
+            comments=comment_lines,
+            usernames=username_lines,
+            hashtags=hashtags,
+            hashtag=hashtag,
+            username=username,
+            media=media,
+            answer_number=answer_number,
+            groups=groups,
+            keywords=keywords,
+            country=country,
+            device=device,
+            type_of_traffic=type_of_traffic,
+            google_keyword=google_keyword,
+            referring_url=referring_url,
+            min=min_,
+            max=max_,
+            posts=posts,
+            old_posts=old_posts,
+            delay=delay,
+            expiry=expiry,
+            request_id=request_id,
+            **extra,
+        )
+    if as_json:
+        print_json(placed.to_dict())
+    else:
+        print_line(f"Order {placed.order_id} placed.")
+
+
+def _many(kind: str, ids: list[int], fetch: Callable[..., list[Any]], as_json: bool) -> None:
+    """Run one of the multi-id commands and print its results."""
+    view = VIEWS[kind]
+    with progress_for(len(ids), view.title) as progress:
+        results = fetch(ids, progress=progress)
+    if as_json:
+        print_json([r.to_dict() for r in results])
+    else:
+        print_table(view.title, view.columns, [view.row(r) for r in results])
+    _finish(results)
+
+
+@app.command()
+def status(
+    ids: IdsArg,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the status of orders."""
+    with _session(url, key, method, timeout, retries) as client:
+        _many("status", ids, client.statuses, as_json)
+
+
+@app.command()
+def refill(
+    ids: IdsArg,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for refills of orders."""
+    with _session(url, key, method, timeout, retries) as client:
+        _many("refill", ids, client.refills, as_json)
+
+
+@app.command("refill-status")
+def refill_status(
+    ids: IdsArg,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the status of refill requests."""
+    with _session(url, key, method, timeout, retries) as client:
+        _many("refill-status", ids, client.refill_statuses, as_json)
+
+
+@app.command()
+def cancel(
+    ids: IdsArg,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask to cancel orders."""
+    with _session(url, key, method, timeout, retries) as client:
+        _many("cancel", ids, client.cancel, as_json)
+
+
+@app.command("cancel-status")
+def cancel_status(
+    ids: IdsArg,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    method: MethodOpt = RequestMethod.post,
+    timeout: TimeoutOpt = 30.0,
+    retries: RetriesOpt = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the status of cancel requests."""
+    with _session(url, key, method, timeout, retries) as client:
+        _many("cancel-status", ids, client.cancel_statuses, as_json)
+
+
+def main() -> None:
+    """The ``smm`` console script."""
+    app(prog_name="smm")

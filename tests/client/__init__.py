@@ -1,0 +1,1 @@
+"""Tests of the SDK (smmpanel.client) and the smm command line."""
