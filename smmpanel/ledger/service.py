@@ -29,49 +29,61 @@ def post_entry(
     refill_id: int | None = None,
     cancel_id: int | None = None,
     note: str = "",
+    fresh_cause: bool = False,
 ) -> LedgerEntry:
     """Change a balance by `amount` minor units and record why.
 
     Raises InsufficientFunds when a debit would overdraw, AlreadyPosted when an
     entry with the same `cause` exists; in both cases nothing is changed.
+    `fresh_cause=True` says the cause cannot exist yet (the charge of an order
+    created in this transaction): the look-up and the savepoint are skipped,
+    and the unique constraint still stands behind it.
     """
     if kind not in ENTRY_KINDS:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
     if amount == 0:
         raise ValueError("a ledger entry moves a non-zero amount")
+    entry = LedgerEntry(
+        account_id=account_id,
+        kind=kind,
+        amount=amount,
+        cause=cause,
+        order_id=order_id,
+        refill_id=refill_id,
+        cancel_id=cancel_id,
+        actor=actor,
+        note=note[:500],
+    )
+    if fresh_cause:
+        _apply(session, entry)
+        return entry
     if cause is not None and _cause_exists(session, cause):
         raise AlreadyPosted(cause)
     try:
         # A savepoint, so that a concurrent twin's unique `cause` undoes the
         # balance update too, and the caller's transaction stays usable.
         with session.begin_nested():
-            balance_after = session.execute(
-                update(Account)
-                .where(Account.id == account_id, Account.balance + amount >= 0)
-                .values(balance=Account.balance + amount)
-                .returning(Account.balance)
-            ).scalar_one_or_none()
-            if balance_after is None:
-                raise InsufficientFunds("Not enough funds on balance")
-            entry = LedgerEntry(
-                account_id=account_id,
-                kind=kind,
-                amount=amount,
-                balance_after=balance_after,
-                cause=cause,
-                order_id=order_id,
-                refill_id=refill_id,
-                cancel_id=cancel_id,
-                actor=actor,
-                note=note[:500],
-            )
-            session.add(entry)
-            session.flush()
+            _apply(session, entry)
     except IntegrityError as exc:
         if cause is not None and _cause_exists(session, cause):
             raise AlreadyPosted(cause) from exc
         raise
     return entry
+
+
+def _apply(session: Session, entry: LedgerEntry) -> None:
+    """The conditional balance update, then the entry with the balance after it."""
+    balance_after = session.execute(
+        update(Account)
+        .where(Account.id == entry.account_id, Account.balance + entry.amount >= 0)
+        .values(balance=Account.balance + entry.amount)
+        .returning(Account.balance)
+    ).scalar_one_or_none()
+    if balance_after is None:
+        raise InsufficientFunds("Not enough funds on balance")
+    entry.balance_after = balance_after
+    session.add(entry)
+    session.flush()
 
 
 def _cause_exists(session: Session, cause: str) -> bool:

@@ -36,6 +36,9 @@ from smmpanel.orders.validation import OrderDraft, draft_order
 from smmpanel.timeutil import utcnow
 
 MAX_REQUEST_ID_LENGTH = 255
+ACTIVE_LINK_MESSAGE = (
+    "You have active order with this link. Please wait until order being completed."
+)
 # Parameters that do not describe the order itself.
 _NOT_FINGERPRINTED = frozenset({"key", "action", "request_id"})
 
@@ -127,6 +130,7 @@ def _place(
             actor=actor,
             cause=f"charge:order:{order.id}",
             order_id=order.id,
+            fresh_cause=True,
         )
     session.add(OrderEvent(order_id=order.id, to_status=PENDING, actor=actor, created_at=now))
     plan_fulfilment(session, order)
@@ -170,18 +174,16 @@ def _insert_order(session: Session, order: Order) -> None:
     if order.active_link is not None:
         taken = session.execute(select(Order.id).where(Order.active_link == order.active_link))
         if taken.first() is not None:
-            raise ActiveOrderExists(
-                "You have active order with this link. Please wait until order being completed."
-            )
+            raise ActiveOrderExists(ACTIVE_LINK_MESSAGE)
+    session.add(order)
     try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError:
-        # A concurrent order took the link between our check and our insert.
-        raise ActiveOrderExists(
-            "You have active order with this link. Please wait until order being completed."
-        ) from None
+        session.flush()
+    except IntegrityError as exc:
+        # A concurrent order took the link between our check and our insert;
+        # the whole transaction is void anyway, so no savepoint is needed.
+        if order.active_link is not None and "active_link" in str(exc.orig):
+            raise ActiveOrderExists(ACTIVE_LINK_MESSAGE) from None
+        raise
 
 
 def _fingerprint(service_id: int, params: Mapping[str, Any]) -> str:

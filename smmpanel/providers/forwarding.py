@@ -31,7 +31,13 @@ from smmpanel.orders import fulfilment as states
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
 from smmpanel.providers.gateway import ProviderAccess, open_client
-from smmpanel.providers.models import PROVIDER_ACTIVE, Provider, ProviderOrderRecord, ServiceSource
+from smmpanel.providers.models import (
+    PROVIDER_ACTIVE,
+    Provider,
+    ProviderOrderRecord,
+    ServiceSource,
+    UpstreamService,
+)
 from smmpanel.providers.service import pause_provider
 
 log = logging.getLogger("smmpanel.forwarding")
@@ -135,10 +141,15 @@ def _resume_sending(session: Session, order: Order) -> Attempt | None:
 
 
 def _choose_source(session: Session, order: Order) -> tuple[ServiceSource, Provider] | None:
+    gone = select(UpstreamService.upstream_id).where(
+        UpstreamService.provider_id == ServiceSource.provider_id,
+        UpstreamService.upstream_id == ServiceSource.upstream_service_id,
+        UpstreamService.gone.is_(True),
+    )
     rows = session.execute(
         select(ServiceSource, Provider)
         .join(Provider, Provider.id == ServiceSource.provider_id)
-        .where(ServiceSource.service_id == order.service_id)
+        .where(ServiceSource.service_id == order.service_id, ~gone.exists())
         .order_by(ServiceSource.priority, ServiceSource.id)
     ).all()
     candidates = [(s, p) for s, p in rows if p.id not in (order.forward_skip or [])]

@@ -118,7 +118,8 @@ def map_service(
             source = ServiceSource(service_id=service_id, provider_id=provider.id)
             session.add(source)
         source.upstream_service_id = upstream_service_id
-        source.priority = priority or max((s.priority for s in sources), default=0) + 1
+        others = [s.priority for s in sources if s is not source]
+        source.priority = priority or (source.priority or max(others, default=0) + 1)
         source.markup_percent = None if percent is None else str(percent)
         source.markup_fixed = fixed
         source.round_places = round_places

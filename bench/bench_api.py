@@ -1,0 +1,170 @@
+"""Throughput of /api/v2 against a bare Starlette baseline, measured in one run.
+
+    python bench/bench_api.py [--seconds 5] [--concurrency 16] [--database-url URL]
+
+Starts two uvicorn processes on free ports: a bare Starlette app that parses
+the body and answers JSON (the ceiling for any route on this machine), and
+the panel.  A pool of client threads keeps `--concurrency` requests in flight
+for `--seconds` per scenario; the result is requests per second and the ratio
+to the baseline, so numbers from different machines compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from smmpanel.server import free_port
+
+BASELINE_APP = """
+from urllib.parse import parse_qsl
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def endpoint(request):
+    params = dict(parse_qsl((await request.body()).decode()))
+    return JSONResponse({"balance": "1.00000", "currency": "USD", "n": len(params)})
+
+app = Starlette(routes=[Route("/api/v2", endpoint, methods=["POST"])])
+"""
+
+
+def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(
+        f"server on {port} did not start: {process.stderr.read() if process.stderr else ''}"
+    )
+
+
+def _load(
+    url: str, make_body: Callable[[int], dict[str, str]], seconds: float, threads: int
+) -> float:
+    done = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def run(slot: int) -> None:
+        with httpx.Client(timeout=30) as client:
+            n = 0
+            while time.monotonic() < stop:
+                answer = client.post(url, data=make_body(slot * 10_000_000 + n))
+                if answer.status_code != 200 or "error" in answer.json():
+                    raise RuntimeError(answer.text)
+                n += 1
+            done[slot] = n
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    started = time.monotonic()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--database-url", default="")
+    options = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="smmpanel-bench-"))
+    url = options.database_url or f"sqlite:///{work / 'bench.db'}"
+    env = {**os.environ, "SMMPANEL_DATABASE_URL": url}
+    (work / "baseline.py").write_text(BASELINE_APP)
+    smmpanel = [sys.executable, "-c", "from smmpanel.cli import main; main()"]
+    subprocess.run([*smmpanel, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *smmpanel,
+            "services",
+            "add",
+            "--name",
+            "Bench",
+            "--type",
+            "Default",
+            "--category",
+            "Bench",
+            "--rate",
+            "0.01",
+            "--min",
+            "1",
+            "--max",
+            "1000000",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    made = subprocess.run(
+        [*smmpanel, "users", "add", "bench"], env=env, check=True, capture_output=True, text=True
+    )
+    key = made.stdout.strip().splitlines()[-1]
+    subprocess.run(
+        [*smmpanel, "users", "fund", "bench", "1000000"], env=env, check=True, capture_output=True
+    )
+
+    base_port, panel_port = free_port(), free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+    baseline = _start(
+        [*uvicorn, "--app-dir", str(work), "baseline:app", "--port", str(base_port)], env, base_port
+    )
+    panel = _start([*smmpanel, "serve", "--port", str(panel_port)], env, panel_port)
+    try:
+        secs, conc = options.seconds, options.concurrency
+        base = _load(
+            f"http://127.0.0.1:{base_port}/api/v2",
+            lambda n: {"key": key, "action": "balance"},
+            secs,
+            conc,
+        )
+        panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
+        balance = _load(panel_url, lambda n: {"key": key, "action": "balance"}, secs, conc)
+        add = _load(
+            panel_url,
+            lambda n: {
+                "key": key,
+                "action": "add",
+                "service": "1",
+                "link": f"https://example.com/{n}",
+                "quantity": "10",
+            },
+            secs,
+            conc,
+        )
+    finally:
+        for process in (baseline, panel):
+            process.terminate()
+            process.wait(10)
+    backend = url.split(":", 1)[0]
+    print(f"backend={backend} concurrency={options.concurrency} seconds={options.seconds}")
+    print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}")
+    for name, rate in (
+        ("baseline: bare Starlette + parse", base),
+        ("/api/v2 action=balance", balance),
+        ("/api/v2 action=add (charge+order)", add),
+    ):
+        print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x")
+
+
+if __name__ == "__main__":
+    main()
