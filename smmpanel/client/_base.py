@@ -81,6 +81,10 @@ def _shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
@@ -213,13 +217,23 @@ class BaseClient:
     # -- requests ----------------------------------------------------------
 
     def _build(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+        """The HTTP request for `call`; raises SmmError (nothing sent) when it cannot be built."""
         params: dict[str, str | int] = {"key": self._key, **call.params}
-        headers = {"Idempotency-Key": call.idempotency_key} if call.idempotency_key else None
-        if self._method == "get":
-            return http.build_request("GET", self._url, params=params, headers=headers)
-        if self._method == "json":
-            return http.build_request("POST", self._url, json=params, headers=headers)
-        return http.build_request("POST", self._url, data=params, headers=headers)
+        key = call.idempotency_key
+        # A header carries printable ASCII only; the request_id parameter always
+        # goes along, so a panel still deduplicates when the header is left out.
+        headers = {"Idempotency-Key": key} if key and _header_safe(key) else None
+        try:
+            if self._method == "get":
+                return http.build_request("GET", self._url, params=params, headers=headers)
+            if self._method == "json":
+                return http.build_request("POST", self._url, json=params, headers=headers)
+            return http.build_request("POST", self._url, data=params, headers=headers)
+        except httpx.InvalidURL as exc:
+            raise SmmError(
+                f"{call.action}: the request cannot be sent as a URL ({self._redact(str(exc))}); "
+                "nothing was sent: use method='post' for large requests"
+            ) from None
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
