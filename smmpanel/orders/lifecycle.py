@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smmpanel.accounts.webhooks import queue_status_webhook
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.service import post_entry
@@ -78,6 +79,10 @@ def change_order_status(
     if order.status in FINAL_STATUSES and new_status != order.status:
         raise InvalidStatusChange(f"order {order.id} is {order.status}; a final status is kept")
     new_remains = _new_remains(order, new_status, remains)
+    if order.status in FINAL_STATUSES and new_remains != order.remains:
+        # The refund was computed from the remains at the final change; moving
+        # them afterwards would show a remains the refund does not match.
+        raise InvalidStatusChange(f"order {order.id} is {order.status}; its remains are final")
     new_start = order.start_count if start_count is None else start_count
     if new_start is not None and new_start < 0:
         raise InvalidStatusChange("start count must not be negative")
@@ -102,7 +107,7 @@ def change_order_status(
             note=note[:500],
         )
     )
-    session.flush()
+    queue_status_webhook(session, order)
     return True
 
 

@@ -22,12 +22,14 @@ from smmpanel.client import OrderStatusResult, SmmError
 from smmpanel.db import Database
 from smmpanel.jobs.alerts import raise_alert
 from smmpanel.orders import fulfilment as states
+from smmpanel.orders.dripfeed import refresh_parent_of
 from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.lifecycle import change_order_status
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
     CANCELED,
     COMPLETED,
+    KIND_SUBSCRIPTION,
     PARTIAL,
     REQUEST_COMPLETED,
     REQUEST_PENDING,
@@ -38,6 +40,7 @@ from smmpanel.orders.models import (
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses
+from smmpanel.providers.subscriptions import record_subscription_posts
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.status_sync")
@@ -139,6 +142,7 @@ def apply_upstream_statuses(
                 select(Order).where(Order.id.in_([oid for oid, _ in batch])).with_for_update()
             )
         }
+        finished: list[Order] = []
         for order_id, upstream_id in batch:
             order = orders.get(order_id)
             result = by_upstream.get(upstream_id)
@@ -146,6 +150,9 @@ def apply_upstream_statuses(
                 continue
             if apply_upstream_status(session, order, result, actor=f"provider:{provider_name}"):
                 changed += 1
+                if order.status not in ACTIVE_STATUSES:
+                    finished.append(order)
+        close_pending_cancels(session, finished)
         session.execute(
             update(Order).where(Order.id.in_([oid for oid, _ in batch])).values(synced_at=now)
         )
@@ -174,7 +181,12 @@ def apply_upstream_status(
         return False
     if changed:
         order.stale = False
-        close_pending_cancel(session, order)
+    # Hooks: a subscription's new posts become charged child orders; a changed
+    # drip-feed run refreshes its parent.
+    if order.kind == KIND_SUBSCRIPTION:
+        changed = record_subscription_posts(session, order, result, actor=actor) > 0 or changed
+    elif changed and order.parent_id is not None:
+        refresh_parent_of(session, order, actor=actor)
     return changed
 
 
@@ -187,15 +199,17 @@ def _remains(order: Order, status: str, reported: int | None) -> int | None:
     return max(0, min(int(reported), order.total_quantity))
 
 
-def close_pending_cancel(session: Session, order: Order) -> None:
-    """An order that reached a final status closes its pending cancel request:
+def close_pending_cancels(session: Session, orders: Sequence[Order]) -> None:
+    """Orders that reached a final status close their pending cancel requests:
     Completed when the upstream canceled (all or part), Rejected when it delivered."""
-    if order.status in ACTIVE_STATUSES:
+    final = {o.id: o for o in orders if o.status not in ACTIVE_STATUSES}
+    if not final:
         return
-    outcome = REQUEST_COMPLETED if order.status in (CANCELED, PARTIAL) else REQUEST_REJECTED
     for cancel in session.scalars(
-        select(Cancel).where(Cancel.order_id == order.id, Cancel.status == REQUEST_PENDING)
+        select(Cancel).where(Cancel.order_id.in_(list(final)), Cancel.status == REQUEST_PENDING)
     ):
+        status = final[cancel.order_id].status
+        outcome = REQUEST_COMPLETED if status in (CANCELED, PARTIAL) else REQUEST_REJECTED
         cancel.status, cancel.open_order_id, cancel.updated_at = outcome, None, utcnow()
 
 

@@ -1,0 +1,250 @@
+"""Per-account webhooks: order status changes POSTed, signed, to the owner's URL.
+
+- ``set_webhook`` / ``rotate_webhook_secret`` manage the URL and its secret.
+- ``queue_status_webhook`` runs inside the transaction that changes an order
+  (called by ``change_order_status``) and writes a ``webhook`` job, so the
+  delivery exists exactly when the change does.  The JSON body is fixed then,
+  so every retry sends the same bytes.
+- ``deliver_webhook`` is the job handler: it re-reads the URL and secret (the
+  owner may have changed or removed them), POSTs the body with an HMAC-SHA256
+  signature, and raises on a transport error or a non-2xx answer so that the
+  worker retries with backoff (up to ``MAX_ATTEMPTS``).
+- ``verify_signature`` is the receiver's check.
+
+Delivery is at least once: a receiver deduplicates on ``X-Smmpanel-Delivery``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smmpanel.accounts.errors import InvalidAccountInput
+from smmpanel.accounts.models import Account
+from smmpanel.accounts.service import account_by_username
+from smmpanel.db import Database
+from smmpanel.jobs.queue import enqueue
+from smmpanel.jobs.worker import RetryLater
+from smmpanel.money import format_units
+from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.timeutil import as_utc
+
+log = logging.getLogger("smmpanel.webhooks")
+
+WEBHOOK_JOB = "webhook"
+STATUS_EVENT = "order.status"
+MAX_ATTEMPTS = 10
+TIMEOUT_SECONDS = 10.0
+SECRET_BYTES = 32
+MAX_URL_LENGTH = 500  # the width of accounts.webhook_url
+SIGNATURE_PREFIX = "sha256="
+USER_AGENT = "smmpanel-webhooks"
+
+# session.info key of the per-transaction cache {account_id: has a webhook}.
+_CACHE_KEY = "smmpanel.webhooks.accounts"
+
+
+class InvalidWebhookUrl(InvalidAccountInput):
+    pass
+
+
+# --- the owner's commands -------------------------------------------------------
+
+
+def set_webhook(db: Database, *, username: str, url: str | None) -> str | None:
+    """Set (or, with ``url=None``, remove) the account's webhook URL.
+
+    Setting a URL on an account without a secret generates one and returns it:
+    it is shown this once.  Changing the URL keeps the existing secret and
+    returns None.  Removing the URL removes the secret too; deliveries still
+    queued are then dropped.
+    """
+    clean = None if url is None else validate_webhook_url(url)
+    with db.write() as session:
+        account = account_by_username(session, username)
+        session.info.pop(_CACHE_KEY, None)
+        if clean is None:
+            account.webhook_url = account.webhook_secret = None
+            return None
+        account.webhook_url = clean
+        if account.webhook_secret:
+            return None
+        account.webhook_secret = new_webhook_secret()
+        return account.webhook_secret
+
+
+def rotate_webhook_secret(db: Database, *, username: str) -> str:
+    """Replace the secret; returns the new one (shown once).  Deliveries still
+    queued are signed with the new secret when they are sent."""
+    with db.write() as session:
+        account = account_by_username(session, username)
+        if not account.webhook_url:
+            raise InvalidAccountInput(f"account {username!r} has no webhook; set a URL first")
+        account.webhook_secret = new_webhook_secret()
+        return account.webhook_secret
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def validate_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host, at most 500 characters; returns it stripped."""
+    text = (url or "").strip()
+    if not text:
+        raise InvalidWebhookUrl("the webhook URL is empty")
+    if len(text) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrl(f"the webhook URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise InvalidWebhookUrl("the webhook URL must not contain spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises on a port that is not a number in 0-65535
+        httpx.URL(text)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise InvalidWebhookUrl(f"not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidWebhookUrl("the webhook URL must start with http:// or https://")
+    if not parts.hostname:
+        raise InvalidWebhookUrl("the webhook URL has no host")
+    return text
+
+
+# --- queueing, inside the transaction that changes the order --------------------
+
+
+def queue_status_webhook(session: Session, order: Order) -> bool:
+    """Queue a delivery of the order's new state when its account has a webhook.
+
+    Called by ``change_order_status`` after each recorded change.  Without a
+    webhook this costs one primary-key lookup per account per transaction (a
+    status sync changing many orders of one account asks once).  Returns True
+    when a job was queued.
+    """
+    if not _has_webhook(session, order.account_id):
+        return False
+    event_number = session.scalar(
+        select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order.id)
+    )
+    event_id = f"order-{order.id}-{event_number}"
+    changed_at = as_utc(order.updated_at)
+    body = {
+        "id": event_id,
+        "event": STATUS_EVENT,
+        "order": order.id,
+        "status": order.status,
+        "charge": format_units(order.charge),
+        "start_count": str(order.start_count or 0),
+        "remains": str(order.remains),
+        "currency": order.currency,
+        "timestamp": _iso(changed_at),
+    }
+    payload = {
+        "account_id": order.account_id,
+        "event": STATUS_EVENT,
+        "event_id": event_id,
+        "timestamp": int(changed_at.timestamp()),
+        "body": encode_body(body),
+    }
+    return enqueue(session, WEBHOOK_JOB, payload, max_attempts=MAX_ATTEMPTS) is not None
+
+
+def _has_webhook(session: Session, account_id: int) -> bool:
+    transaction = session.get_transaction()
+    cached = session.info.get(_CACHE_KEY)
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, {})
+        session.info[_CACHE_KEY] = cached
+    known: dict[int, bool] = cached[1]
+    if account_id not in known:
+        url = session.scalar(select(Account.webhook_url).where(Account.id == account_id))
+        known[account_id] = bool(url)
+    return known[account_id]
+
+
+def encode_body(body: dict[str, Any]) -> str:
+    """Compact JSON; sent as UTF-8."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# --- delivery, by the worker ----------------------------------------------------
+
+
+def deliver_webhook(db: Database, payload: dict[str, Any]) -> None:
+    """The ``webhook`` job: POST the stored body, signed with the current secret."""
+    with db.read() as session:
+        row = session.execute(
+            select(Account.webhook_url, Account.webhook_secret).where(
+                Account.id == payload["account_id"]
+            )
+        ).one_or_none()
+    if row is None or not row.webhook_url or not row.webhook_secret:
+        log.info("webhook %s dropped: the account has no webhook now", payload["event_id"])
+        return
+    body = payload["body"].encode("utf-8")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Smmpanel-Event": payload["event"],
+        "X-Smmpanel-Delivery": payload["event_id"],
+        "X-Smmpanel-Timestamp": str(payload["timestamp"]),
+        "X-Smmpanel-Signature": sign(row.webhook_secret, body),
+    }
+    host = urlsplit(row.webhook_url).hostname
+    try:
+        # Streamed and never read: a receiver's large answer costs nothing.
+        # Redirects are not followed; TLS certificates are verified.
+        with httpx.stream(
+            "POST",
+            row.webhook_url,
+            content=body,
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
+            follow_redirects=False,
+        ) as response:
+            status = response.status_code
+    except httpx.HTTPError as exc:
+        failure = f"webhook {payload['event_id']} to {host}: {type(exc).__name__}: {exc}"
+    else:
+        if 200 <= status < 300:
+            return
+        failure = f"webhook {payload['event_id']} to {host}: HTTP {status}"
+    # RetryLater without a delay: the worker retries with exponential backoff.
+    log.warning("%s; will retry", failure)
+    raise RetryLater(failure)
+
+
+# --- signatures -----------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Smmpanel-Signature`` value: ``sha256=`` + hex HMAC-SHA256 of the body."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def verify_signature(secret: str, body: bytes, header: str) -> bool:
+    """True when `header` (the ``X-Smmpanel-Signature`` value) signs exactly `body`
+    with `secret`.  Constant-time; pass the raw request body, before any parsing."""
+    if not secret or not header:
+        return False
+    given = header.strip()
+    if given[: len(SIGNATURE_PREFIX)].lower() != SIGNATURE_PREFIX:
+        return False
+    given = SIGNATURE_PREFIX + given[len(SIGNATURE_PREFIX) :].lower()
+    expected = sign(secret, body)
+    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
