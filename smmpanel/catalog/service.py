@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.errors import CatalogImportError, InvalidService, ServiceNotFound
@@ -70,8 +71,25 @@ def _insert_service(session: Session, spec: ServiceSpec, service_id: int | None)
     _apply_spec(session, service, spec)
     session.add(service)
     session.flush()
+    if service_id is not None:
+        _advance_id_sequence(session)
     _store_translations(session, service, spec)
     return service
+
+
+def _advance_id_sequence(session: Session) -> None:
+    """PostgreSQL: an explicit id does not move the serial sequence, so the next
+    service without an id would collide with it; move the sequence past it
+    (never back)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        sql(
+            "SELECT setval(seq, GREATEST((SELECT MAX(id) FROM services), "
+            "COALESCE(pg_sequence_last_value(seq::regclass), 1))) "
+            "FROM pg_get_serial_sequence('services', 'id') AS seq"
+        )
+    )
 
 
 def _apply_spec(session: Session, service: Service, spec: ServiceSpec) -> None:

@@ -1,0 +1,232 @@
+"""`smmpanel orders ...`: list, inspect and update orders (manual fulfilment)."""
+
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from smmpanel.cli.common import (
+    CliError,
+    DatabaseUrl,
+    JsonFlag,
+    echo,
+    emit_json,
+    emit_table,
+    iso,
+    open_panel,
+    pick,
+    short_time,
+)
+from smmpanel.cli.users import find_account
+from smmpanel.db import Database
+from smmpanel.ledger.models import LedgerEntry
+from smmpanel.money import format_units
+from smmpanel.orders.models import ORDER_STATUSES, OrderEvent
+from smmpanel.orders.queries import OrderView, list_orders, order_events, orders_by_id
+from smmpanel.orders.service import update_order
+
+app = typer.Typer(help="Customer orders.", no_args_is_help=True)
+
+OrderId = Annotated[int, typer.Argument(help="The order id.", show_default=False)]
+Limit = Annotated[
+    int, typer.Option("--limit", help="Show at most this many (newest first).", min=1)
+]
+STATUS_HELP = f"One of: {', '.join(ORDER_STATUSES)} (any case)."
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="orders")
+
+
+def find_order(db: Database, order_id: int) -> OrderView:
+    view = orders_by_id(db, [order_id], account_id=None).get(order_id)
+    if view is None:
+        raise CliError(f"no order {order_id}")
+    return view
+
+
+def refund_of(db: Database, order_id: int) -> LedgerEntry | None:
+    """The refund entry of an order, if it was refunded (it can be, once)."""
+    with db.read() as session:
+        return session.scalars(
+            select(LedgerEntry).where(LedgerEntry.cause == f"refund:order:{order_id}")
+        ).first()
+
+
+def _ledger_of(db: Database, order_id: int) -> list[LedgerEntry]:
+    with db.read() as session:
+        query = select(LedgerEntry).where(LedgerEntry.order_id == order_id)
+        return list(session.scalars(query.order_by(LedgerEntry.id)))
+
+
+def order_json(view: OrderView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "user": view.username,
+        "service": view.service_id,
+        "kind": view.kind,
+        "link": view.link,
+        "quantity": view.quantity,
+        "runs": view.runs,
+        "interval": view.interval,
+        "total_quantity": view.total_quantity,
+        "charge": format_units(view.charge),
+        "currency": view.currency,
+        "status": view.status,
+        "start_count": view.start_count,
+        "remains": view.remains,
+        "created_at": iso(view.created_at),
+    }
+
+
+def _event_json(event: OrderEvent) -> dict[str, Any]:
+    return {
+        "from": event.from_status,
+        "to": event.to_status,
+        "start_count": event.start_count,
+        "remains": event.remains,
+        "actor": event.actor,
+        "note": event.note,
+        "at": iso(event.created_at),
+    }
+
+
+def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "amount": format_units(entry.amount),
+        "balance_after": format_units(entry.balance_after),
+        "at": iso(entry.created_at),
+    }
+
+
+@app.command("list")
+def list_all(
+    status: Annotated[str | None, typer.Option("--status", help=STATUS_HELP)] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this account's.")] = None,
+    limit: Limit = 100,
+    as_json: JsonFlag = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List orders, newest first."""
+    wanted = None if status is None else pick(status, ORDER_STATUSES, "status")
+    with open_panel(database_url) as db:
+        if user is not None:
+            find_account(db, user)
+        views = list_orders(db, status=wanted, username=user, limit=limit)
+    if as_json:
+        emit_json([order_json(v) for v in views])
+        return
+    emit_table(
+        ["id", "user", "service", "link", "quantity", "charge", "status", "start", "remains"],
+        (
+            (
+                v.id,
+                v.username,
+                v.service_id,
+                v.link,
+                v.total_quantity,
+                f"{format_units(v.charge)} {v.currency}",
+                v.status,
+                "" if v.start_count is None else v.start_count,
+                v.remains,
+            )
+            for v in views
+        ),
+        empty="no orders",
+        fold=("link",),
+    )
+
+
+@app.command("show")
+def show(order_id: OrderId, as_json: JsonFlag = False, database_url: DatabaseUrl = None) -> None:
+    """Show one order with its status history and money movements."""
+    with open_panel(database_url) as db:
+        view = find_order(db, order_id)
+        events = order_events(db, order_id)
+        entries = _ledger_of(db, order_id)
+    if as_json:
+        emit_json(
+            {
+                "order": order_json(view),
+                "events": [_event_json(e) for e in events],
+                "ledger": [_entry_json(e) for e in entries],
+            }
+        )
+        return
+    for key, value in order_json(view).items():
+        echo(f"{key + ':':16}{'' if value is None else value}")
+    echo()
+    emit_table(
+        ["at", "from", "to", "start", "remains", "by", "note"],
+        (
+            (
+                short_time(e.created_at),
+                e.from_status or "",
+                e.to_status,
+                e.start_count,
+                e.remains,
+                e.actor,
+                e.note,
+            )
+            for e in events
+        ),
+        title="status history",
+        fold=("note",),
+    )
+    emit_table(
+        ["entry", "kind", "amount", "balance after", "at"],
+        (
+            (
+                e.id,
+                e.kind,
+                format_units(e.amount),
+                format_units(e.balance_after),
+                short_time(e.created_at),
+            )
+            for e in entries
+        ),
+        title="ledger",
+        empty="no money moved",
+    )
+
+
+@app.command("update")
+def update(
+    order_id: OrderId,
+    status: Annotated[str | None, typer.Option("--status", help=STATUS_HELP)] = None,
+    start_count: Annotated[
+        int | None, typer.Option("--start-count", help="Count before delivery began.", min=0)
+    ] = None,
+    remains: Annotated[
+        int | None, typer.Option("--remains", help="Units not delivered.", min=0)
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Kept in the status history.")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set an order's status and counters; Partial and Canceled refund automatically."""
+    new_status = None if status is None else pick(status, ORDER_STATUSES, "status")
+    if new_status is None and start_count is None and remains is None:
+        raise CliError("nothing to change; give --status, --start-count or --remains")
+    with open_panel(database_url) as db:
+        before = find_order(db, order_id)
+        refunded_before = refund_of(db, order_id) is not None
+        changed = update_order(
+            db,
+            order_id=order_id,
+            status=new_status,
+            start_count=start_count,
+            remains=remains,
+            note=note,
+        )
+        after = find_order(db, order_id)
+        refund = None if refunded_before else refund_of(db, order_id)
+    if not changed:
+        echo(f"order {order_id}: unchanged ({after.status})")
+        return
+    if refund is not None:
+        echo(f"refunded {format_units(refund.amount)} {after.currency} to {after.username}")
+    start = "-" if after.start_count is None else after.start_count
+    moved = after.status if before.status == after.status else f"{before.status} -> {after.status}"
+    echo(f"order {order_id}: {moved} (start count {start}, remains {after.remains})")

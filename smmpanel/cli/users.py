@@ -1,0 +1,228 @@
+"""`smmpanel users ...`: accounts, their API keys, funds and options."""
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+
+from smmpanel.accounts.models import ACCOUNT_STATUSES, Account
+from smmpanel.accounts.queries import AccountRow, list_accounts
+from smmpanel.accounts.service import (
+    account_by_username,
+    create_account,
+    fund_account,
+    rotate_api_key,
+    set_account_options,
+    set_custom_rate,
+)
+from smmpanel.catalog.queries import list_services
+from smmpanel.cli.common import (
+    CliError,
+    DatabaseUrl,
+    JsonFlag,
+    echo,
+    emit_json,
+    emit_table,
+    on_off,
+    open_panel,
+    pick,
+)
+from smmpanel.db import Database
+from smmpanel.ledger.errors import InsufficientFunds
+from smmpanel.money import format_units, parse_decimal, to_units
+
+app = typer.Typer(help="Customer accounts: create, fund, configure, list.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="The account's username.", show_default=False)]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="users")
+
+
+def find_account(db: Database, username: str) -> Account:
+    """The account (detached, loaded), or AccountNotFound."""
+    with db.read() as session:
+        return account_by_username(session, username)
+
+
+@app.command("add")
+def add(
+    name: Name,
+    email: Annotated[str | None, typer.Option("--email", help="Contact e-mail address.")] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="Currency of the balance (default: the base currency)."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an account; prints its API key (shown this once, stored hashed) last."""
+    with open_panel(database_url) as db:
+        account = create_account(db, username=name, email=email, currency=currency)
+        created = find_account(db, name)
+    echo(f"created account {account.username} (id {account.id}, currency {created.currency})")
+    echo("API key (shown only now; the panel stores a hash):")
+    echo(account.api_key)
+
+
+@app.command(
+    "fund",
+    # So that a negative AMOUNT such as -5 is read as the amount, not as an option.
+    context_settings={"ignore_unknown_options": True},
+)
+def fund(
+    name: Name,
+    amount: Annotated[
+        str,
+        typer.Argument(
+            help="Amount in the account's currency, e.g. 25 or 0.5; negative deducts.",
+            show_default=False,
+        ),
+    ],
+    note: Annotated[str, typer.Option("--note", help="Why (kept in the ledger).")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add money to an account, or deduct it (never below zero)."""
+    units = to_units(parse_decimal(amount))
+    with open_panel(database_url) as db:
+        account = find_account(db, name)
+        try:
+            balance = fund_account(db, username=name, amount=amount, note=note)
+        except InsufficientFunds:
+            current = find_account(db, name)
+            raise CliError(
+                f"cannot deduct {format_units(-units)} {current.currency} from {name}: the "
+                f"balance is {format_units(current.balance)} {current.currency} and never goes "
+                f"below zero"
+            ) from None
+    sign = "+" if units > 0 else ""
+    echo(
+        f"{name}: {sign}{format_units(units)} {account.currency}, "
+        f"balance {format_units(balance)} {account.currency}"
+    )
+
+
+def _parse_rates(specs: list[str]) -> list[tuple[int, Decimal | None]]:
+    rates: list[tuple[int, Decimal | None]] = []
+    for spec in specs:
+        service, sep, rate = spec.partition("=")
+        if not sep or not service.strip().isdigit() or not rate.strip():
+            raise CliError(f"--rate takes SERVICE_ID=RATE (or SERVICE_ID=none), not {spec!r}")
+        value = None if rate.strip().lower() == "none" else parse_decimal(rate)
+        if value is not None and value < 0:
+            raise CliError(f"the rate in {spec!r} must not be negative")
+        rates.append((int(service), value))
+    return rates
+
+
+def _require_services(db: Database, service_ids: list[int]) -> None:
+    """Check every service exists before changing anything."""
+    known = {view.id for view in list_services(db, enabled_only=False)}
+    missing = sorted(set(service_ids) - known)
+    if missing:
+        raise CliError(f"no service {', '.join(map(str, missing))}")
+
+
+@app.command("set")
+def set_options(
+    name: Name,
+    extended_fields: Annotated[
+        bool | None,
+        typer.Option(
+            "--extended-fields/--no-extended-fields",
+            help="Show the extended service fields (descriptions, translations) in `services`.",
+            show_default=False,
+        ),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="active or suspended (a suspended key is refused)."),
+    ] = None,
+    rate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rate",
+            help="Own price per 1000 for a service, in the base currency: SERVICE_ID=RATE; "
+            "RATE `none` removes it.  Repeatable.",
+            metavar="SERVICE_ID=RATE",
+        ),
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Contact e-mail address (empty removes it).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change an account's options, status, e-mail or custom service rates."""
+    chosen_status = None if status is None else pick(status, ACCOUNT_STATUSES, "status")
+    rates = _parse_rates(rate or [])
+    if extended_fields is None and status is None and email is None and not rates:
+        raise CliError("nothing to change; give at least one option (see --help)")
+    with open_panel(database_url) as db:
+        find_account(db, name)
+        _require_services(db, [service_id for service_id, _ in rates])
+        set_account_options(
+            db, username=name, extended_fields=extended_fields, status=chosen_status, email=email
+        )
+        for service_id, value in rates:
+            set_custom_rate(db, username=name, service_id=service_id, rate=value)
+    changes: list[str] = []
+    if extended_fields is not None:
+        changes.append(f"extended fields {on_off(extended_fields)}")
+    if chosen_status is not None:
+        changes.append(f"status {chosen_status}")
+    if email is not None:
+        changes.append(f"email {email or '(none)'}")
+    for service_id, value in rates:
+        shown = "removed" if value is None else format_units(to_units(value))
+        changes.append(f"rate for service {service_id} {shown}")
+    echo(f"{name}: {'; '.join(changes)}")
+
+
+@app.command("rotate-key")
+def rotate_key(name: Name, database_url: DatabaseUrl = None) -> None:
+    """Revoke the account's API keys and issue a new one; prints the new key last."""
+    with open_panel(database_url) as db:
+        key = rotate_api_key(db, username=name)
+    echo(f"{name}: the old keys are revoked; new API key (shown only now):")
+    echo(key)
+
+
+def _account_json(row: AccountRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "username": row.username,
+        "email": row.email,
+        "status": row.status,
+        "currency": row.currency,
+        "balance": format_units(row.balance),
+        "extended_fields": row.extended_fields,
+        "key_prefix": row.key_prefix,
+        "orders": row.orders,
+    }
+
+
+@app.command("list")
+def list_users(as_json: JsonFlag = False, database_url: DatabaseUrl = None) -> None:
+    """List the accounts with their balances."""
+    with open_panel(database_url) as db:
+        rows = list_accounts(db)
+    if as_json:
+        emit_json([_account_json(row) for row in rows])
+        return
+    emit_table(
+        ["id", "username", "status", "currency", "balance", "extended", "key", "orders"],
+        (
+            (
+                r.id,
+                r.username,
+                r.status,
+                r.currency,
+                format_units(r.balance),
+                on_off(r.extended_fields),
+                f"{r.key_prefix}..." if r.key_prefix else "(none)",
+                r.orders,
+            )
+            for r in rows
+        ),
+        empty="no accounts yet; add one with `smmpanel users add NAME`",
+    )

@@ -1,0 +1,79 @@
+"""`smmpanel demo` and `smmpanel serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from smmpanel.accounts.errors import InvalidApiKey
+from smmpanel.accounts.queries import account_balance, authenticate
+from smmpanel.api_v2.app import create_app
+from smmpanel.db import Database
+from smmpanel.server import serve_in_thread
+from tests.cli.conftest import Run, invoke, last_line
+from tests.factories import make_customer
+
+
+def test_demo_no_serve_prints_a_working_key(run: Run, db: Database) -> None:
+    result = run("demo", "--no-serve", "--port", "8123")
+    key = last_line(result)
+    assert "http://127.0.0.1:8123" in result.stdout
+    assert f"curl -s http://127.0.0.1:8123/api/v2 -d key={key} -d action=services" in result.stdout
+    assert "-d action=add -d service=1" in result.stdout
+    principal = authenticate(db, key)
+    assert principal.username == "demo"
+    assert account_balance(db, principal.account_id) == (10_000_000, "USD")
+    with serve_in_thread(create_app(db)) as url:
+        services = httpx.post(f"{url}/api/v2", data={"key": key, "action": "services"}).json()
+        balance = httpx.post(f"{url}/api/v2", data={"key": key, "action": "balance"}).json()
+    assert [(s["service"], s["name"], s["rate"]) for s in services] == [
+        (1, "Followers", "0.90"),
+        (2, "Comments", "8"),
+    ]
+    assert balance == {"balance": "100.00000", "currency": "USD"}
+
+
+def test_demo_refuses_a_database_in_use(run: Run, db: Database) -> None:
+    make_customer(db)
+    result = run("demo", "--no-serve", ok=False)
+    assert "the demo needs an empty database" in result.stderr
+    assert "1 account(s)" in result.stderr
+
+
+def test_demo_recreates_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = invoke(["demo", "--no-serve"], env={"SMMPANEL_DATABASE_URL": "sqlite:///elsewhere.db"})
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "smmpanel-demo.db").exists()
+    assert not (tmp_path / "elsewhere.db").exists()  # a demo never uses the real panel's
+    second = invoke(["demo", "--no-serve"])
+    assert second.exit_code == 0, second.output  # not "needs an empty database"
+    db = Database(f"sqlite:///{tmp_path / 'smmpanel-demo.db'}")
+    try:
+        with pytest.raises(InvalidApiKey):
+            authenticate(db, last_line(first))
+        assert authenticate(db, last_line(second)).username == "demo"
+    finally:
+        db.dispose()
+
+
+def test_serve_migrates_then_runs_uvicorn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_run(app: Any, **kwargs: Any) -> None:
+        calls.append({"app": app, **kwargs})
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    result = invoke(["--database-url", url, "serve", "--host", "0.0.0.0", "--port", "9000"])
+    assert result.exit_code == 0, result.output
+    assert "serving http://127.0.0.1:9000/api/v2" in result.stdout
+    (call,) = calls
+    assert (call["host"], call["port"]) == ("0.0.0.0", 9000)
+    assert call["app"] is not None
+    # The schema was created: commands that need it now work.
+    assert invoke(["--database-url", url, "users", "list"]).exit_code == 0
