@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook
 from smmpanel.db import Database
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import Handler, Worker
+from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
 from smmpanel.orders.fulfilment import FORWARD_JOB
+from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
 from smmpanel.providers.forwarding import RECONCILE_JOB, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
+from smmpanel.providers.subscriptions import EXPIRY_JOB, subscription_expiry
 
 
 def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
@@ -25,10 +29,13 @@ def handlers() -> dict[str, Handler]:
         FORWARD_JOB: forward_order,
         RECONCILE_JOB: reconcile_order_job,
         "status_sync": sync_statuses,
+        PRICE_SYNC_JOB: sync_prices_job,
         "forward_refill": forward_refill,
         "forward_cancel": forward_cancel,
         "reconcile_all": _reconcile_all,
         WEBHOOK_JOB: deliver_webhook,
+        DRIPFEED_JOB: dripfeed_runs,
+        EXPIRY_JOB: subscription_expiry,
     }
 
 
@@ -41,12 +48,19 @@ def schedules() -> list[ScheduleSpec]:
     return [
         ScheduleSpec("status_sync", "status_sync", every("status_sync", 60)),
         ScheduleSpec("reconcile", "reconcile_all", every("reconcile", 300)),
+        ScheduleSpec("price_sync", PRICE_SYNC_JOB, every("price_sync", 3600)),
+        ScheduleSpec("dripfeed", DRIPFEED_JOB, every("dripfeed", 30)),
+        ScheduleSpec("subscription_expiry", EXPIRY_JOB, every("subscription_expiry", 3600)),
     ]
 
 
 def build_worker(db: Database, *, name: str | None = None, poll_interval: float = 0.5) -> Worker:
+    """A worker with every handler; its schedules are created or updated.  The
+    job lease (how long a crashed worker's job waits before another takes it)
+    comes from SMMPANEL_JOB_LEASE_SECONDS, default 60."""
     ensure_schedules(db, schedules())
-    worker = Worker(db, handlers(), poll_interval=poll_interval)
+    lease = timedelta(seconds=float(os.environ.get("SMMPANEL_JOB_LEASE_SECONDS", 60)))
+    worker = Worker(db, handlers(), poll_interval=poll_interval, lease=lease)
     if name:
         worker.name = name
     return worker

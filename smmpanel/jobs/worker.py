@@ -13,10 +13,11 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from smmpanel.db import Database
-from smmpanel.jobs.queue import claim_job, finish_job, retry_job
+from smmpanel.jobs.queue import DEFAULT_LEASE, claim_job, finish_job, retry_job
 from smmpanel.jobs.schedules import enqueue_due_schedules
 
 log = logging.getLogger("smmpanel.worker")
@@ -38,6 +39,7 @@ class Worker:
     handlers: dict[str, Handler]
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     poll_interval: float = 0.5
+    lease: timedelta = DEFAULT_LEASE
 
     def run_once(self, *, max_jobs: int = 1000) -> int:
         """Enqueue due schedules, then run due jobs until none is left (or
@@ -49,7 +51,7 @@ class Worker:
         return ran
 
     def run_next(self) -> bool:
-        job = claim_job(self.db, worker=self.name, kinds=tuple(self.handlers))
+        job = claim_job(self.db, worker=self.name, kinds=tuple(self.handlers), lease=self.lease)
         if job is None:
             return False
         handler = self.handlers[job.kind]

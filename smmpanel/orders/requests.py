@@ -13,7 +13,7 @@ from smmpanel.accounts.panel import get_int
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
 from smmpanel.jobs.queue import enqueue
-from smmpanel.orders import fulfilment
+from smmpanel.orders import dripfeed, fulfilment
 from smmpanel.orders.errors import (
     CancelAlreadyRequested,
     CancelDisabled,
@@ -98,6 +98,10 @@ def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int
             # the order final and do nothing.
             change_order_status(session, order, status=CANCELED, actor="cancel request")
             cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
+        elif dripfeed.is_dripfeed_parent(order):
+            # Provider-backed drip-feed: no more runs; the parent ends (and closes
+            # this request) now, or when its running runs end.
+            dripfeed.stop_dripfeed(session, order, actor="cancel request")
         elif order.provider_id is not None:
             queue_request_forward(session, cancel)
         return cancel.id, order.kind
@@ -113,6 +117,15 @@ def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "o
             raise CancelNotFound("Cancel not found")
         if cancel.status != REQUEST_PENDING and status != cancel.status:
             raise InvalidStatusChange(f"cancel {cancel_id} is {cancel.status} already")
+        if cancel.status == REQUEST_PENDING and status != REQUEST_PENDING:
+            order = lock_order(session, cancel.order_id)
+            if dripfeed.is_dripfeed_parent(order):
+                # Its runs are stopped already; canceling it whole would refund
+                # the runs delivered.  The parent closes this request when it ends.
+                raise InvalidStatusChange(
+                    f"cancel {cancel_id} closes by itself when the drip-feed's running "
+                    "runs end; set their statuses instead"
+                )
         if status == REQUEST_COMPLETED and cancel.status == REQUEST_PENDING:
             order = lock_order(session, cancel.order_id)
             change_order_status(
