@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 
 from smmpanel import __version__
-from smmpanel.cli import db, ledger, orders, panel, requests, server, services, users
+from smmpanel.cli import (
+    db,
+    fulfilment,
+    ledger,
+    orders,
+    panel,
+    providers,
+    requests,
+    server,
+    services,
+    users,
+)
 from smmpanel.cli.common import CliState, PanelGroup, set_state
 
 # Each module adds its commands with `register(root)`; a new group of commands
@@ -26,6 +37,8 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     orders,
     requests,
     ledger,
+    providers,
+    fulfilment,
 )
 
 app = typer.Typer(

@@ -105,6 +105,12 @@ def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
 def list_all(
     status: Annotated[str | None, typer.Option("--status", help=STATUS_HELP)] = None,
     user: Annotated[str | None, typer.Option("--user", help="Only this account's.")] = None,
+    stale: Annotated[
+        bool, typer.Option("--stale", help="Only forwarded orders unchanged for too long.")
+    ] = False,
+    reconcile: Annotated[
+        bool, typer.Option("--reconcile", help="Only orders waiting for reconciliation.")
+    ] = False,
     limit: Limit = 100,
     as_json: JsonFlag = False,
     database_url: DatabaseUrl = None,
@@ -114,7 +120,9 @@ def list_all(
     with open_panel(database_url) as db:
         if user is not None:
             find_account(db, user)
-        views = list_orders(db, status=wanted, username=user, limit=limit)
+        views = list_orders(
+            db, status=wanted, username=user, limit=limit, stale=stale, reconcile=reconcile
+        )
     if as_json:
         emit_json([order_json(v) for v in views])
         return

@@ -1,22 +1,20 @@
 """`smmpanel serve` and `smmpanel demo`: run the panel's web app with uvicorn."""
 
-import json
+import os
 import sys
-from collections.abc import Mapping
+import threading
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import uvicorn
 from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.service import create_account, fund_account, set_account_options
+from smmpanel.accounts.service import create_account, fund_account
 from smmpanel.api_v2.app import create_app
 from smmpanel.catalog.models import Service
-from smmpanel.catalog.service import import_catalog
 from smmpanel.cli.common import (
     CliError,
     DatabaseUrl,
@@ -29,10 +27,17 @@ from smmpanel.cli.common import (
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.money import format_units
+from smmpanel.providers.catalog_sync import import_provider_services
+from smmpanel.providers.service import add_provider
+from smmpanel.simulator.testing import running_simulator
+from smmpanel.worker import build_worker
 
 DEMO_FILE = "smmpanel-demo.db"
 DEMO_USER = "demo"
 DEMO_FUNDS = Decimal("100.00000")
+DEMO_PROVIDER = "simulator"
+DEMO_SPEED = 10.0  # seconds per stage at the simulator: an order completes in ~20 s
+DEMO_INTERVALS = {"STATUS_SYNC": "5", "DRIPFEED": "10", "RECONCILE": "30"}
 
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=1, max=65535)]
@@ -59,6 +64,10 @@ def serve(
 def demo(
     port: Port = 8000,
     host: Host = "127.0.0.1",
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="Seconds an order spends in each stage at the simulator."),
+    ] = DEMO_SPEED,
     serve: Annotated[
         bool,
         typer.Option(
@@ -79,19 +88,35 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Set up a fresh demo panel (reference catalog, a funded account) and serve it."""
+    """Set up a fresh demo panel fed by a provider simulator, with the worker, and serve it."""
     # The environment's database is not used: a demo never touches the real panel.
     url = database_url or global_database_url()
     if url is None:
         url = _fresh_demo_file()
     settings = Settings()
+    for name, seconds in DEMO_INTERVALS.items():
+        os.environ.setdefault(f"SMMPANEL_{name}_SECONDS", seconds)
     with open_panel(url, migrate=True) as db:
         _require_empty(db)
-        key = _seed(db)
-        base = _base_url(host, port)
-        _print_welcome(db, base, key)
-        if serve:
-            _run(db, host, port, settings)
+        with running_simulator(speed=speed, balance="100000") as simulator:
+            key = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
+            base = _base_url(host, port)
+            _print_welcome(db, base, key, simulator.base_url)
+            if serve:
+                _run_with_worker(db, host, port, settings)
+
+
+def _run_with_worker(db: Database, host: str, port: int, settings: Settings) -> None:
+    """The worker in a background thread, the API in the foreground."""
+    stop = threading.Event()
+    worker = build_worker(db, name="demo-worker", poll_interval=0.2)
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        _run(db, host, port, settings)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 def _run(db: Database, host: str, port: int, settings: Settings) -> None:
@@ -127,33 +152,36 @@ def _require_empty(db: Database) -> None:
         )
 
 
-def reference_catalog() -> list[Mapping[str, Any]]:
-    """The example `services` answer of the API reference, shipped with smmpanel."""
-    text = resources.files("smmpanel").joinpath("data/reference_catalog.json").read_text("utf-8")
-    entries: list[Mapping[str, Any]] = json.loads(text, parse_float=Decimal)
-    return entries
-
-
-def _seed(db: Database) -> str:
-    import_catalog(db, entries=reference_catalog())
+def _seed(db: Database, provider_url: str, provider_key: str, simulator_base: str) -> str:
+    """The simulator as provider, its catalog imported at a 25% markup, and a
+    funded demo account; returns the account's API key."""
+    add_provider(
+        db,
+        name=DEMO_PROVIDER,
+        api_url=provider_url,
+        api_key=provider_key,
+        dialect={"timeout": 10, "lookup_url": f"{simulator_base}/_sim/orders"},
+    )
+    import_provider_services(db, provider_name=DEMO_PROVIDER, markup_percent="25", round_places=2)
     account = create_account(db, username=DEMO_USER)
     fund_account(db, username=DEMO_USER, amount=DEMO_FUNDS, note="demo funds")
-    # Show the reference's extended fields (descriptions, translations) too.
-    set_account_options(db, username=DEMO_USER, extended_fields=True)
     return account.api_key
 
 
-def _print_welcome(db: Database, base: str, key: str) -> None:
+def _print_welcome(db: Database, base: str, key: str, simulator: str) -> None:
     api = f"{base}/api/v2"
     with db.read() as session:
         balance, currency = session.execute(
             select(Account.balance, Account.currency).where(Account.username == DEMO_USER)
         ).one()
+        services = session.scalar(select(func.count(Service.id))) or 0
     echo("smmpanel demo is ready")
     echo(f"  database: {safe_url(db.url)}")
     echo(f"  panel:    {base}")
     echo(f"  API:      {api}")
     echo(f"  account:  {DEMO_USER}, balance {format_units(balance)} {currency}")
+    echo(f"  catalog:  {services} services imported from a provider simulator at {simulator}")
+    echo("  worker:   running: orders are forwarded and complete by themselves in ~30 s")
     echo()
     echo("List the services:")
     echo(f"  curl -s {api} -d key={key} -d action=services")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from smmpanel.accounts.models import Account
 from smmpanel.db import Database
-from smmpanel.orders.models import Cancel, Order, OrderEvent, Refill
+from smmpanel.orders.models import ACTIVE_STATUSES, Cancel, Order, OrderEvent, Refill
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,23 @@ def orders_by_id(
 
 
 def list_orders(
-    db: Database, *, status: str | None = None, username: str | None = None, limit: int = 100
+    db: Database,
+    *,
+    status: str | None = None,
+    username: str | None = None,
+    limit: int = 100,
+    stale: bool = False,
+    reconcile: bool = False,
 ) -> list[OrderView]:
+    """Orders newest first; `stale`: only those flagged unchanged for too long;
+    `reconcile`: only those whose forwarding outcome is unknown."""
     query = _order_query().order_by(Order.id.desc()).limit(limit)
     if status is not None:
         query = query.where(Order.status == status)
+    if stale:
+        query = query.where(Order.stale.is_(True), Order.status.in_(ACTIVE_STATUSES))
+    if reconcile:
+        query = query.where(Order.forward_state == "reconcile")
     if username is not None:
         query = query.where(Account.username == username)
     with db.read() as session:

@@ -30,10 +30,11 @@ def test_demo_no_serve_prints_a_working_key(run: Run, db: Database) -> None:
     with serve_in_thread(create_app(db)) as url:
         services = httpx.post(f"{url}/api/v2", data={"key": key, "action": "services"}).json()
         balance = httpx.post(f"{url}/api/v2", data={"key": key, "action": "balance"}).json()
-    assert [(s["service"], s["name"], s["rate"]) for s in services] == [
-        (1, "Followers", "0.90"),
-        (2, "Comments", "8"),
-    ]
+    # The simulator's catalog, imported at a 25% markup rounded up to cents.
+    assert len(services) == 22
+    assert (services[0]["service"], services[0]["rate"]) == (1, "1.13")  # 0.90 x 1.25
+    assert services[0]["name"] == "Instagram Followers [Refill 30 days]"
+    assert {s["type"] for s in services} >= {"Default", "Package", "Subscriptions", "Poll"}
     assert balance == {"balance": "100.00000", "currency": "USD"}
 
 

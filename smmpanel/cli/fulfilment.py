@@ -1,0 +1,88 @@
+"""`smmpanel worker` and `smmpanel simulate-provider`."""
+
+import logging
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from smmpanel.cli.common import DatabaseUrl, echo, open_panel
+from smmpanel.simulator.faults import FAULT_SPEC_HELP
+from smmpanel.simulator.runner import serve as serve_simulator
+from smmpanel.worker import build_worker
+
+
+def register(root: typer.Typer) -> None:
+    root.command("worker")(worker)
+    root.command("simulate-provider")(simulate_provider)
+
+
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the jobs that are due now, then exit.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Worker name (default host:pid).")
+    ] = None,
+    poll: Annotated[
+        float, typer.Option("--poll", help="Seconds between looks for new jobs.", min=0.05)
+    ] = 0.5,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Forward orders, sync statuses and run every schedule (several may run at once)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    with open_panel(database_url, migrate=True) as db:
+        runner = build_worker(db, name=name, poll_interval=poll)
+        if once:
+            ran = runner.run_once()
+            echo(f"{ran} jobs run")
+            return
+        stop = threading.Event()
+
+        def _stop(_signum: int, _frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        echo(f"smmpanel worker {runner.name} running (Ctrl+C stops)")
+        runner.run_forever(stop)
+
+
+def simulate_provider(
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port to listen on.", min=1, max=65535)
+    ] = 9000,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    key: Annotated[
+        str | None, typer.Option("--key", help="API key to accept (default: a new one, printed).")
+    ] = None,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Seconds an order spends in each stage.")
+    ] = 10.0,
+    balance: Annotated[str, typer.Option("--balance", help="The simulator's balance.")] = "1000",
+    fault: Annotated[list[str] | None, typer.Option("--fault", help=FAULT_SPEC_HELP)] = None,
+    subscription_interval: Annotated[
+        float, typer.Option("--subscription-interval", help="Seconds between new posts.")
+    ] = 600.0,
+    reject_duplicate_links: Annotated[
+        bool,
+        typer.Option("--reject-duplicate-links", help="Refuse a second active order per link."),
+    ] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed for faults.")] = None,
+) -> None:
+    """Run a provider simulator: a fake upstream panel for demos and tests.
+
+    It keeps records and moves statuses over time; it fulfils nothing.
+    """
+    serve_simulator(
+        host=host,
+        port=port,
+        key=key,
+        speed=speed,
+        balance=balance,
+        faults=fault or (),
+        subscription_interval=subscription_interval,
+        reject_duplicate_links=reject_duplicate_links,
+        seed=seed,
+    )

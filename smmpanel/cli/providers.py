@@ -1,0 +1,369 @@
+"""`smmpanel providers ...`, `smmpanel services map` and `smmpanel alerts ...`:
+upstream panels, which of them back a service, and what the owner must see."""
+
+import re
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from smmpanel.cli.common import (
+    CliError,
+    DatabaseUrl,
+    JsonFlag,
+    echo,
+    emit_json,
+    emit_table,
+    iso,
+    open_panel,
+)
+from smmpanel.cli.services import app as services_app
+from smmpanel.db import Database
+from smmpanel.errors import DomainError
+from smmpanel.jobs.models import Alert
+from smmpanel.money import format_units
+from smmpanel.providers.catalog_sync import (
+    fetch_provider_balance,
+    import_provider_services,
+    sync_prices,
+)
+from smmpanel.providers.gateway import mask_key
+from smmpanel.providers.models import Provider, ServiceSource
+from smmpanel.providers.reconcile import (
+    adopt_upstream_order,
+    cancel_unforwarded_order,
+    reconcile_orders,
+)
+from smmpanel.providers.service import (
+    METHODS,
+    add_provider,
+    map_service,
+    set_provider_status,
+    unmap_service,
+)
+from smmpanel.timeutil import utcnow
+
+app = typer.Typer(help="Upstream provider panels.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts for the owner (paused providers, stale orders, ...).")
+
+ProviderName = Annotated[str, typer.Argument(help="The provider's name.", show_default=False)]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="providers")
+    root.add_typer(alerts_app, name="alerts")
+    services_app.command("map")(map_command)
+    services_app.command("unmap")(unmap_command)
+
+
+@app.command("add")
+def add(
+    name: ProviderName,
+    url: Annotated[str, typer.Argument(help="API URL, like https://panel.example/api/v2.")],
+    key: Annotated[str, typer.Argument(help="Your API key at that panel.", show_default=False)],
+    method: Annotated[str, typer.Option("--method", help="post, json or get.")] = "post",
+    request_id: Annotated[
+        bool,
+        typer.Option(
+            "--request-id",
+            help="The upstream honours request_id (another smmpanel): interrupted sends "
+            "are resent safely.",
+        ),
+    ] = False,
+    lookup_url: Annotated[
+        str | None,
+        typer.Option("--lookup-url", help="An order look-up URL, used by reconciliation."),
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per call.")] = 20.0,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register an upstream panel; prints its id."""
+    if method not in METHODS:
+        raise CliError(f"--method is one of {', '.join(METHODS)}")
+    dialect: dict[str, Any] = {"timeout": timeout}
+    if request_id:
+        dialect["request_id"] = True
+    if lookup_url:
+        dialect["lookup_url"] = lookup_url
+    with open_panel(database_url) as db:
+        provider_id = add_provider(
+            db, name=name, api_url=url, api_key=key, method=method, dialect=dialect
+        )
+    echo(f"Provider {name} added (key {mask_key(key)}).")
+    echo(str(provider_id))
+
+
+@app.command("list")
+def list_providers(
+    balances: Annotated[
+        bool, typer.Option("--balances/--no-balances", help="Ask each provider its balance.")
+    ] = True,
+    as_json: JsonFlag = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List providers with their status and balance (keys are never shown in full)."""
+    with open_panel(database_url) as db:
+        names = _names(db)
+        problems: dict[str, str] = {}
+        if balances:
+            for name in names:
+                try:
+                    fetch_provider_balance(db, provider_name=name)
+                except DomainError as exc:
+                    problems[name] = str(exc)
+        rows = _provider_rows(db, problems)
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["id", "name", "url", "key", "status", "balance", "services", "note"],
+        (
+            (
+                r["id"],
+                r["name"],
+                r["url"],
+                r["key"],
+                r["status"],
+                r["balance"] or "",
+                r["services"],
+                r["note"],
+            )
+            for r in rows
+        ),
+        title="Providers",
+    )
+
+
+def _names(db: Database) -> list[str]:
+    with db.read() as session:
+        return list(session.scalars(select(Provider.name).order_by(Provider.id)))
+
+
+def _provider_rows(db: Database, problems: dict[str, str]) -> list[dict[str, Any]]:
+    with db.read() as session:
+        providers = session.scalars(select(Provider).order_by(Provider.id)).all()
+        sources = session.scalars(select(ServiceSource)).all()
+    counts: dict[int, int] = {}
+    for source in sources:
+        counts[source.provider_id] = counts.get(source.provider_id, 0) + 1
+    return [
+        {
+            "id": p.id,
+            "name": p.name,
+            "url": p.api_url,
+            "key": mask_key(p.api_key),
+            "method": p.method,
+            "status": p.status,
+            "balance": None if p.balance is None else f"{format_units(p.balance)} {p.currency}",
+            "balance_checked_at": iso(p.balance_checked_at),
+            "services": counts.get(p.id, 0),
+            "note": problems.get(p.name) or p.paused_reason,
+        }
+        for p in providers
+    ]
+
+
+@app.command("import")
+def import_services(
+    name: ProviderName,
+    markup: Annotated[str, typer.Option("--markup", help="Percent added, e.g. 25%.")] = "0",
+    fixed: Annotated[str, typer.Option("--fixed", help="Amount added per 1000.")] = "0",
+    round_places: Annotated[
+        int, typer.Option("--round", help="Decimals the price is rounded up to.", min=0, max=5)
+    ] = 2,
+    category: Annotated[
+        str | None, typer.Option("--category", help="Only this upstream category.")
+    ] = None,
+    upstream_ids: Annotated[
+        list[str] | None, typer.Option("--service", help="Only this upstream id (repeatable).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import the provider's services into the catalog with a markup."""
+    with open_panel(database_url) as db:
+        result = import_provider_services(
+            db,
+            provider_name=name,
+            markup_percent=markup.strip().rstrip("%"),
+            markup_fixed=fixed,
+            round_places=round_places,
+            category=category,
+            upstream_ids=upstream_ids or None,
+        )
+    emit_table(
+        ["service", "upstream", "name", "cost", "price"],
+        (
+            (c.service_id, c.upstream_id, c.name, str(c.upstream_rate), str(c.rate))
+            for c in result.created
+        ),
+        title=f"Imported from {name}",
+    )
+    echo(
+        f"{len(result.created)} imported, {len(result.already_imported)} already imported, "
+        f"{len(result.failed)} failed, {len(result.not_found)} not found."
+    )
+    for upstream_id, why in result.failed.items():
+        echo(f"  upstream {upstream_id}: {why}")
+
+
+@app.command("sync-prices")
+def sync_prices_command(
+    name: Annotated[str | None, typer.Argument(help="Only this provider.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Re-read upstream catalogs, re-price marked-up services, disable vanished ones."""
+    with open_panel(database_url) as db:
+        report = sync_prices(db, provider_name=name)
+    echo(report.summary())
+    for change in report.changed:
+        echo(f"  service {change.id}: {change.old_rate} -> {change.new_rate}")
+    for service_id in report.disabled:
+        echo(f"  service {service_id}: disabled (upstream service gone)")
+    for provider, why in report.errors.items():
+        echo(f"  {provider}: {why}")
+
+
+_ADOPT = re.compile(r"^\s*(\d+)\s*=\s*(\S+)\s*$")
+
+
+@app.command("reconcile")
+def reconcile(
+    name: Annotated[str | None, typer.Argument(help="Only this provider's orders.")] = None,
+    adopt: Annotated[
+        list[str] | None,
+        typer.Option("--adopt", help="ORDER=UPSTREAM_ID: the upstream has it (repeatable)."),
+    ] = None,
+    cancel: Annotated[
+        list[int] | None,
+        typer.Option("--cancel", help="ORDER: the upstream surely has none; refund it."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Resolve orders whose forwarding outcome is unknown."""
+    with open_panel(database_url) as db:
+        for pair in adopt or []:
+            found = _ADOPT.match(pair)
+            if not found:
+                raise CliError(f"--adopt takes ORDER=UPSTREAM_ID, not {pair!r}")
+            adopt_upstream_order(db, order_id=int(found[1]), upstream_order_id=found[2])
+            echo(f"order {found[1]}: adopted upstream order {found[2]}")
+        for order_id in cancel or []:
+            cancel_unforwarded_order(db, order_id=order_id, why="the owner found no upstream order")
+            echo(f"order {order_id}: canceled and refunded")
+        report = reconcile_orders(db, provider_name=name)
+    echo(
+        f"{len(report.adopted)} adopted, {len(report.canceled)} canceled, "
+        f"{len(report.resent)} resent, {len(report.waiting)} waiting for you"
+    )
+    if report.waiting:
+        echo("waiting: " + ", ".join(str(i) for i in report.waiting))
+
+
+@app.command("pause")
+def pause(name: ProviderName, database_url: DatabaseUrl = None) -> None:
+    """Stop forwarding to this provider (orders wait)."""
+    with open_panel(database_url) as db:
+        set_provider_status(db, name=name, active=False)
+    echo(f"{name} paused")
+
+
+@app.command("resume")
+def resume(name: ProviderName, database_url: DatabaseUrl = None) -> None:
+    """Forward to this provider again (e.g. after topping it up)."""
+    with open_panel(database_url) as db:
+        set_provider_status(db, name=name, active=True)
+    echo(f"{name} resumed")
+
+
+def map_command(
+    service_id: Annotated[int, typer.Argument(help="The local service id.")],
+    provider: Annotated[str, typer.Option("--provider", help="The provider's name.")],
+    upstream_service: Annotated[
+        str, typer.Option("--upstream-service", help="The service id at the provider.")
+    ],
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="1 is tried first (default: last).", min=1)
+    ] = None,
+    markup: Annotated[
+        str | None,
+        typer.Option("--markup", help="Percent over cost kept in sync (default: price by hand)."),
+    ] = None,
+    fixed: Annotated[str, typer.Option("--fixed", help="Amount added per 1000.")] = "0",
+    round_places: Annotated[
+        int, typer.Option("--round", help="Decimals the price is rounded up to.", min=0, max=5)
+    ] = 2,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Forward a service's orders to an upstream service (several in priority order)."""
+    with open_panel(database_url) as db:
+        given = map_service(
+            db,
+            service_id=service_id,
+            provider_name=provider,
+            upstream_service_id=upstream_service,
+            priority=priority,
+            markup_percent=None if markup is None else markup.strip().rstrip("%"),
+            markup_fixed=fixed,
+            round_places=round_places,
+        )
+    echo(f"service {service_id} -> {provider} service {upstream_service}, priority {given}")
+
+
+def unmap_command(
+    service_id: Annotated[int, typer.Argument(help="The local service id.")],
+    provider: Annotated[str, typer.Option("--provider", help="The provider's name.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Stop forwarding a service to one provider."""
+    with open_panel(database_url) as db:
+        removed = unmap_service(db, service_id=service_id, provider_name=provider)
+    if not removed:
+        raise CliError(f"service {service_id} is not mapped to {provider}")
+    echo(f"service {service_id} no longer forwarded to {provider}")
+
+
+@alerts_app.command("list")
+def list_alerts(
+    show_all: Annotated[bool, typer.Option("--all", help="Resolved ones too.")] = False,
+    as_json: JsonFlag = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Alerts for the owner, newest first."""
+    query = select(Alert).order_by(Alert.id.desc())
+    if not show_all:
+        query = query.where(Alert.resolved_at.is_(None))
+    with open_panel(database_url) as db, db.read() as session:
+        alerts = session.scalars(query).all()
+    rows = [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "subject": a.subject,
+            "message": a.message,
+            "created_at": iso(a.created_at),
+            "resolved_at": iso(a.resolved_at),
+        }
+        for a in alerts
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        ["id", "kind", "subject", "message", "at"],
+        ((r["id"], r["kind"], r["subject"], r["message"], r["created_at"]) for r in rows),
+        title="Alerts",
+    )
+
+
+@alerts_app.command("resolve")
+def resolve_alert(
+    alert_id: Annotated[int, typer.Argument(help="The alert id.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Mark an alert as dealt with."""
+    with open_panel(database_url) as db, db.write() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise CliError(f"no alert {alert_id}")
+        alert.resolved_at = utcnow()
+    echo(f"alert {alert_id} resolved")
