@@ -3,8 +3,8 @@
 from smmpanel.accounts import models as accounts_models
 from smmpanel.catalog import models as catalog_models
 from smmpanel.db import Base
-from smmpanel.ledger import models as ledger_models
 from smmpanel.jobs import models as jobs_models
+from smmpanel.ledger import models as ledger_models
 from smmpanel.orders import models as orders_models
 from smmpanel.providers import models as providers_models
 

@@ -78,7 +78,9 @@ def test_ten_thousand_orders_take_one_hundred_calls_per_pass(
     report = sync_provider_statuses(db, _access(db))
     assert report.changed == COUNT and report.calls == 100
     with db.read() as session:
-        statuses = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+        statuses = dict(
+            session.execute(select(Order.status, func.count()).group_by(Order.status)).all()
+        )
     assert statuses == {"Completed": COUNT}
     assert open_forwarded_orders(db, 1) == []
 
