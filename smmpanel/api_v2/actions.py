@@ -155,7 +155,8 @@ def cancel(db: Database, who: Principal, params: dict[str, Any]) -> Json:
     if "orders" in params:
         given = _ids(params["orders"])
     elif "order" in params:
-        given = id_list(params["order"])[:1]
+        # An empty `order` is refused like an empty `orders`, not answered with [].
+        given = _ids(params["order"])[:1]
     else:
         raise RequestError("orders or cancels is required")
     result = []

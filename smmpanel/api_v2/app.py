@@ -61,7 +61,9 @@ def api_endpoint(db: Database, max_body: int) -> Any:
             except BadRequest as exc:
                 return JSONAnswer({"error": INCORRECT_REQUEST, "detail": str(exc)})
         header_key = request.headers.get("idempotency-key")
-        if header_key and "request_id" not in params and (params.get("action") == "add"):
+        # The action is matched as `handle` matches it (trimmed, any case).
+        action = (text_param(params, "action") or "").lower()
+        if header_key and "request_id" not in params and action == "add":
             params["request_id"] = header_key
         try:
             answer = await run_in_threadpool(handle, db, params)

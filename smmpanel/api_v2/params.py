@@ -13,6 +13,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 MAX_IDS = 100
+# Row ids are INTEGER columns (32-bit on PostgreSQL): a larger number cannot be
+# an id, and sent to the database it fails there ("integer out of range" on
+# PostgreSQL, OverflowError on SQLite past 64 bits) instead of "not found".
+MAX_ID_VALUE = 2**31
 
 
 class BadRequest(Exception):
@@ -55,14 +59,17 @@ def int_param(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value > 0 else None
+        return value if 0 < value < MAX_ID_VALUE else None
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value > 0 else None
+        # Check the magnitude before int(): int(Decimal("1e99999999999")) never ends.
+        if not value.is_finite() or value <= 0 or value.adjusted() >= 18:
+            return None
+        return int_param(int(value)) if value == value.to_integral_value() else None
     if isinstance(value, str):
         text = value.strip()
         if text.isascii() and text.isdigit() and len(text) <= 18:
             number = int(text)
-            return number if number > 0 else None
+            return number if 0 < number < MAX_ID_VALUE else None
     return None
 
 

@@ -179,6 +179,8 @@ def _required_param(kind: ServiceType, name: str, params: Mapping[str, Any]) -> 
         raise InvalidOrderRequest(f"{name}: required for {kind.name} services")
     if len(value) > MAX_TEXT_LENGTH:
         raise InvalidOrderRequest(f"{name}: at most {MAX_TEXT_LENGTH} characters")
+    if "\x00" in value:  # a subscription's username is stored as text; PostgreSQL refuses NUL
+        raise InvalidOrderRequest(f"{name}: must not contain NUL characters")
     return value
 
 
@@ -270,7 +272,11 @@ def _integer(params: Mapping[str, Any], name: str, *, required: bool, minimum: i
         number = Decimal(text)
     except InvalidOperation:
         raise InvalidOrderRequest(f"{name}: a whole number") from None
-    if not number.is_finite() or number != number.to_integral_value() or abs(number) > 10**15:
+    # Magnitude first: comparing a Decimal like 1e9999999 with an int overflows
+    # the decimal context (decimal.Overflow).
+    if not number.is_finite() or number.adjusted() > 15 or abs(number) > 10**15:
+        raise InvalidOrderRequest(f"{name}: a whole number")
+    if number != number.to_integral_value():
         raise InvalidOrderRequest(f"{name}: a whole number")
     if number < minimum:
         raise InvalidOrderRequest(f"{name}: at least {minimum}")
