@@ -59,6 +59,8 @@ def stack(db: Database, tmp_path: Path) -> Iterator[Stack]:
         sim_key,
         "--speed",
         "0.5",
+        "--subscription-interval",
+        "1",
         log=tmp_path / "simulator.log",
     ):
         wait_http(f"{simulator}/_sim/health")
@@ -92,7 +94,20 @@ ORDERS: list[dict[str, Any]] = [
     {"service": 5, "link": "https://e2e.test/canceled", "quantity": 1000},
     {"service": 6, "link": "https://e2e.test/package"},
     {"service": 7, "link": "https://e2e.test/comments", "comments": "nice\ngreat\nwow\nok\nyes"},
-    {"service": 11, "link": "https://e2e.test/mentions", "usernames": "a\nb\nc"},
+    {"service": 8, "link": "https://e2e.test/comments-package", "comments": "a\nb"},
+    {"service": 9, "link": "https://e2e.test/mentions", "quantity": 100, "usernames": "a\nb"},
+    {
+        "service": 10,
+        "link": "https://e2e.test/mentions-tags",
+        "quantity": 100,
+        "usernames": "a\nb",
+        "hashtags": "#x\n#y",
+    },
+    {"service": 11, "link": "https://e2e.test/mentions-list", "usernames": "a\nb\nc"},
+    {"service": 12, "link": "https://e2e.test/hashtag", "quantity": 100, "hashtag": "#smm"},
+    {"service": 13, "link": "https://e2e.test/followers", "quantity": 100, "username": "star"},
+    {"service": 14, "link": "https://e2e.test/likers", "quantity": 100, "media": "https://m/1"},
+    {"service": 15, "link": "https://e2e.test/comment-likes", "quantity": 20, "username": "c1"},
     {"service": 16, "link": "https://e2e.test/replies", "username": "bob", "comments": "hi"},
     {"service": 17, "link": "https://e2e.test/poll", "quantity": 100, "answer_number": 2},
     {"service": 18, "link": "https://e2e.test/invites", "quantity": 100, "groups": "g1\ng2"},
@@ -144,6 +159,29 @@ def test_orders_of_every_forwarded_type_end_with_the_right_refunds(stack: Stack)
     assert Decimal(stack.call(action="balance")["balance"]) == expected_balance
     links = stack.sim("links")["links"]
     assert links == {p["link"]: 1 for p in ORDERS}  # one upstream order per local order
+    assert "ledger ok" in run_cli(stack.env, "ledger", "check")
+
+
+def test_subscription_posts_are_charged_as_they_come(stack: Stack) -> None:
+    placed = stack.call(
+        action="add", service=21, username="brand", min=50, max=100, posts=2, delay=0
+    )
+    order_id = placed["order"]
+    final = wait_for(
+        lambda: (s := stack.call(action="status", order=order_id))["status"] == "Completed" and s,
+        timeout=90,
+        what="the subscription to complete",
+    )
+    assert final["charge"] == "0.00000"  # a subscription is charged per post
+    [upstream] = [r for r in stack.sim("orders")["orders"] if r["kind"] == "subscription"]
+    assert upstream["posts_made"] == 2
+    per_post = (
+        Decimal(next(s["rate"] for s in stack.call(action="services") if s["service"] == 21))
+        * 100
+        / 1000
+    )
+    balance = Decimal(stack.call(action="balance")["balance"])
+    assert balance == Decimal(100) - 2 * per_post.quantize(Decimal("0.00001"))
     assert "ledger ok" in run_cli(stack.env, "ledger", "check")
 
 
