@@ -18,12 +18,6 @@ from smmpanel.orders.models import Order
 from tests.api.helpers import ENDPOINT, TRANSPORTS, Api, answer, assert_ledger_consistent, send
 from tests.factories import Customer, make_customer, make_service
 
-# Hypothesis's failure report imports mypy_extensions, whose TypedDict warns; with
-# warnings as errors that would hide the falsifying example behind an INTERNALERROR.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
-)
-
 ACTION_NAMES = ["services", "add", "status", "refill", "refill_status", "cancel", "balance"]
 PARAM_NAMES = [
     "service", "link", "quantity", "runs", "interval", "comments", "usernames", "username",

@@ -21,12 +21,6 @@ from smmpanel.money import (
     to_units,
 )
 
-# Hypothesis's failure report imports mypy_extensions, whose TypedDict warns; with
-# warnings as errors that would hide the falsifying example behind an INTERNALERROR.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning"
-)
-
 
 @pytest.mark.parametrize(
     ("value", "expected"),
