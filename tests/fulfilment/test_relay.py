@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from smmpanel.accounts.queries import account_balance
@@ -232,3 +233,33 @@ def test_money_is_exact_decimal_everywhere(relay: Relay) -> None:
     order_id = relay.order(quantity=333)
     relay.run()
     assert relay.get(order_id).charge == to_units(Decimal("0.2997"))
+
+
+def test_slow_answer_within_the_timeout_is_accepted_normally(relay: Relay) -> None:
+    relay.sim.control.add_fault("slow", seconds=0.5, count=1)  # the client waits 1 s
+    order_id = relay.order()
+    relay.run()
+    order = relay.get(order_id)
+    assert (order.forward_state, order.status) == ("accepted", "Pending")
+    assert len(relay.sim.control.orders()) == 1
+
+
+@pytest.mark.parametrize("variant", ["html", "empty", "truncated"])
+@pytest.mark.parametrize("recorded", [True, False])
+def test_unreadable_answers_are_reconciled_by_lookup(
+    db: Database, sim: RunningSimulator, variant: str, recorded: bool
+) -> None:
+    relay = make_relay(db, sim, dialect={"lookup_url": f"{sim.base_url}/_sim/orders"})
+    sim.control.add_fault("unreadable", variant=variant, record=recorded, count=1)
+    order_id = relay.order()
+    relay.run()  # the unreadable answer queues reconciliation, which runs next
+    order = relay.get(order_id)
+    if recorded:  # the upstream has it: adopted, never sent again
+        assert (order.status, order.forward_state) == ("Pending", "accepted")
+        assert [o["id"] for o in sim.control.orders()] == [int(order.provider_order_id or 0)]
+        assert _balance(relay) == START - CHARGE_100
+    else:  # it surely has none: canceled and refunded
+        assert (order.status, order.forward_state) == ("Canceled", "rejected")
+        assert sim.control.orders() == []
+        assert _balance(relay) == START
+    assert find_balance_mismatches(db) == []
