@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import InvalidAccountInput
@@ -18,8 +18,11 @@ BOOLEAN_KEYS = {"duplicate_link_check"}
 INTEGER_KEYS = {"default_refill_days"}
 
 
+_SETTING = select(Setting.value).where(Setting.key == bindparam("key"))
+
+
 def get_setting(session: Session, key: str) -> str:
-    value = session.execute(select(Setting.value).where(Setting.key == key)).scalar_one_or_none()
+    value = session.execute(_SETTING, {"key": key}).scalar_one_or_none()
     return DEFAULTS[key] if value is None else value
 
 

@@ -8,7 +8,7 @@ database's CHECK is the second guard), then one append-only entry.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,16 +74,23 @@ def post_entry(
 def _apply(session: Session, entry: LedgerEntry) -> None:
     """The conditional balance update, then the entry with the balance after it."""
     balance_after = session.execute(
-        update(Account)
-        .where(Account.id == entry.account_id, Account.balance + entry.amount >= 0)
-        .values(balance=Account.balance + entry.amount)
-        .returning(Account.balance)
+        _MOVE_BALANCE, {"account_id": entry.account_id, "amount": entry.amount}
     ).scalar_one_or_none()
     if balance_after is None:
         raise InsufficientFunds("Not enough funds on balance")
     entry.balance_after = balance_after
     session.add(entry)
     session.flush()
+
+
+# One conditional UPDATE: it can never take a balance below zero, even when
+# concurrent requests race (no read-modify-write).  Built once: the hot path.
+_MOVE_BALANCE = (
+    update(Account)
+    .where(Account.id == bindparam("account_id"), Account.balance + bindparam("amount") >= 0)
+    .values(balance=Account.balance + bindparam("amount"))
+    .returning(Account.balance)
+)
 
 
 def _cause_exists(session: Session, cause: str) -> bool:

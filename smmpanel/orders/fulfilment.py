@@ -8,7 +8,7 @@ neither, never a ghost order upstream.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from smmpanel.jobs.queue import enqueue
@@ -27,10 +27,12 @@ PARENT = "parent"  # a drip-feed parent: its runs are forwarded, not itself
 
 
 def is_provider_backed(session: Session, service_id: int) -> bool:
-    found = session.execute(
-        select(ServiceSource.id).where(ServiceSource.service_id == service_id).limit(1)
-    )
-    return found.first() is not None
+    return session.execute(_HAS_SOURCE, {"service_id": service_id}).first() is not None
+
+
+_HAS_SOURCE = (
+    select(ServiceSource.id).where(ServiceSource.service_id == bindparam("service_id")).limit(1)
+)
 
 
 def plan_fulfilment(session: Session, order: Order) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -141,17 +141,23 @@ def _place(
 
 
 def _price(session: Session, account_id: int, service: Service) -> tuple[str, int]:
-    row = session.execute(
-        select(Account.currency, Currency.rate, AccountServiceRate.rate)
-        .join(Currency, Currency.code == Account.currency)
-        .outerjoin(
-            AccountServiceRate,
-            (AccountServiceRate.account_id == Account.id)
-            & (AccountServiceRate.service_id == service.id),
-        )
-        .where(Account.id == account_id)
-    ).one()
+    row = session.execute(_PRICE, {"account_id": account_id, "service_id": service.id}).one()
     return row[0], account_rate(service.rate, row[2], Decimal(row[1]))
+
+
+# Statements of the hot path are built once (building one per call cost as much
+# as running it).
+_PRICE = (
+    select(Account.currency, Currency.rate, AccountServiceRate.rate)
+    .join(Currency, Currency.code == Account.currency)
+    .outerjoin(
+        AccountServiceRate,
+        (AccountServiceRate.account_id == Account.id)
+        & (AccountServiceRate.service_id == bindparam("service_id")),
+    )
+    .where(Account.id == bindparam("account_id"))
+)
+_LINK_TAKEN = select(Order.id).where(Order.active_link == bindparam("link")).limit(1)
 
 
 def _charge(draft: OrderDraft, rate: int) -> int:
@@ -172,7 +178,7 @@ def _active_link_key(session: Session, service_id: int, draft: OrderDraft) -> st
 
 def _insert_order(session: Session, order: Order) -> None:
     if order.active_link is not None:
-        taken = session.execute(select(Order.id).where(Order.active_link == order.active_link))
+        taken = session.execute(_LINK_TAKEN, {"link": order.active_link})
         if taken.first() is not None:
             raise ActiveOrderExists(ACTIVE_LINK_MESSAGE)
     session.add(order)
