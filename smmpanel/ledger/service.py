@@ -8,13 +8,16 @@ database's CHECK is the second guard), then one append-only entry.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from typing import cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account
 from smmpanel.ledger.errors import AlreadyPosted, InsufficientFunds
 from smmpanel.ledger.models import ENTRY_KINDS, LedgerEntry
+from smmpanel.timeutil import utcnow
 
 
 def post_entry(
@@ -79,8 +82,11 @@ def _apply(session: Session, entry: LedgerEntry) -> None:
     if balance_after is None:
         raise InsufficientFunds("Not enough funds on balance")
     entry.balance_after = balance_after
-    session.add(entry)
-    session.flush()
+    values = {c.key: getattr(entry, c.key) for c in _ENTRY_COLUMNS}
+    values["created_at"] = utcnow()
+    entry.created_at = values["created_at"]
+    # Core, not the ORM unit of work: the entry is never changed after this.
+    entry.id = session.execute(_INSERT_ENTRY, values).scalar_one()
 
 
 # One conditional UPDATE: it can never take a balance below zero, even when
@@ -91,6 +97,11 @@ _MOVE_BALANCE = (
     .values(balance=Account.balance + bindparam("amount"))
     .returning(Account.balance)
 )
+
+
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_ENTRY_COLUMNS = [c for c in _ENTRIES.c if c.key not in ("id", "created_at")]
 
 
 def _cause_exists(session: Session, cause: str) -> bool:

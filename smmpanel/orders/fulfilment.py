@@ -35,10 +35,12 @@ _HAS_SOURCE = (
 )
 
 
-def plan_fulfilment(session: Session, order: Order) -> None:
+def plan_fulfilment(session: Session, *, order_id: int, service_id: int) -> None:
     """Queue a new order for forwarding when its service has upstream sources."""
-    if not is_provider_backed(session, order.service_id):
+    if not is_provider_backed(session, service_id):
         return
+    order = session.get(Order, order_id)
+    assert order is not None  # inserted in this transaction
     if order.kind == KIND_DRIPFEED:
         order.forward_state = PARENT
         order.next_run_at = order.created_at
