@@ -4,15 +4,18 @@
 
 Starts two uvicorn processes on free ports: a bare Starlette app that parses
 the body and answers JSON (the ceiling for any route on this machine), and
-the panel.  A pool of client threads keeps `--concurrency` requests in flight
-for `--seconds` per scenario; the result is requests per second and the ratio
-to the baseline, so numbers from different machines compare.
+the panel.  The load comes from `wrk` when it is installed (Debian package
+`wrk`), else from Python client threads, which saturate long before the
+server does; either way the result is requests per second and the ratio to
+the baseline of the same run, so numbers from different machines compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +57,35 @@ def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     raise RuntimeError(
         f"server on {port} did not start: {process.stderr.read() if process.stderr else ''}"
     )
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+local counter = 0
+function setup(thread) thread:set("id", math.random(1, 1000000000)) end
+function request()
+  counter = counter + 1
+  local body = BODY:gsub("{n}", id .. "-" .. counter)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def _wrk(url: str, body: str, seconds: float, connections: int, work: Path) -> float:
+    """Requests per second from wrk, with `{n}` in the body made unique per request."""
+    script = work / "load.lua"
+    script.write_text(f"BODY = {body!r}\n" + WRK_SCRIPT)
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, int(seconds))}s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "Non-2xx" in done.stdout:
+        raise RuntimeError(done.stdout)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("Requests/sec:"))
+    return float(line.split()[1])
 
 
 def _load(
@@ -131,32 +163,50 @@ def main() -> None:
     panel = _start([*smmpanel, "serve", "--port", str(panel_port)], env, panel_port)
     try:
         secs, conc = options.seconds, options.concurrency
-        base = _load(
-            f"http://127.0.0.1:{base_port}/api/v2",
-            lambda n: {"key": key, "action": "balance"},
-            secs,
-            conc,
-        )
         panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
-        balance = _load(panel_url, lambda n: {"key": key, "action": "balance"}, secs, conc)
-        add = _load(
-            panel_url,
-            lambda n: {
-                "key": key,
-                "action": "add",
-                "service": "1",
-                "link": f"https://example.com/{n}",
-                "quantity": "10",
-            },
-            secs,
-            conc,
+        base_url = f"http://127.0.0.1:{base_port}/api/v2"
+        balance_body = f"key={key}&action=balance"
+        add_body = (
+            f"key={key}&action=add&service=1&quantity=10&link=https%3A%2F%2Fexample.com%2F{{n}}"
         )
+        if shutil.which("wrk"):
+            tool = "wrk"
+            base = _wrk(base_url, balance_body, secs, conc, work)
+            balance = _wrk(panel_url, balance_body, secs, conc, work)
+            add = _wrk(panel_url, add_body, secs, conc, work)
+        else:
+            tool = "python threads"
+            base = _load(base_url, lambda n: {"key": key, "action": "balance"}, secs, conc)
+            balance = _load(panel_url, lambda n: {"key": key, "action": "balance"}, secs, conc)
+            add = _load(
+                panel_url,
+                lambda n: {
+                    "key": key,
+                    "action": "add",
+                    "service": "1",
+                    "link": f"https://example.com/{n}",
+                    "quantity": "10",
+                },
+                secs,
+                conc,
+            )
     finally:
         for process in (baseline, panel):
             process.terminate()
             process.wait(10)
     backend = url.split(":", 1)[0]
-    print(f"backend={backend} concurrency={options.concurrency} seconds={options.seconds}")
+    orders = subprocess.run(
+        [*smmpanel, "orders", "list", "--limit", "1", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    placed = json.loads(orders)[0]["id"] if orders.strip() != "[]" else 0
+    print(
+        f"backend={backend} concurrency={options.concurrency} seconds={options.seconds} "
+        f"load={tool} orders placed={placed}"
+    )
     print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}")
     for name, rate in (
         ("baseline: bare Starlette + parse", base),

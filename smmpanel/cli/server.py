@@ -122,7 +122,15 @@ def _run_with_worker(db: Database, host: str, port: int, settings: Settings) -> 
 def _run(db: Database, host: str, port: int, settings: Settings) -> None:
     app = create_app(db, max_body=settings.max_body_bytes)
     sys.stdout.flush()  # the key and URLs reach a pipe before the server blocks
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # No access log by default: a line per request cost more than the request
+    # itself on the balance action (measured); SMMPANEL_ACCESS_LOG=1 turns it on.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
+    )
 
 
 def _base_url(host: str, port: int) -> str:
