@@ -15,11 +15,12 @@ from smmpanel.api_v2.errors import (
     error_message,
 )
 from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
+from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.queries import ServiceView, list_services
+from smmpanel.catalog.queries import list_services
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
-from smmpanel.money import format_rate, format_units
+from smmpanel.money import format_units
 from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.requests import request_cancel, request_refill
@@ -36,33 +37,7 @@ def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
         fx_rate=who.fx_rate,
         with_translations=who.extended_fields,
     )
-    return [_service_entry(view, who.extended_fields) for view in views]
-
-
-def _service_entry(view: ServiceView, extended: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "service": view.id,
-        "name": view.name,
-        "type": view.type,
-        "rate": format_rate(view.rate),
-        "min": str(view.min_quantity),
-        "max": str(view.max_quantity),
-        "dripfeed": view.dripfeed,
-        "refill": view.refill,
-        "cancel": view.cancel,
-        "category": view.category,
-    }
-    if extended:
-        entry.update(
-            desc=view.description,
-            description=view.description,
-            name_lang=view.name_lang,
-            cat_lang=view.category_lang,
-            category_lang=view.category_lang,
-            desc_lang=view.description_lang,
-            description_lang=view.description_lang,
-        )
-    return entry
+    return [service_entry(view, extended=who.extended_fields) for view in views]
 
 
 def add(db: Database, who: Principal, params: dict[str, Any]) -> Json:

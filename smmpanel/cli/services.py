@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.queries import ServiceView, list_services
 from smmpanel.catalog.service import ServiceSpec, create_service, import_catalog, update_service
 from smmpanel.catalog.types import TYPE_NAMES, service_type
@@ -21,7 +22,7 @@ from smmpanel.cli.common import (
     on_off,
     open_panel,
 )
-from smmpanel.money import format_rate, format_units, parse_decimal
+from smmpanel.money import format_units, parse_decimal
 
 app = typer.Typer(help="The service catalog.", no_args_is_help=True)
 
@@ -211,23 +212,7 @@ def export_entry(view: ServiceView) -> dict[str, Any]:
     """One service in the `services` answer's format with every extended field,
     plus what an import needs to recreate it exactly."""
     return {
-        "service": view.id,
-        "name": view.name,
-        "type": view.type,
-        "rate": format_rate(view.rate),
-        "min": str(view.min_quantity),
-        "max": str(view.max_quantity),
-        "dripfeed": view.dripfeed,
-        "refill": view.refill,
-        "cancel": view.cancel,
-        "category": view.category,
-        "desc": view.description,
-        "description": view.description,
-        "name_lang": view.name_lang,
-        "cat_lang": view.category_lang,
-        "category_lang": view.category_lang,
-        "desc_lang": view.description_lang,
-        "description_lang": view.description_lang,
+        **service_entry(view, extended=True),
         "refill_days": view.refill_days,
         "link_required": view.link_required,
         "enabled": view.enabled,
