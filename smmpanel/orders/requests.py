@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -32,10 +33,12 @@ from smmpanel.orders.models import (
     CANCELED,
     COMPLETED,
     KIND_ORDER,
+    PARTIAL,
     REFILL_OPEN,
     REFILL_STATUSES,
     REQUEST_COMPLETED,
     REQUEST_PENDING,
+    REQUEST_REJECTED,
     Cancel,
     Order,
     Refill,
@@ -134,6 +137,20 @@ def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "o
         cancel.status = status
         cancel.open_order_id = cancel.order_id if status == REQUEST_PENDING else None
         cancel.updated_at = utcnow()
+
+
+def close_pending_cancels(session: Session, orders: Sequence[Order]) -> None:
+    """Orders that reached a final status close their pending cancel requests:
+    Completed when the upstream canceled (all or part), Rejected when it delivered."""
+    final = {o.id: o for o in orders if o.status not in ACTIVE_STATUSES}
+    if not final:
+        return
+    for cancel in session.scalars(
+        select(Cancel).where(Cancel.order_id.in_(list(final)), Cancel.status == REQUEST_PENDING)
+    ):
+        status = final[cancel.order_id].status
+        outcome = REQUEST_COMPLETED if status in (CANCELED, PARTIAL) else REQUEST_REJECTED
+        cancel.status, cancel.open_order_id, cancel.updated_at = outcome, None, utcnow()
 
 
 def queue_request_forward(session: Session, request: Refill | Cancel) -> None:

@@ -32,6 +32,7 @@ from smmpanel.orders.models import (
     Order,
     OrderEvent,
 )
+from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
 from smmpanel.timeutil import utcnow
 
@@ -259,7 +260,7 @@ def update_order(
     Partial and Canceled refund automatically, exactly once."""
     with db.write() as session:
         order = lock_order(session, order_id)
-        return change_order_status(
+        changed = change_order_status(
             session,
             order,
             status=status,
@@ -268,3 +269,6 @@ def update_order(
             actor=actor,
             note=note,
         )
+        # An order that ended while a cancel request waited closes that request.
+        close_pending_cancels(session, [order])
+        return changed

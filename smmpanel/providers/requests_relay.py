@@ -2,7 +2,7 @@
 worker, their statuses synced back with batched look-ups.
 
 A cancel is completed only when the upstream confirms it by the order itself
-ending Canceled or Partial (see status_sync.close_pending_cancels); an upstream
+ending Canceled or Partial (see orders.requests.close_pending_cancels); an upstream
 refusal rejects the local request.
 """
 

@@ -27,16 +27,12 @@ from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.lifecycle import change_order_status
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
-    CANCELED,
     COMPLETED,
     KIND_SUBSCRIPTION,
     PARTIAL,
-    REQUEST_COMPLETED,
-    REQUEST_PENDING,
-    REQUEST_REJECTED,
-    Cancel,
     Order,
 )
+from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses
@@ -197,20 +193,6 @@ def _remains(order: Order, status: str, reported: int | None) -> int | None:
     if reported is None:
         return None if status != PARTIAL else order.remains
     return max(0, min(int(reported), order.total_quantity))
-
-
-def close_pending_cancels(session: Session, orders: Sequence[Order]) -> None:
-    """Orders that reached a final status close their pending cancel requests:
-    Completed when the upstream canceled (all or part), Rejected when it delivered."""
-    final = {o.id: o for o in orders if o.status not in ACTIVE_STATUSES}
-    if not final:
-        return
-    for cancel in session.scalars(
-        select(Cancel).where(Cancel.order_id.in_(list(final)), Cancel.status == REQUEST_PENDING)
-    ):
-        status = final[cancel.order_id].status
-        outcome = REQUEST_COMPLETED if status in (CANCELED, PARTIAL) else REQUEST_REJECTED
-        cancel.status, cancel.open_order_id, cancel.updated_at = outcome, None, utcnow()
 
 
 def flag_stale_orders(

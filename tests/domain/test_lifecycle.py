@@ -235,6 +235,29 @@ def test_rejected_cancel_changes_nothing(db: Database, customer: Customer) -> No
         resolve_cancel(db, cancel_id=999, status="Completed")
 
 
+@pytest.mark.parametrize(
+    ("ending", "remains", "closed_as"),
+    [
+        ("Completed", None, "Rejected"),
+        ("Partial", 400, "Completed"),
+        ("Canceled", None, "Completed"),
+    ],
+)
+def test_an_order_ending_by_hand_closes_its_pending_cancel(
+    db: Database, customer: Customer, ending: str, remains: int | None, closed_as: str
+) -> None:
+    make_service(db, rate="1.5", cancel=True)
+    order_id = _place(db, customer, 1, 1000)
+    cancel_id, _ = request_cancel(db, account_id=customer.id, order_id=order_id)
+    update_order(db, order_id=order_id, status=ending, remains=remains)
+    assert cancels_by_id(db, [cancel_id], account_id=customer.id)[cancel_id].status == closed_as
+    assert _order(db, order_id).status == ending
+    with pytest.raises(InvalidStatusChange):  # closed: the owner cannot flip it
+        resolve_cancel(
+            db, cancel_id=cancel_id, status="Completed" if closed_as == "Rejected" else "Rejected"
+        )
+
+
 def test_cancel_eligibility(db: Database, customer: Customer) -> None:
     make_service(db, name="No cancel", rate="1", dripfeed=True)
     make_service(db, name="Subs", type="Subscriptions", rate="1", min_quantity=1)
