@@ -56,7 +56,7 @@ from smmpanel.timeutil import as_utc, utcnow
 
 log = logging.getLogger("smmpanel.dripfeed")
 
-DRIPFEED_JOB = "dripfeed_runs"
+DRIPFEED_JOB = fulfilment.DRIPFEED_JOB
 ACTOR = "dripfeed"
 
 

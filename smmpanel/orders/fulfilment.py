@@ -16,6 +16,7 @@ from smmpanel.orders.models import KIND_DRIPFEED, Order
 from smmpanel.providers.models import ServiceSource
 
 FORWARD_JOB = "forward_order"
+DRIPFEED_JOB = "dripfeed_runs"
 
 # Forwarding states of an order (Order.forward_state).
 QUEUED = "queued"  # a forward_order job will send it
@@ -44,6 +45,9 @@ def plan_fulfilment(session: Session, *, order_id: int, service_id: int) -> None
     if order.kind == KIND_DRIPFEED:
         order.forward_state = PARENT
         order.next_run_at = order.created_at
+        # The first run goes now, not at the next tick of the drip-feed schedule
+        # (same dedupe key: never two such jobs queued at once).
+        enqueue(session, DRIPFEED_JOB, {}, dedupe_key="schedule:dripfeed")
         return
     queue_forward(session, order)
 

@@ -261,3 +261,15 @@ def test_manual_dripfeed_is_left_to_the_owner(drip: Relay) -> None:
     assert (order.forward_state, order.next_run_at, order.status) == (None, None, "Pending")
     assert _runs(drip.db, placed.order_id) == []
     assert drip.sim.control.orders() == []
+
+
+def test_the_first_run_goes_at_once_without_waiting_for_the_schedule(
+    db: Database, sim: RunningSimulator
+) -> None:
+    relay = make_relay(db, sim, dripfeed=True)  # the drip-feed schedule: every 30 s
+    relay.run()  # the schedules' first ticks pass
+    parent_id = _place(relay)
+    relay.run()
+    [first] = _runs(db, parent_id)
+    assert (first.run_number, first.forward_state) == (1, "accepted")
+    assert len(sim.control.orders()) == 1
