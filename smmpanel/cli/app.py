@@ -13,6 +13,7 @@ import typer
 
 from smmpanel import __version__
 from smmpanel.cli import (
+    categories,
     db,
     fulfilment,
     ledger,
@@ -34,6 +35,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     users,
     panel,
     services,
+    categories,
     orders,
     requests,
     ledger,

@@ -1,0 +1,76 @@
+"""Categories: their order in the catalog, their names and translations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from smmpanel.catalog.errors import CategoryNotFound, InvalidService
+from smmpanel.catalog.models import Category, CategoryTranslation, Service
+from smmpanel.db import Database
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    id: int
+    name: str
+    position: int
+    services: int
+    translations: dict[str, str]
+
+
+def list_categories(db: Database) -> list[CategoryView]:
+    """Categories in catalog order, with their service counts and translations."""
+    counts = (
+        select(Service.category_id, func.count(Service.id).label("n"))
+        .group_by(Service.category_id)
+        .subquery()
+    )
+    with db.read() as session:
+        rows = session.execute(
+            select(Category, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.category_id == Category.id)
+            .order_by(Category.position, Category.id)
+        ).all()
+        names: dict[int, dict[str, str]] = {}
+        for t in session.scalars(select(CategoryTranslation).order_by(CategoryTranslation.lang)):
+            names.setdefault(t.category_id, {})[t.lang] = t.name
+    return [CategoryView(c.id, c.name, c.position, int(n), names.get(c.id, {})) for c, n in rows]
+
+
+def update_category(
+    db: Database,
+    *,
+    name: str,
+    new_name: str | None = None,
+    position: int | None = None,
+    translations: dict[str, str | None] | None = None,
+) -> None:
+    """Rename, move (categories are listed by position) or translate a category;
+    a translation of None removes it."""
+    with db.write() as session:
+        category = session.execute(
+            select(Category).where(Category.name == name)
+        ).scalar_one_or_none()
+        if category is None:
+            raise CategoryNotFound(f"no category {name!r}")
+        if new_name is not None:
+            new_name = new_name.strip()
+            if not new_name:
+                raise InvalidService("a category needs a name")
+            taken = session.execute(select(Category.id).where(Category.name == new_name)).first()
+            if taken is not None and taken[0] != category.id:
+                raise InvalidService(f"category {new_name!r} exists already")
+            category.name = new_name[:255]
+        if position is not None:
+            category.position = position
+        for lang, text in (translations or {}).items():
+            row = session.get(CategoryTranslation, (category.id, lang))
+            if text is None:
+                if row is not None:
+                    session.delete(row)
+            elif row is None:
+                session.add(CategoryTranslation(category_id=category.id, lang=lang, name=text))
+            else:
+                row.name = text
