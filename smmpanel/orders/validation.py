@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from smmpanel.catalog.models import Service
-from smmpanel.catalog.types import ServiceType, service_type
+from smmpanel.catalog.types import SUBSCRIPTION_DELAYS, ServiceType, service_type
 from smmpanel.orders.errors import InvalidLink, InvalidOrderRequest, QuantityTooHigh, QuantityTooLow
 from smmpanel.orders.models import KIND_DRIPFEED, KIND_ORDER, KIND_SUBSCRIPTION
 
@@ -23,32 +23,6 @@ MAX_LINK_LENGTH = 2048
 MAX_TEXT_LENGTH = 500
 MAX_RUNS = 1000
 MAX_INTERVAL_MINUTES = 60 * 24 * 30
-SUBSCRIPTION_DELAYS = frozenset(
-    (
-        0,
-        5,
-        10,
-        15,
-        20,
-        30,
-        40,
-        50,
-        60,
-        90,
-        120,
-        150,
-        180,
-        210,
-        240,
-        270,
-        300,
-        360,
-        420,
-        480,
-        540,
-        600,
-    )
-)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 

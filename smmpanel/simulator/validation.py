@@ -5,37 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from smmpanel.catalog.types import SUBSCRIPTION_DELAYS
 from smmpanel.simulator import catalog as c
 from smmpanel.simulator.catalog import Service
 
 INCORRECT_REQUEST = "Incorrect request"
 INCORRECT_LINK = "Incorrect link"
-SUBSCRIPTION_DELAYS = frozenset(
-    {
-        0,
-        5,
-        10,
-        15,
-        20,
-        30,
-        40,
-        50,
-        60,
-        90,
-        120,
-        150,
-        180,
-        210,
-        240,
-        270,
-        300,
-        360,
-        420,
-        480,
-        540,
-        600,
-    }
-)
 
 
 class ApiError(Exception):
