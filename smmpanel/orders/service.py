@@ -190,7 +190,22 @@ def _active_link_key(session: Session, service_id: int, draft: OrderDraft) -> st
         return None
     if not get_flag(session, "duplicate_link_check"):
         return None
-    return f"{service_id}:{draft.link}"
+    return f"{service_id}:{same_target(draft.link)}"
+
+
+def same_target(link: str) -> str:
+    """The form of a link under which the duplicate rule compares it: scheme and
+    host in lower case, no "www.", no trailing slash, no fragment, so that
+    `HTTPS://WWW.X.com/a/` and `https://x.com/a` count as the same page.
+    Paths keep their case (they are case-sensitive on most sites)."""
+    text = link.split("#", 1)[0]
+    _scheme, sep, rest = text.partition("://")
+    if not sep:
+        rest = text
+    host, slash, path = rest.partition("/")
+    host = host.lower().removeprefix("www.")
+    path = path.rstrip("/")
+    return f"{host}/{path}" if slash and path else host
 
 
 def _insert_order(session: Session, **values: Any) -> int:
