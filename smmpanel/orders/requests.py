@@ -115,22 +115,26 @@ def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "o
     if status not in CANCEL_STATUSES:
         raise InvalidStatusChange(f"a cancel status is one of {', '.join(CANCEL_STATUSES)}")
     with db.write() as session:
-        cancel = session.get(Cancel, cancel_id, with_for_update=True)
-        if cancel is None:
+        found = session.get(Cancel, cancel_id)
+        if found is None:
             raise CancelNotFound("Cancel not found")
+        # Locks are taken order first, then its requests, on every path (status
+        # sync and the owner's update_order do the same): the other way round
+        # deadlocked against them on PostgreSQL.
+        order = lock_order(session, found.order_id)
+        cancel = session.get(Cancel, cancel_id, with_for_update=True, populate_existing=True)
+        assert cancel is not None
         if cancel.status != REQUEST_PENDING and status != cancel.status:
             raise InvalidStatusChange(f"cancel {cancel_id} is {cancel.status} already")
-        if cancel.status == REQUEST_PENDING and status != REQUEST_PENDING:
-            order = lock_order(session, cancel.order_id)
-            if dripfeed.is_dripfeed_parent(order):
-                # Its runs are stopped already; canceling it whole would refund
-                # the runs delivered.  The parent closes this request when it ends.
-                raise InvalidStatusChange(
-                    f"cancel {cancel_id} closes by itself when the drip-feed's running "
-                    "runs end; set their statuses instead"
-                )
+        closing = cancel.status == REQUEST_PENDING and status != REQUEST_PENDING
+        if closing and dripfeed.is_dripfeed_parent(order):
+            # Its runs are stopped already; canceling it whole would refund
+            # the runs delivered.  The parent closes this request when it ends.
+            raise InvalidStatusChange(
+                f"cancel {cancel_id} closes by itself when the drip-feed's running "
+                "runs end; set their statuses instead"
+            )
         if status == REQUEST_COMPLETED and cancel.status == REQUEST_PENDING:
-            order = lock_order(session, cancel.order_id)
             change_order_status(
                 session, order, status=CANCELED, actor=actor, note=f"cancel request {cancel.id}"
             )
