@@ -15,6 +15,7 @@ from smmpanel.accounts.service import (
     set_account_options,
     set_custom_rate,
 )
+from smmpanel.accounts.webhooks import rotate_webhook_secret, set_webhook
 from smmpanel.catalog.queries import list_services
 from smmpanel.cli.common import (
     CliError,
@@ -185,6 +186,41 @@ def rotate_key(name: Name, database_url: DatabaseUrl = None) -> None:
         key = rotate_api_key(db, username=name)
     echo(f"{name}: the old keys are revoked; new API key (shown only now):")
     echo(key)
+
+
+@app.command("webhook")
+def webhook(
+    name: Name,
+    url: Annotated[
+        str | None, typer.Argument(help="The callback URL (http or https).", show_default=False)
+    ] = None,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Remove the webhook and its secret.")
+    ] = False,
+    rotate: Annotated[
+        bool, typer.Option("--rotate-secret", help="Replace the signing secret.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set, change or remove the account's order-status webhook (docs/webhooks.md).
+    A new signing secret is printed alone on the last line, shown only now."""
+    if remove + rotate + (url is not None) != 1:
+        raise CliError("give a URL, or --remove, or --rotate-secret")
+    with open_panel(database_url) as db:
+        if remove:
+            set_webhook(db, username=name, url=None)
+            echo(f"{name}: webhook removed")
+            return
+        secret = (
+            rotate_webhook_secret(db, username=name)
+            if rotate
+            else set_webhook(db, username=name, url=url)
+        )
+    if secret is None:
+        echo(f"{name}: webhook URL changed; the signing secret is unchanged")
+        return
+    echo(f"{name}: webhook set; signing secret (shown only now):")
+    echo(secret)
 
 
 def _account_json(row: AccountRow) -> dict[str, Any]:

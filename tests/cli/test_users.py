@@ -9,6 +9,7 @@ import pytest
 
 from smmpanel.accounts.errors import InvalidApiKey
 from smmpanel.accounts.queries import account_balance, authenticate
+from smmpanel.accounts.webhooks import sign, verify_signature
 from smmpanel.catalog.queries import list_services
 from smmpanel.db import Database
 from tests.cli.conftest import Run, last_line
@@ -173,3 +174,18 @@ def test_list(run: Run, db: Database) -> None:
         f"{alice.key[:6]}...",
         "0",
     ]
+
+
+def test_webhook_set_change_rotate_remove(run: Run, db: Database) -> None:
+    make_customer(db, "hooked")
+    secret = last_line(run("users", "webhook", "hooked", "https://shop.example/hook"))
+    assert len(secret) >= 43
+    assert verify_signature(secret, b"{}", sign(secret, b"{}"))
+    changed = run("users", "webhook", "hooked", "https://shop.example/new").stdout
+    assert "secret is unchanged" in changed and secret not in changed
+    rotated = last_line(run("users", "webhook", "hooked", "--rotate-secret"))
+    assert rotated != secret
+    run("users", "webhook", "hooked", "--remove")
+    run("users", "webhook", "hooked", "--rotate-secret", ok=False)  # no webhook any more
+    run("users", "webhook", "hooked", "ftp://nope", ok=False)
+    run("users", "webhook", "hooked", ok=False)  # nothing asked
