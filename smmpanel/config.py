@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,8 +14,3 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # One log line per HTTP request (off by default: it costs more than a request).
     access_log: bool = False
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

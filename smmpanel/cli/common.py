@@ -115,7 +115,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 def resolve_url(database_url: str | None = None) -> str:
     """The command's --database-url, else the global one, else the environment
-    (a fresh Settings() each time: get_settings() is cached for the process)."""
+    (read afresh each time, so tests can switch it)."""
     return database_url or global_database_url() or Settings().database_url
 
 

@@ -97,18 +97,6 @@ def claim_job(
         return ClaimedJob(job.id, job.kind, dict(job.payload), job.attempts, job.max_attempts)
 
 
-def extend_lease(
-    db: Database, *, job_id: int, worker: str, lease: timedelta = DEFAULT_LEASE
-) -> bool:
-    with db.write() as session:
-        result = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
-            .values(lease_until=utcnow() + lease)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def finish_job(db: Database, *, job_id: int, worker: str) -> bool:
     """Mark done; False when the lease was lost to another worker meanwhile."""
     with db.write() as session:

@@ -201,11 +201,8 @@ def _refused(db: Database, attempt: Attempt, refused: ApiError) -> None:
         else:
             _reject(session, order, f"{attempt.access.name} refused: {refused.message}")
             return
-    # Queued again: try the next provider now (or wait for a paused one).
-    with db.write() as session:
-        order = lock_order(session, attempt.order_id)
-        if order.forward_state == states.QUEUED:
-            _choose_source(session, order)  # raises RetryLater when all are paused
+    # Queued again: try the next provider now; choosing it raises RetryLater
+    # when only paused providers are left, and cancels when none is.
     forward_order(db, {"order_id": attempt.order_id})
 
 
