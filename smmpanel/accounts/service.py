@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -32,6 +31,7 @@ from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import MoneyError, parse_decimal, to_units
 from smmpanel.timeutil import utcnow
+from smmpanel.tokens import new_token
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3,8}$")
@@ -44,7 +44,7 @@ def hash_key(key: str) -> str:
 
 def new_api_key() -> str:
     """256 random bits in the URL-safe alphabet: safe unescaped in a query string."""
-    return secrets.token_urlsafe(KEY_BYTES)
+    return new_token(KEY_BYTES)
 
 
 @dataclass(frozen=True)

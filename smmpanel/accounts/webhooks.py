@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +37,7 @@ from smmpanel.jobs.worker import RetryLater
 from smmpanel.money import format_units
 from smmpanel.orders.models import Order, OrderEvent
 from smmpanel.timeutil import as_utc
+from smmpanel.tokens import new_token
 
 log = logging.getLogger("smmpanel.webhooks")
 
@@ -95,7 +95,7 @@ def rotate_webhook_secret(db: Database, *, username: str) -> str:
 
 
 def new_webhook_secret() -> str:
-    return secrets.token_urlsafe(SECRET_BYTES)
+    return new_token(SECRET_BYTES)
 
 
 def validate_webhook_url(url: str) -> str:

@@ -60,7 +60,13 @@ def register(root: typer.Typer) -> None:
 def add(
     name: ProviderName,
     url: Annotated[str, typer.Argument(help="API URL, like https://panel.example/api/v2.")],
-    key: Annotated[str, typer.Argument(help="Your API key at that panel.", show_default=False)],
+    key: Annotated[
+        str,
+        typer.Argument(
+            help='Your API key at that panel (one starting with "-" goes after "--").',
+            show_default=False,
+        ),
+    ],
     method: Annotated[str, typer.Option("--method", help="post, json or get.")] = "post",
     request_id: Annotated[
         bool,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ import uvicorn
 from smmpanel.simulator.app import create_app
 from smmpanel.simulator.config import SimulatorConfig
 from smmpanel.simulator.faults import FaultRule, parse_fault_spec
+from smmpanel.tokens import new_token
 
 
 def build_config(
@@ -28,11 +28,11 @@ def build_config(
 ) -> SimulatorConfig:
     """A SimulatorConfig from command-line style values (fault specs as strings).
 
-    A missing key becomes `secrets.token_urlsafe(32)`; read it back from `config.key`.
+    A missing key becomes a fresh random token; read it back from `config.key`.
     """
     rules = [parse_fault_spec(f) if isinstance(f, str) else f.validate() for f in faults]
     return SimulatorConfig(
-        key=key or secrets.token_urlsafe(32),
+        key=key or new_token(32),
         speed=speed,
         time_scale=time_scale,
         manual_clock=manual_clock,

@@ -9,7 +9,6 @@ with running_simulator(manual_clock=True, speed=10) as sim:
 from __future__ import annotations
 
 import contextlib
-import secrets
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ from smmpanel.simulator.app import create_app
 from smmpanel.simulator.config import SimulatorConfig
 from smmpanel.simulator.faults import FaultRule, parse_fault_spec
 from smmpanel.simulator.state import SimState
+from smmpanel.tokens import new_token
 
 
 class SimControl:
@@ -155,7 +155,7 @@ def _config(config: SimulatorConfig | None, options: dict[str, Any]) -> Simulato
     if config is not None:
         return config
     faults = options.pop("faults", [])
-    options.setdefault("key", secrets.token_urlsafe(32))
+    options.setdefault("key", new_token(32))
     rules = [parse_fault_spec(f) if isinstance(f, str) else f for f in faults]
     return SimulatorConfig(faults=rules, **options)
 

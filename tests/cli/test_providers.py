@@ -37,6 +37,13 @@ def test_add_list_and_mask_the_key(run: Run, sim: RunningSimulator) -> None:
     run("providers", "add", "sim", sim.api_url, sim.key, ok=False)  # the name is taken
 
 
+def test_a_key_starting_with_a_dash_is_added_after_double_dash(run: Run) -> None:
+    key = "-" + "k" * 31  # other panels' keys may start with "-", which reads as an option
+    with running_simulator(manual_clock=True, key=key) as dashed:
+        assert last_line(run("providers", "add", "sim", dashed.api_url, "--", key)) == "1"
+        assert "1 imported" in run("providers", "import", "sim", "--service", "1").stdout
+
+
 def test_import_with_markup_then_map_and_sync(
     run: Run, db: Database, sim: RunningSimulator
 ) -> None:

@@ -3,7 +3,6 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +14,7 @@ import pytest
 
 from smmpanel.db import Database
 from smmpanel.server import free_port
+from smmpanel.tokens import new_token
 from tests.e2e.processes import process, run_cli, smmpanel_env, wait_for, wait_http
 
 FAST = {
@@ -48,7 +48,7 @@ class Stack:
 def stack(db: Database, tmp_path: Path) -> Iterator[Stack]:
     env = smmpanel_env(db.url, **FAST)
     sim_port, api_port = free_port(), free_port()
-    sim_key = secrets.token_urlsafe(24)
+    sim_key = new_token(24)
     simulator = f"http://127.0.0.1:{sim_port}"
     with process(
         env,
