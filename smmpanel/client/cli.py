@@ -13,6 +13,7 @@ import enum
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -25,8 +26,9 @@ EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_TRANSPORT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 HELP = """Talk to an SMM panel's reseller API v2.
 
-Set the panel with --url/--key or the SMM_API_URL/SMM_API_KEY environment variables
-(prefer the variable for the key: command lines are visible to other users).
+Set the panel with --url/--key (before the command, or after it for that command
+alone) or the SMM_API_URL/SMM_API_KEY environment variables (prefer the variable for
+the key: command lines are visible to other users).
 
 Exit codes: 0 success; 1 the panel answered an error (for the whole call or for one
 of the ids); 2 usage error; 3 no usable answer (connection, timeout, HTTP 5xx,
@@ -71,6 +73,17 @@ RetriesOpt = Annotated[
     int,
     typer.Option("--retries", envvar="SMM_API_RETRIES", min=0, help="Retries of safe calls."),
 ]
+
+# The same settings after the command name (`smm balance --url ...`) override those
+# given before it (`smm --url ... balance`) and the environment.
+OVERRIDES = "Overrides the same option given before the command."
+CmdUrlOpt = Annotated[str | None, typer.Option("--url", help=OVERRIDES)]
+CmdKeyOpt = Annotated[str | None, typer.Option("--key", help=OVERRIDES, show_default=False)]
+CmdMethodOpt = Annotated[
+    RequestMethod | None, typer.Option("--method", case_sensitive=False, help=OVERRIDES)
+]
+CmdTimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=0.1, help=OVERRIDES)]
+CmdRetriesOpt = Annotated[int | None, typer.Option("--retries", min=0, help=OVERRIDES)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON on stdout, money as strings.")]
 IdsArg = Annotated[list[int], typer.Argument(help="One or more ids.", min=1)]
 
@@ -80,11 +93,45 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The connection settings given before the command (or by the environment)."""
+
+    url: str | None = None
+    key: str | None = None
+    method: RequestMethod = RequestMethod.post
+    timeout: float = 30.0
+    retries: int = 2
+    as_json: bool = False
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    found = ctx.find_object(Settings)
+    return found if found is not None else Settings()
+
+
+def _wants_json(ctx: typer.Context, as_json: bool) -> bool:
+    return as_json or _settings(ctx).as_json
+
+
 @contextmanager
 def _session(
-    url: str | None, key: str | None, method: RequestMethod, timeout: float, retries: int
+    ctx: typer.Context,
+    url: str | None,
+    key: str | None,
+    method: RequestMethod | None,
+    timeout: float | None,
+    retries: int | None,
 ) -> Iterator[Client]:
-    """A client of the configured panel; SDK errors become one line on stderr and an exit code."""
+    """A client of the configured panel; SDK errors become one line on stderr and an exit code.
+
+    Options after the command win over those before it, which win over the environment.
+    """
+    base = _settings(ctx)
+    url, key = url or base.url, key or base.key
+    method = method or base.method
+    timeout = base.timeout if timeout is None else timeout
+    retries = base.retries if retries is None else retries
     if not url:
         raise typer.BadParameter(
             "no API address: pass --url or set SMM_API_URL", param_hint="--url"
@@ -123,8 +170,9 @@ def _finish(results: list[Any]) -> None:
 # -- commands --------------------------------------------------------------
 
 
-@app.command()
-def balance(
+@app.callback()
+def connection(
+    ctx: typer.Context,
     url: UrlOpt = None,
     key: KeyOpt = None,
     method: MethodOpt = RequestMethod.post,
@@ -132,10 +180,24 @@ def balance(
     retries: RetriesOpt = 2,
     as_json: JsonOpt = False,
 ) -> None:
+    """Settings for every command; each command also takes them after its name."""
+    ctx.obj = Settings(url, key, method, timeout, retries, as_json)
+
+
+@app.command()
+def balance(
+    ctx: typer.Context,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Show the account's balance."""
-    with _session(url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries) as client:
         result = client.balance()
-    if as_json:
+    if _wants_json(ctx, as_json):
         print_json(result.to_dict())
     else:
         print_table("Balance", ["Balance", "Currency"], [[str(result.balance), result.currency]])
@@ -143,23 +205,24 @@ def balance(
 
 @app.command()
 def services(
+    ctx: typer.Context,
     category: Annotated[str | None, typer.Option(help="Only categories containing TEXT.")] = None,
     search: Annotated[str | None, typer.Option(help="Only names containing TEXT.")] = None,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the panel's services."""
-    with _session(url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries) as client:
         found = client.services()
     if category:
         found = [s for s in found if category.lower() in s.category.lower()]
     if search:
         found = [s for s in found if search.lower() in s.name.lower() or search == str(s.service)]
-    if as_json:
+    if _wants_json(ctx, as_json):
         print_json([s.to_dict() for s in found])
     else:
         columns = [
@@ -210,6 +273,7 @@ TextOpt = Annotated[str | None, typer.Option()]
 
 @app.command()
 def add(
+    ctx: typer.Context,
     service: Annotated[int, typer.Argument(help="Service id.")],
     link: Annotated[str, typer.Argument(help="Link to the page ('' to send none).")],
     quantity: Annotated[int | None, typer.Argument(help="Quantity.")] = None,
@@ -245,18 +309,18 @@ def add(
     param: Annotated[
         list[str] | None, typer.Option(metavar="NAME=VALUE", help="Any other parameter.")
     ] = None,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Place an order."""
     comment_lines = _read_lines(comments_file, "--comments-file") or comments
     username_lines = _read_lines(usernames_file, "--usernames-file") or usernames
     extra = _key_values(param or [])
-    with _session(url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries) as client:
         placed = client.add(
             service,
             link or None,
@@ -286,18 +350,24 @@ def add(
             request_id=request_id,
             **extra,
         )
-    if as_json:
+    if _wants_json(ctx, as_json):
         print_json(placed.to_dict())
     else:
         print_line(f"Order {placed.order_id} placed.")
 
 
-def _many(kind: str, ids: list[int], fetch: Callable[..., list[Any]], as_json: bool) -> None:
+def _many(
+    ctx: typer.Context,
+    kind: str,
+    ids: list[int],
+    fetch: Callable[..., list[Any]],
+    as_json: bool,
+) -> None:
     """Run one of the multi-id commands and print its results."""
     view = VIEWS[kind]
     with progress_for(len(ids), view.title) as progress:
         results = fetch(ids, progress=progress)
-    if as_json:
+    if _wants_json(ctx, as_json):
         print_json([r.to_dict() for r in results])
     else:
         print_table(view.title, view.columns, [view.row(r) for r in results])
@@ -306,77 +376,82 @@ def _many(kind: str, ids: list[int], fetch: Callable[..., list[Any]], as_json: b
 
 @app.command()
 def status(
+    ctx: typer.Context,
     ids: IdsArg,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the status of orders."""
-    with _session(url, key, method, timeout, retries) as client:
-        _many("status", ids, client.statuses, as_json)
+    with _session(ctx, url, key, method, timeout, retries) as client:
+        _many(ctx, "status", ids, client.statuses, as_json)
 
 
 @app.command()
 def refill(
+    ctx: typer.Context,
     ids: IdsArg,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for refills of orders."""
-    with _session(url, key, method, timeout, retries) as client:
-        _many("refill", ids, client.refills, as_json)
+    with _session(ctx, url, key, method, timeout, retries) as client:
+        _many(ctx, "refill", ids, client.refills, as_json)
 
 
 @app.command("refill-status")
 def refill_status(
+    ctx: typer.Context,
     ids: IdsArg,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the status of refill requests."""
-    with _session(url, key, method, timeout, retries) as client:
-        _many("refill-status", ids, client.refill_statuses, as_json)
+    with _session(ctx, url, key, method, timeout, retries) as client:
+        _many(ctx, "refill-status", ids, client.refill_statuses, as_json)
 
 
 @app.command()
 def cancel(
+    ctx: typer.Context,
     ids: IdsArg,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask to cancel orders."""
-    with _session(url, key, method, timeout, retries) as client:
-        _many("cancel", ids, client.cancel, as_json)
+    with _session(ctx, url, key, method, timeout, retries) as client:
+        _many(ctx, "cancel", ids, client.cancel, as_json)
 
 
 @app.command("cancel-status")
 def cancel_status(
+    ctx: typer.Context,
     ids: IdsArg,
-    url: UrlOpt = None,
-    key: KeyOpt = None,
-    method: MethodOpt = RequestMethod.post,
-    timeout: TimeoutOpt = 30.0,
-    retries: RetriesOpt = 2,
+    url: CmdUrlOpt = None,
+    key: CmdKeyOpt = None,
+    method: CmdMethodOpt = None,
+    timeout: CmdTimeoutOpt = None,
+    retries: CmdRetriesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the status of cancel requests."""
-    with _session(url, key, method, timeout, retries) as client:
-        _many("cancel-status", ids, client.cancel_statuses, as_json)
+    with _session(ctx, url, key, method, timeout, retries) as client:
+        _many(ctx, "cancel-status", ids, client.cancel_statuses, as_json)
 
 
 def main() -> None:

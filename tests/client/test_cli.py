@@ -55,6 +55,22 @@ def test_options_instead_of_environment(smm: Any, panel: PanelServer) -> None:
     assert panel.requests[-1].method == "GET"
 
 
+def test_options_before_the_command_apply_to_it(smm: Any, panel: PanelServer) -> None:
+    no_env = {"SMM_API_URL": "", "SMM_API_KEY": "", "SMM_API_METHOD": ""}
+    before = ["--url", panel.url, "--key", KEY, "--method", "json", "--json"]
+    result = smm(*before, "balance", env=no_env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["balance"] == "100.84292"
+    assert panel.requests[-1].headers["content-type"].startswith("application/json")
+    # after the command, an option wins over the same one before it
+    result = smm(*before, "balance", "--method", "get", env=no_env)
+    assert result.exit_code == 0 and json.loads(result.stdout)["currency"] == "USD"
+    assert panel.requests[-1].method == "GET"
+    wrong_key = smm("--key", "nope", "balance", env=no_env | {"SMM_API_URL": panel.url})
+    assert wrong_key.exit_code == 1 and "Invalid API key" in wrong_key.stderr
+    assert smm("--url", panel.url, "balance", "--key", KEY, env=no_env).exit_code == 0
+
+
 def test_services_table_filters_and_json(smm: Any) -> None:
     table = smm("services", "--category", "instagram")
     assert table.exit_code == 0
