@@ -1,13 +1,15 @@
 """Throughput of /api/v2 against a bare Starlette baseline, measured in one run.
 
     python bench/bench_api.py [--seconds 5] [--concurrency 16] [--database-url URL]
+                              [--workers 1 2]
 
-Starts two uvicorn processes on free ports: a bare Starlette app that parses
-the body and answers JSON (the ceiling for any route on this machine), and
-the panel.  The load comes from `wrk` when it is installed (Debian package
-`wrk`), else from Python client threads, which saturate long before the
-server does; either way the result is requests per second and the ratio to
-the baseline of the same run, so numbers from different machines compare.
+Starts a bare Starlette app that parses the body and answers JSON (the
+ceiling for any route on this machine, one uvicorn process), then the panel
+with each number of worker processes given (`smmpanel serve --workers N`).
+The load comes from `wrk` when it is installed (Debian package `wrk`), else
+from Python client threads, which saturate long before the server does;
+either way the result is requests per second and the ratio to the baseline
+of the same run, so numbers from different machines compare.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -118,6 +121,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn processes, one run each"
+    )
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="smmpanel-bench-"))
     url = options.database_url or f"sqlite:///{work / 'bench.db'}"
@@ -155,45 +161,34 @@ def main() -> None:
         [*smmpanel, "users", "fund", "bench", "1000000"], env=env, check=True, capture_output=True
     )
 
-    base_port, panel_port = free_port(), free_port()
+    base_port = free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
     baseline = _start(
         [*uvicorn, "--app-dir", str(work), "baseline:app", "--port", str(base_port)], env, base_port
     )
-    panel = _start([*smmpanel, "serve", "--port", str(panel_port)], env, panel_port)
+    secs, conc = options.seconds, options.concurrency
     try:
-        secs, conc = options.seconds, options.concurrency
-        panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
         base_url = f"http://127.0.0.1:{base_port}/api/v2"
-        balance_body = f"key={key}&action=balance"
-        add_body = (
-            f"key={key}&action=add&service=1&quantity=10&link=https%3A%2F%2Fexample.com%2F{{n}}"
-        )
-        if shutil.which("wrk"):
-            tool = "wrk"
-            base = _wrk(base_url, balance_body, secs, conc, work)
-            balance = _wrk(panel_url, balance_body, secs, conc, work)
-            add = _wrk(panel_url, add_body, secs, conc, work)
-        else:
-            tool = "python threads"
-            base = _load(base_url, lambda n: {"key": key, "action": "balance"}, secs, conc)
-            balance = _load(panel_url, lambda n: {"key": key, "action": "balance"}, secs, conc)
-            add = _load(
-                panel_url,
-                lambda n: {
-                    "key": key,
-                    "action": "add",
-                    "service": "1",
-                    "link": f"https://example.com/{n}",
-                    "quantity": "10",
-                },
-                secs,
-                conc,
+        base, tool = _measure(base_url, key, "balance", secs, conc, work, tag="base")
+        rates: list[tuple[str, float]] = [("baseline: bare Starlette + parse", base)]
+        for workers in options.workers:
+            panel_port = free_port()
+            panel = _start(
+                [*smmpanel, "serve", "--port", str(panel_port), "--workers", str(workers)],
+                env,
+                panel_port,
             )
+            try:
+                panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
+                for action in ("balance", "add", "status"):
+                    rate, _ = _measure(panel_url, key, action, secs, conc, work, tag=f"w{workers}")
+                    rates.append((f"{action}, {workers} worker(s)", rate))
+            finally:
+                panel.terminate()
+                panel.wait(10)
     finally:
-        for process in (baseline, panel):
-            process.terminate()
-            process.wait(10)
+        baseline.terminate()
+        baseline.wait(10)
     backend = url.split(":", 1)[0]
     orders = subprocess.run(
         [*smmpanel, "orders", "list", "--limit", "1", "--json"],
@@ -208,12 +203,28 @@ def main() -> None:
         f"load={tool} orders placed={placed}"
     )
     print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}")
-    for name, rate in (
-        ("baseline: bare Starlette + parse", base),
-        ("/api/v2 action=balance", balance),
-        ("/api/v2 action=add (charge+order)", add),
-    ):
+    for name, rate in rates:
         print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x")
+
+
+def _measure(
+    url: str, key: str, action: str, secs: float, conc: int, work: Path, *, tag: str
+) -> tuple[float, str]:
+    """Requests per second of one action: `balance`, `add` with a link unique to
+    this run and request, or `status` of order 1 (placed by the first `add`)."""
+    fields = {"key": key, "action": action}
+    if action == "status":
+        fields["order"] = "1"
+    elif action == "add":
+        fields.update(service="1", quantity="10", link=f"https://example.com/{tag}-{{n}}")
+    if shutil.which("wrk"):
+        body = "&".join(f"{k}={quote(v, safe='{}')}" for k, v in fields.items())
+        return _wrk(url, body, secs, conc, work), "wrk"
+
+    def make_body(n: int) -> dict[str, str]:
+        return {k: v.replace("{n}", str(n)) for k, v in fields.items()}
+
+    return _load(url, make_body, secs, conc), "python threads"
 
 
 if __name__ == "__main__":

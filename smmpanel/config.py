@@ -14,3 +14,5 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # One log line per HTTP request (off by default: it costs more than a request).
     access_log: bool = False
+    # uvicorn processes of `smmpanel serve` (each runs SMMPANEL_DB_THREADS threads).
+    workers: int = 1

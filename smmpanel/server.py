@@ -11,12 +11,26 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.applications import Starlette
 
+from smmpanel.api_v2.app import create_app
+from smmpanel.config import Settings
+from smmpanel.db import Database
+
+# What uvicorn imports in each process of `smmpanel serve --workers N`.
+APP_FACTORY = "smmpanel.server:app_from_environment"
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def app_from_environment() -> Starlette:
+    """The panel's app from SMMPANEL_* settings: uvicorn's factory for the worker
+    processes of `smmpanel serve --workers N` (the parent has migrated already)."""
+    settings = Settings()
+    return create_app(Database(settings.database_url), max_body=settings.max_body_bytes)
 
 
 @contextmanager

@@ -11,15 +11,16 @@ import logging
 import random
 import re
 import ssl
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, quote_plus
 
 import httpx
 
 from . import _ops, dialect
-from ._ops import MAX_IDS, Call, Op, Progress, Retry
+from ._ops import MAX_IDS, Call, Retry
 from .dialect import answer_error
 from .errors import ApiError, OrderMayExistError, ProtocolError, SmmError, TransportError
 from .models import (
@@ -29,6 +30,8 @@ from .models import (
     RefillResult,
     RefillStatusResult,
 )
+
+T = TypeVar("T")
 
 log = logging.getLogger("smmpanel.client")
 
@@ -156,62 +159,38 @@ class BaseClient:
 
     # -- batched operations (shared by both clients) -------------------------
 
-    def _batch_statuses(
-        self, ids: _ops.Ids, progress: Progress | None
-    ) -> Op[list[OrderStatusResult]]:
-        return _ops.batched(
-            "status",
-            "orders",
-            _ops.to_ids(ids, "order id"),
-            dialect.parse_order_statuses,
-            batch_size=self._batch_size,
-            progress=progress,
+    def _batch_statuses(self, ids: _ops.Ids) -> _ops.Batches[OrderStatusResult]:
+        return self._batches("status", "orders", ids, "order id", dialect.parse_order_statuses)
+
+    def _batch_refills(self, ids: _ops.Ids) -> _ops.Batches[RefillResult]:
+        return self._batches(
+            "refill", "orders", ids, "order id", dialect.parse_refills, Retry.CONNECT_ONLY
         )
 
-    def _batch_refills(self, ids: _ops.Ids, progress: Progress | None) -> Op[list[RefillResult]]:
-        return _ops.batched(
-            "refill",
-            "orders",
-            _ops.to_ids(ids, "order id"),
-            dialect.parse_refills,
-            retry=Retry.CONNECT_ONLY,
-            batch_size=self._batch_size,
-            progress=progress,
+    def _batch_refill_statuses(self, ids: _ops.Ids) -> _ops.Batches[RefillStatusResult]:
+        return self._batches(
+            "refill_status", "refills", ids, "refill id", dialect.parse_refill_statuses
         )
 
-    def _batch_refill_statuses(
-        self, ids: _ops.Ids, progress: Progress | None
-    ) -> Op[list[RefillStatusResult]]:
-        return _ops.batched(
-            "refill_status",
-            "refills",
-            _ops.to_ids(ids, "refill id"),
-            dialect.parse_refill_statuses,
-            batch_size=self._batch_size,
-            progress=progress,
+    def _batch_cancels(self, ids: _ops.Ids) -> _ops.Batches[CancelResult]:
+        return self._batches(
+            "cancel", "orders", ids, "order id", dialect.parse_cancels, Retry.CONNECT_ONLY
         )
 
-    def _batch_cancels(self, ids: _ops.Ids, progress: Progress | None) -> Op[list[CancelResult]]:
-        return _ops.batched(
-            "cancel",
-            "orders",
-            _ops.to_ids(ids, "order id"),
-            dialect.parse_cancels,
-            retry=Retry.CONNECT_ONLY,
-            batch_size=self._batch_size,
-            progress=progress,
-        )
+    def _batch_cancel_statuses(self, ids: _ops.Ids) -> _ops.Batches[CancelStatusResult]:
+        return self._batches("cancel", "cancels", ids, "cancel id", dialect.parse_cancel_statuses)
 
-    def _batch_cancel_statuses(
-        self, ids: _ops.Ids, progress: Progress | None
-    ) -> Op[list[CancelStatusResult]]:
-        return _ops.batched(
-            "cancel",
-            "cancels",
-            _ops.to_ids(ids, "cancel id"),
-            dialect.parse_cancel_statuses,
-            batch_size=self._batch_size,
-            progress=progress,
+    def _batches(
+        self,
+        action: str,
+        param: str,
+        ids: _ops.Ids,
+        what: str,
+        parse: Callable[[object, Sequence[int]], list[T]],
+        retry: Retry = Retry.SAFE,
+    ) -> _ops.Batches[T]:
+        return _ops.Batches(
+            action, param, _ops.to_ids(ids, what), parse, retry, size=self._batch_size
         )
 
     # -- requests ----------------------------------------------------------

@@ -15,7 +15,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from . import dialect
 from .dialect import ID_ERROR_CODES, answer_error
@@ -120,33 +120,49 @@ def refill_status(refill_id: int) -> Op[RefillStatusResult]:
 # -- batched calls -----------------------------------------------------------
 
 
-def batched(
-    action: str,
-    param: str,
-    ids: Sequence[int],
-    parse: Callable[[object, Sequence[int]], list[T]],
-    *,
-    retry: Retry = Retry.SAFE,
-    batch_size: int = MAX_IDS,
-    progress: Progress | None = None,
-) -> Op[list[T]]:
-    """Ask about ``ids`` in calls of at most ``batch_size``; results in input order.
+@dataclass(frozen=True)
+class Batches(Generic[T]):
+    """A question about many ids, asked in calls of at most ``size`` ids each.
 
-    A whole-call error answer raises :class:`ApiError`, except an id-level
-    error (``Incorrect order ID``) answered flat to a call about one id,
-    which becomes that id's result.
+    The calls are independent, so a client may make them one after another
+    (:func:`batched`) or several at once (the async client).
     """
-    results: list[T] = []
-    for start in range(0, len(ids), batch_size):
-        chunk = ids[start : start + batch_size]
-        params: dict[str, ParamValue] = {"action": action, param: ",".join(map(str, chunk))}
-        data = yield Call(action, params, retry)
+
+    action: str
+    param: str
+    ids: list[int]
+    parse: Callable[[object, Sequence[int]], list[T]]
+    retry: Retry = Retry.SAFE
+    size: int = MAX_IDS
+
+    def chunks(self) -> list[list[int]]:
+        return [self.ids[start : start + self.size] for start in range(0, len(self.ids), self.size)]
+
+    def call(self, chunk: list[int]) -> Op[list[T]]:
+        """One call about ``chunk``; results in ``chunk`` order.
+
+        A whole-call error answer raises :class:`ApiError`, except an id-level
+        error (``Incorrect order ID``) answered flat to a call about one id,
+        which becomes that id's result.
+        """
+        params: dict[str, ParamValue] = {
+            "action": self.action,
+            self.param: ",".join(map(str, chunk)),
+        }
+        data = yield Call(self.action, params, self.retry)
         error = answer_error(data)
         if error is not None and not (len(chunk) == 1 and error.code in ID_ERROR_CODES):
             raise ApiError(error.message, error.code)
-        results.extend(parse(data, chunk))
+        return self.parse(data, chunk)
+
+
+def batched(batches: Batches[T], progress: Progress | None = None) -> Op[list[T]]:
+    """All of ``batches``' calls, one after another; results in input order."""
+    results: list[T] = []
+    for chunk in batches.chunks():
+        results.extend((yield from batches.call(chunk)))
         if progress is not None:
-            progress(len(results), len(ids))
+            progress(len(results), len(batches.ids))
     return results
 
 

@@ -42,6 +42,8 @@ class AsyncClient(BaseClient):
     Reads are retried ``retries`` times on transport errors, HTTP 429 and
     5xx, waiting ``backoff`` * 2**n seconds (with jitter); creations only when
     that is safe (see docs/client.md). ``timeout`` is in seconds, per I/O step.
+    Calls about more than ``batch_size`` ids are split, and up to
+    ``concurrency`` of those calls are made at once.
     """
 
     def __init__(
@@ -58,7 +60,11 @@ class AsyncClient(BaseClient):
         batch_size: int = _ops.MAX_IDS,
         headers: dict[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
+        concurrency: int = 4,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._concurrency = concurrency
         super().__init__(
             url,
             key,
@@ -149,7 +155,7 @@ class AsyncClient(BaseClient):
 
         ``progress(done, total)`` is called after each call.
         """
-        return await self._run(self._batch_statuses(order_ids, progress))
+        return await self._run_batches(self._batch_statuses(order_ids), progress)
 
     async def refill(self, order_id: int) -> RefillResult:
         """Ask for a refill of one order; raises :class:`ApiError` when refused."""
@@ -159,7 +165,7 @@ class AsyncClient(BaseClient):
         self, order_ids: Ids, *, progress: Progress | None = None
     ) -> list[RefillResult]:
         """Ask for refills of many orders; per-id errors stay in the results."""
-        return await self._run(self._batch_refills(order_ids, progress))
+        return await self._run_batches(self._batch_refills(order_ids), progress)
 
     async def refill_status(self, refill_id: int) -> RefillStatusResult:
         """The status of one refill request."""
@@ -169,19 +175,19 @@ class AsyncClient(BaseClient):
         self, refill_ids: Ids, *, progress: Progress | None = None
     ) -> list[RefillStatusResult]:
         """Statuses of many refill requests; per-id errors stay in the results."""
-        return await self._run(self._batch_refill_statuses(refill_ids, progress))
+        return await self._run_batches(self._batch_refill_statuses(refill_ids), progress)
 
     async def cancel(
         self, order_ids: Ids, *, progress: Progress | None = None
     ) -> list[CancelResult]:
         """Ask to cancel one or many orders (``action=cancel`` with ``orders``)."""
-        return await self._run(self._batch_cancels(order_ids, progress))
+        return await self._run_batches(self._batch_cancels(order_ids), progress)
 
     async def cancel_statuses(
         self, cancel_ids: Ids, *, progress: Progress | None = None
     ) -> list[CancelStatusResult]:
         """Statuses of cancel requests (``action=cancel`` with ``cancels``)."""
-        return await self._run(self._batch_cancel_statuses(cancel_ids, progress))
+        return await self._run_batches(self._batch_cancel_statuses(cancel_ids), progress)
 
     async def balance(self) -> Balance:
         """The account's balance."""
@@ -207,6 +213,38 @@ class AsyncClient(BaseClient):
                 raise self._unreadable(call, response, exc) from None
             except ApiError as exc:
                 raise self._redacted(exc) from None
+
+    async def _run_batches(self, batches: _ops.Batches[T], progress: Progress | None) -> list[T]:
+        """Up to ``concurrency`` of the batches' calls at once; results in input order.
+
+        The first failure to arrive is raised and the calls not yet answered are
+        abandoned (whole-call errors such as a wrong key are the same for every
+        batch; per-id errors stay in the results and are no failure).
+        """
+        chunks = batches.chunks()
+        if len(chunks) <= 1 or self._concurrency == 1:
+            return await self._run(_ops.batched(batches, progress))
+        answers: dict[int, list[T]] = {}
+        failures: dict[int, Exception] = {}  # in order of arrival
+        limiter = anyio.CapacityLimiter(self._concurrency)
+
+        async def ask(index: int, scope: anyio.CancelScope) -> None:
+            async with limiter:
+                try:
+                    answers[index] = await self._run(batches.call(chunks[index]))
+                except Exception as exc:
+                    failures[index] = exc
+                    scope.cancel()
+                    return
+            if progress is not None:
+                progress(sum(map(len, answers.values())), len(batches.ids))
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(chunks)):
+                group.start_soon(ask, index, group.cancel_scope)
+        if failures:
+            raise next(iter(failures.values()))
+        return [result for index in range(len(chunks)) for result in answers[index]]
 
     async def _send(self, call: _ops.Call) -> httpx.Response:
         attempt = 0

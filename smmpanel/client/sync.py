@@ -149,7 +149,7 @@ class Client(BaseClient):
 
         ``progress(done, total)`` is called after each call.
         """
-        return self._run(self._batch_statuses(order_ids, progress))
+        return self._run(_ops.batched(self._batch_statuses(order_ids), progress))
 
     def refill(self, order_id: int) -> RefillResult:
         """Ask for a refill of one order; raises :class:`ApiError` when refused."""
@@ -157,7 +157,7 @@ class Client(BaseClient):
 
     def refills(self, order_ids: Ids, *, progress: Progress | None = None) -> list[RefillResult]:
         """Ask for refills of many orders; per-id errors stay in the results."""
-        return self._run(self._batch_refills(order_ids, progress))
+        return self._run(_ops.batched(self._batch_refills(order_ids), progress))
 
     def refill_status(self, refill_id: int) -> RefillStatusResult:
         """The status of one refill request."""
@@ -167,17 +167,17 @@ class Client(BaseClient):
         self, refill_ids: Ids, *, progress: Progress | None = None
     ) -> list[RefillStatusResult]:
         """Statuses of many refill requests; per-id errors stay in the results."""
-        return self._run(self._batch_refill_statuses(refill_ids, progress))
+        return self._run(_ops.batched(self._batch_refill_statuses(refill_ids), progress))
 
     def cancel(self, order_ids: Ids, *, progress: Progress | None = None) -> list[CancelResult]:
         """Ask to cancel one or many orders (``action=cancel`` with ``orders``)."""
-        return self._run(self._batch_cancels(order_ids, progress))
+        return self._run(_ops.batched(self._batch_cancels(order_ids), progress))
 
     def cancel_statuses(
         self, cancel_ids: Ids, *, progress: Progress | None = None
     ) -> list[CancelStatusResult]:
         """Statuses of cancel requests (``action=cancel`` with ``cancels``)."""
-        return self._run(self._batch_cancel_statuses(cancel_ids, progress))
+        return self._run(_ops.batched(self._batch_cancel_statuses(cancel_ids), progress))
 
     def balance(self) -> Balance:
         """The account's balance."""
