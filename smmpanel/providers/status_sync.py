@@ -135,7 +135,10 @@ def apply_upstream_statuses(
         orders = {
             o.id: o
             for o in session.scalars(
-                select(Order).where(Order.id.in_([oid for oid, _ in batch])).with_for_update()
+                select(Order)
+                .where(Order.id.in_([oid for oid, _ in batch]))
+                .order_by(Order.id)  # rows locked in one order by every multi-row writer
+                .with_for_update()
             )
         }
         finished: list[Order] = []
