@@ -29,7 +29,7 @@ from smmpanel.db import Database
 from smmpanel.money import format_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
-from smmpanel.server import APP_FACTORY
+from smmpanel.server import APP_FACTORY, run_processes
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.worker import build_worker
 
@@ -161,7 +161,7 @@ def _run_processes(url: str, host: str, port: int, settings: Settings, processes
     previous = os.environ.get("SMMPANEL_DATABASE_URL")
     os.environ["SMMPANEL_DATABASE_URL"] = url  # what --database-url said, for the children
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             APP_FACTORY,
             factory=True,
             workers=processes,
@@ -170,6 +170,7 @@ def _run_processes(url: str, host: str, port: int, settings: Settings, processes
             log_level=settings.log_level.lower(),
             access_log=settings.access_log,
         )
+        run_processes(config)
     finally:
         if previous is None:
             os.environ.pop("SMMPANEL_DATABASE_URL", None)
