@@ -6,7 +6,8 @@ import hmac
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import InvalidApiKey
 from smmpanel.accounts.models import ACTIVE, Account, ApiKey, Currency
@@ -31,11 +32,23 @@ class Principal:
 def authenticate(db: Database, key: str | None) -> Principal:
     """Resolve an API key; raises InvalidApiKey for a missing, unknown or revoked
     key and for a suspended account alike."""
+    digest = key_digest(key)
+    with db.read() as session:
+        return principal_for(session, digest)
+
+
+def key_digest(key: str | None) -> str:
+    """The stored form of an API key; InvalidApiKey for one that cannot be valid
+    (checked before any database work)."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidApiKey("Invalid API key")
-    digest = hash_key(key.strip())
-    with db.read() as session:
-        row = session.execute(_AUTHENTICATE, {"digest": digest}).first()
+    return hash_key(key.strip())
+
+
+def principal_for(reader: Session | Connection, digest: str) -> Principal:
+    """The account of a key digest, read in the caller's transaction (so the API
+    authenticates and acts in one transaction); InvalidApiKey as `authenticate`."""
+    row = reader.execute(_AUTHENTICATE, {"digest": digest}).first()
     # The index lookup already matched; compare again in constant time so the
     # check does not depend on a short-circuiting string comparison anywhere.
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.status != ACTIVE:
@@ -117,7 +130,12 @@ def list_accounts(db: Database) -> list[AccountRow]:
 
 def account_balance(db: Database, account_id: int) -> tuple[int, str]:
     with db.read() as session:
-        row = session.execute(_BALANCE, {"account_id": account_id}).one()
+        return balance_of(session, account_id)
+
+
+def balance_of(reader: Session | Connection, account_id: int) -> tuple[int, str]:
+    """An account's balance in minor units and its currency, in the caller's transaction."""
+    row = reader.execute(_BALANCE, {"account_id": account_id}).one()
     return int(row[0]), str(row[1])
 
 

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from smmpanel.accounts.queries import authenticate
-from smmpanel.api_v2.actions import ACTIONS
+from smmpanel.accounts.queries import authenticate, key_digest
+from smmpanel.api_v2.actions import ACTIONS, KEYED_ACTIONS
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
 from smmpanel.api_v2.params import BadRequest, parse_body, parse_query, text_param
 from smmpanel.db import Database
@@ -39,8 +39,12 @@ class JSONAnswer(Response):
 def handle(db: Database, params: dict[str, Any]) -> Any:
     """Authenticate and run one action; domain refusals become error bodies."""
     try:
+        name = (text_param(params, "action") or "").lower()
+        keyed = KEYED_ACTIONS.get(name)
+        if keyed is not None:
+            return keyed(db, key_digest(text_param(params, "key")), params)
         principal = authenticate(db, text_param(params, "key"))
-        action = ACTIONS.get((text_param(params, "action") or "").lower())
+        action = ACTIONS.get(name)
         if action is None:
             return {"error": INCORRECT_REQUEST, "detail": "unknown or missing action"}
         return action(db, principal, params)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account
 from smmpanel.db import Database
@@ -41,11 +42,21 @@ def orders_by_id(
     exactly as if they did not exist)."""
     if not order_ids:
         return {}
+    with db.read() as session:
+        return orders_by_id_in(session, order_ids, account_id=account_id)
+
+
+def orders_by_id_in(
+    reader: Session | Connection, order_ids: Sequence[int], *, account_id: int | None
+) -> dict[int, OrderView]:
+    """`orders_by_id` in the caller's transaction (the API's `status` reads the
+    key and the orders in one)."""
+    if not order_ids:
+        return {}
     query = _order_query().where(Order.id.in_(set(order_ids)))
     if account_id is not None:
         query = query.where(Order.account_id == account_id)
-    with db.read() as session:
-        return {view.id: view for view in map(_order_view, session.execute(query))}
+    return {view.id: view for view in map(_order_view, reader.execute(query))}
 
 
 def list_orders(

@@ -51,7 +51,9 @@ class PlacedOrder:
     replayed: bool = False
 
 
-class _Replay(Exception):
+class Replayed(Exception):
+    """A repeated request_id: roll the transaction back and answer `order_id`."""
+
     def __init__(self, order_id: int) -> None:
         self.order_id = order_id
 
@@ -70,17 +72,48 @@ def place_order(
     With a `request_id`, a repeat of the same request returns the first order
     and changes nothing; the same id with other parameters is refused.
     """
+    request_id = checked_request_id(request_id)
+    try:
+        with db.write() as session:
+            return PlacedOrder(
+                place_order_in(
+                    session,
+                    account_id=account_id,
+                    service_id=service_id,
+                    params=params,
+                    request_id=request_id,
+                    actor=actor,
+                )
+            )
+    except Replayed as replay:
+        return PlacedOrder(replay.order_id, replayed=True)
+
+
+def checked_request_id(request_id: str | None) -> str | None:
+    """A request_id as `place_order_in` takes it (trimmed), or InvalidOrderRequest."""
     if request_id is not None:
         request_id = request_id.strip()
         if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
             raise InvalidOrderRequest(f"request_id: 1 to {MAX_REQUEST_ID_LENGTH} characters")
         if "\x00" in request_id:  # PostgreSQL text cannot hold NUL
             raise InvalidOrderRequest("request_id: must not contain NUL characters")
-    try:
-        with db.write() as session:
-            return PlacedOrder(_place(session, account_id, service_id, params, request_id, actor))
-    except _Replay as replay:
-        return PlacedOrder(replay.order_id, replayed=True)
+    return request_id
+
+
+def place_order_in(
+    session: Session,
+    *,
+    account_id: int,
+    service_id: int,
+    params: Mapping[str, Any],
+    request_id: str | None,
+    actor: str,
+) -> int:
+    """`place_order` in the caller's write transaction (the API authenticates in
+    the same one); `request_id` as `checked_request_id` returns it.  Raises
+    Replayed for a repeated request_id: the caller must roll back and answer
+    with its order."""
+    return _place(session, account_id, service_id, params, request_id, actor)
 
 
 def _place(
@@ -258,7 +291,7 @@ def _claim_request_id(
         raise IdempotencyConflict("request_id was used before with different parameters")
     if existing.order_id is None:
         raise IdempotencyConflict("request_id is being processed; retry shortly")
-    raise _Replay(existing.order_id)
+    raise Replayed(existing.order_id)
 
 
 def update_order(

@@ -76,11 +76,19 @@ def test_dead_keys(db: Database, http: httpx.Client, transport: str) -> None:
     assert api("balance")["balance"] == "100.00000"
 
     new_key = rotate_api_key(db, username="alice")
-    assert api("balance") == INVALID_KEY
+    for action in ("balance", "add", "status"):
+        assert api(action, service=1, order=1) == INVALID_KEY
     assert Api(http, new_key, transport)("balance")["balance"] == "100.00000"
     # Keys are matched whole: a prefix, a different case or extra text fails.
     for wrong in (new_key[:-1], new_key.upper(), new_key + "x", "x" * 300):
         assert Api(http, wrong, transport)("balance") == INVALID_KEY
+    # The key is checked before anything else the request gets wrong.
+    nobody = Api(http, "no-such-key", transport)
+    assert nobody("add") == INVALID_KEY
+    assert nobody("add", service=1, request_id="") == INVALID_KEY
+    assert nobody("status") == INVALID_KEY
+    assert nobody("status", orders=",".join(str(n) for n in range(1, 102))) == INVALID_KEY
+    assert nobody("no_such_action") == INVALID_KEY
 
 
 def test_at_most_100_ids(db: Database, http: httpx.Client) -> None:
