@@ -13,6 +13,8 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from smmpanel.accounts.models import Account
 from smmpanel.ledger.errors import AlreadyPosted, InsufficientFunds
@@ -81,6 +83,7 @@ def _apply(session: Session, entry: LedgerEntry) -> None:
     ).scalar_one_or_none()
     if balance_after is None:
         raise InsufficientFunds("Not enough funds on balance")
+    _sync_loaded_account(session, entry.account_id, balance_after)
     entry.balance_after = balance_after
     values = {c.key: getattr(entry, c.key) for c in _ENTRY_COLUMNS}
     values["created_at"] = utcnow()
@@ -89,13 +92,27 @@ def _apply(session: Session, entry: LedgerEntry) -> None:
     entry.id = session.execute(_INSERT_ENTRY, values).scalar_one()
 
 
+def _sync_loaded_account(session: Session, account_id: int, balance: int) -> None:
+    """The UPDATE is Core, so an Account the session has loaded does not see it;
+    give it the new balance, as an ORM UPDATE would have."""
+    loaded = session.identity_map.get(identity_key(Account, account_id))
+    if loaded is not None:
+        set_committed_value(loaded, "balance", balance)
+
+
 # One conditional UPDATE: it can never take a balance below zero, even when
-# concurrent requests race (no read-modify-write).  Built once: the hot path.
+# concurrent requests race (no read-modify-write).  Built once, and on the
+# table, not the Account entity: the ORM's UPDATE (synchronising the session)
+# cost a fifth of placing an order (measured: 1,010 -> 1,300 orders/s).
+_ACCOUNTS = cast(Table, Account.__table__)
 _MOVE_BALANCE = (
-    update(Account)
-    .where(Account.id == bindparam("account_id"), Account.balance + bindparam("amount") >= 0)
-    .values(balance=Account.balance + bindparam("amount"))
-    .returning(Account.balance)
+    update(_ACCOUNTS)
+    .where(
+        _ACCOUNTS.c.id == bindparam("account_id"),
+        _ACCOUNTS.c.balance + bindparam("amount") >= 0,
+    )
+    .values(balance=_ACCOUNTS.c.balance + bindparam("amount"))
+    .returning(_ACCOUNTS.c.balance)
 )
 
 
