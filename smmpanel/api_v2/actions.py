@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from smmpanel.accounts.queries import Principal, balance_of, principal_for
 from smmpanel.api_v2.errors import (
@@ -68,16 +68,16 @@ def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
 
 def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """The key and the orders read in one transaction."""
-    with db.read() as session:
-        who = principal_for(session, digest)
-        return _status(session, who, params)
+    with db.read_core() as connection:
+        who = principal_for(connection, digest)
+        return _status(connection, who, params)
 
 
-def _status(session: Session, who: Principal, params: dict[str, Any]) -> Json:
+def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
     if "orders" in params:
         given = _ids(params["orders"])
         found = order_queries.orders_by_id_in(
-            session, [i for i in map(int_param, given) if i], account_id=who.account_id
+            reader, [i for i in map(int_param, given) if i], account_id=who.account_id
         )
         answer: dict[str, Any] = {}
         for text in given:
@@ -86,7 +86,7 @@ def _status(session: Session, who: Principal, params: dict[str, Any]) -> Json:
         return answer
     order_id = int_param(params.get("order"))
     view = (
-        order_queries.orders_by_id_in(session, [order_id], account_id=who.account_id).get(order_id)
+        order_queries.orders_by_id_in(reader, [order_id], account_id=who.account_id).get(order_id)
         if order_id
         else None
     )
@@ -190,9 +190,9 @@ def _cancel_statuses(db: Database, who: Principal, given: list[str]) -> Json:
 
 def balance(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """The key and the balance read in one transaction."""
-    with db.read() as session:
-        who = principal_for(session, digest)
-        units, currency = balance_of(session, who.account_id)
+    with db.read_core() as connection:
+        who = principal_for(connection, digest)
+        units, currency = balance_of(connection, who.account_id)
     return {"balance": format_units(units), "currency": currency}
 
 
