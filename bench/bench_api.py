@@ -47,10 +47,22 @@ app = Starlette(routes=[Route("/api/v2", endpoint, methods=["POST"])])
 """
 
 
-def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def _start(
+    args: list[str], env: dict[str, str], port: int, processes: int = 0
+) -> subprocess.Popen[bytes]:
+    """Start a server; with `processes`, wait until that many uvicorn workers
+    logged their start-up (load sent while one still starts lands on the others
+    and stays there: keep-alive connections)."""
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    started = 0
+    while started < processes:
+        line = process.stderr.readline()
+        if not line:
+            break
+        started += b"Application startup complete" in line
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
             return process
@@ -175,8 +187,9 @@ def main() -> None:
             panel_port = free_port()
             panel = _start(
                 [*smmpanel, "serve", "--port", str(panel_port), "--workers", str(workers)],
-                env,
+                {**env, "SMMPANEL_LOG_LEVEL": "info"},
                 panel_port,
+                processes=workers,
             )
             try:
                 panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
