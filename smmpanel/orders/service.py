@@ -113,17 +113,6 @@ def place_order_in(
     the same one); `request_id` as `checked_request_id` returns it.  Raises
     Replayed for a repeated request_id: the caller must roll back and answer
     with its order."""
-    return _place(session, account_id, service_id, params, request_id, actor)
-
-
-def _place(
-    session: Session,
-    account_id: int,
-    service_id: int,
-    params: Mapping[str, Any],
-    request_id: str | None,
-    actor: str,
-) -> int:
     idempotency = None
     if request_id is not None:
         idempotency = _claim_request_id(session, account_id, request_id, service_id, params)
