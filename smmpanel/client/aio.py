@@ -43,7 +43,8 @@ class AsyncClient(BaseClient):
     5xx, waiting ``backoff`` * 2**n seconds (with jitter); creations only when
     that is safe (see docs/client.md). ``timeout`` is in seconds, per I/O step.
     Calls about more than ``batch_size`` ids are split, and up to
-    ``concurrency`` of those calls are made at once.
+    ``concurrency`` of those calls are made at once.  ``transport`` (an
+    ``httpx.AsyncBaseTransport``) replaces httpx's own, as for ``Client``.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class AsyncClient(BaseClient):
         headers: dict[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
         concurrency: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -78,7 +80,7 @@ class AsyncClient(BaseClient):
             headers=headers,
             verify=verify,
         )
-        self._http = httpx.AsyncClient(**self._http_options)
+        self._http = httpx.AsyncClient(**self._http_options, transport=transport)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -42,6 +42,9 @@ class Client(BaseClient):
     Reads are retried ``retries`` times on transport errors, HTTP 429 and
     5xx, waiting ``backoff`` * 2**n seconds (with jitter); creations only when
     that is safe (see docs/client.md). ``timeout`` is in seconds, per I/O step.
+    ``transport`` (an ``httpx.BaseTransport``) replaces httpx's own: every
+    request goes through it, and ``verify`` and proxy variables are then its
+    business.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Client(BaseClient):
         batch_size: int = _ops.MAX_IDS,
         headers: dict[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -72,7 +76,9 @@ class Client(BaseClient):
             headers=headers,
             verify=verify,
         )
-        self._http = httpx.Client(**self._http_options)
+        # The caller's transport decides how to connect (TLS, proxies): the panel
+        # passes one that refuses private addresses.
+        self._http = httpx.Client(**self._http_options, transport=transport)
 
     def __enter__(self) -> Client:
         return self
