@@ -1,7 +1,16 @@
-"""Settings read from ``SMMPANEL_*`` environment variables."""
+"""Settings read from ``SMMPANEL_*`` environment variables.
+
+``current_settings()`` is what code deep in the panel (the provider gateway,
+webhook delivery, stored secrets) reads: the settings installed in-process
+with ``use_settings`` (the demo's), else those of the environment, read afresh.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,3 +25,33 @@ class Settings(BaseSettings):
     access_log: bool = False
     # uvicorn processes of `smmpanel serve` (each runs SMMPANEL_DB_THREADS threads).
     workers: int = 1
+    # Encrypts provider API keys and webhook secrets in the database (a Fernet
+    # key, made by `smmpanel secrets new-key`); serve and worker refuse to start
+    # without one.  No default: a key shipped with the code protects nothing.
+    secret_key: SecretStr | None = None
+    # Former secret keys, comma-separated: values they encrypted are still read
+    # (never written) until `smmpanel secrets rotate` re-encrypts them.
+    secret_key_old: SecretStr | None = None
+    # Let provider and webhook URLs reach loopback, private, link-local and other
+    # non-public addresses (off: the worker must not be a way into the network).
+    allow_private_urls: bool = False
+
+
+_installed: Settings | None = None
+
+
+def current_settings() -> Settings:
+    """The settings installed with `use_settings`, else the environment's."""
+    return _installed if _installed is not None else Settings()
+
+
+@contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Make `settings` what `current_settings()` returns in this process (every
+    thread) until the block ends: the demo's ephemeral key and private URLs."""
+    global _installed
+    previous, _installed = _installed, settings
+    try:
+        yield settings
+    finally:
+        _installed = previous
