@@ -9,6 +9,7 @@ behind writers in WAL mode.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,6 +60,20 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _create_private_file(path: str) -> None:
+    """Create a missing SQLite file readable by its owner alone (0600): it holds
+    balances and encrypted secrets.  SQLite gives its -wal and -shm files the
+    mode of the database file."""
+    if path.startswith("file:") or os.path.exists(path):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process created it first
+    except OSError:
+        pass  # a missing directory: SQLite's own error says it better
+
+
 class Database:
     """One engine, with a session factory for writes and one for reads."""
 
@@ -71,6 +86,7 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("use a file database for SQLite; WAL needs a file")
+            _create_private_file(parsed.database)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine = create_engine(self.url, **kwargs)

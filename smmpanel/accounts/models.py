@@ -54,9 +54,10 @@ class Account(Base):
     # Cached sum of the account's ledger entries, in minor units of `currency`.
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     extended_fields: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Order status changes are POSTed here, signed with HMAC-SHA256 of `webhook_secret`.
+    # Order status changes are POSTed here, signed with HMAC-SHA256 of `webhook_secret`
+    # (stored encrypted, smmpanel.secretbox).
     webhook_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    webhook_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -32,7 +32,8 @@ class Provider(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     api_url: Mapped[str] = mapped_column(String(500))
     # Needed to call the upstream; never printed in full and never logged.
-    api_key: Mapped[str] = mapped_column(String(500))
+    # Stored encrypted (smmpanel.secretbox): "enc1:" and a Fernet token.
+    api_key: Mapped[str] = mapped_column(String(1024))
     # post (form), json or get: panels differ.
     method: Mapped[str] = mapped_column(String(8), default="post")
     # Dialect profile: {"request_id": true} when the upstream honours request_id
