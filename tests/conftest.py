@@ -11,17 +11,25 @@ SMMPANEL_TEST_POSTGRES=skip to run on SQLite alone.
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+# Set before anything reads them, and inherited by the processes tests start:
+# a secret key for the stored secrets, and loopback allowed for the simulators
+# and webhook receivers (the tests of the outbound guard turn it off).
+TEST_SECRET_KEY = "dGVzdC1rZXktb2YtdGhlLXNtbXBhbmVsLXRlc3RzISE="
+os.environ.setdefault("SMMPANEL_SECRET_KEY", TEST_SECRET_KEY)
+os.environ.setdefault("SMMPANEL_ALLOW_PRIVATE_URLS", "1")
 
-from smmpanel.db import Base, Database
-from smmpanel.schema import upgrade_schema
+import shutil  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from smmpanel.db import Base, Database  # noqa: E402
+from smmpanel.schema import upgrade_schema  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -9,6 +9,9 @@
   owner may have changed or removed them), POSTs the body with an HMAC-SHA256
   signature, and raises on a transport error or a non-2xx answer so that the
   worker retries with backoff (up to ``MAX_ATTEMPTS``).
+
+URLs go through the outbound guard (`smmpanel.netguard`) when they are set
+and again at each connection; secrets are stored encrypted (`smmpanel.secretbox`).
 - ``verify_signature`` is the receiver's check.
 
 Delivery is at least once: a receiver deduplicates on ``X-Smmpanel-Delivery``.
@@ -35,7 +38,16 @@ from smmpanel.db import Database
 from smmpanel.jobs.queue import enqueue
 from smmpanel.jobs.worker import RetryLater
 from smmpanel.money import format_units
+from smmpanel.netguard import (
+    OutboundPolicy,
+    UrlRefused,
+    check_url,
+    check_url_form,
+    current_policy,
+    guarded_client,
+)
 from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.secretbox import reveal_secret, seal_secret
 from smmpanel.timeutil import as_utc
 from smmpanel.tokens import new_token
 
@@ -79,8 +91,9 @@ def set_webhook(db: Database, *, username: str, url: str | None) -> str | None:
         account.webhook_url = clean
         if account.webhook_secret:
             return None
-        account.webhook_secret = new_webhook_secret()
-        return account.webhook_secret
+        secret = new_webhook_secret()
+        account.webhook_secret = seal_secret(secret)
+        return secret
 
 
 def rotate_webhook_secret(db: Database, *, username: str) -> str:
@@ -90,16 +103,18 @@ def rotate_webhook_secret(db: Database, *, username: str) -> str:
         account = account_by_username(session, username)
         if not account.webhook_url:
             raise InvalidAccountInput(f"account {username!r} has no webhook; set a URL first")
-        account.webhook_secret = new_webhook_secret()
-        return account.webhook_secret
+        secret = new_webhook_secret()
+        account.webhook_secret = seal_secret(secret)
+        return secret
 
 
 def new_webhook_secret() -> str:
     return new_token(SECRET_BYTES)
 
 
-def validate_webhook_url(url: str) -> str:
-    """An absolute http(s) URL with a host, at most 500 characters; returns it stripped."""
+def validate_webhook_url(url: str, *, policy: OutboundPolicy | None = None) -> str:
+    """An absolute http(s) URL with a host, at most 500 characters, that the
+    outbound guard lets the panel call; returns it stripped."""
     text = (url or "").strip()
     if not text:
         raise InvalidWebhookUrl("the webhook URL is empty")
@@ -117,6 +132,10 @@ def validate_webhook_url(url: str) -> str:
         raise InvalidWebhookUrl("the webhook URL must start with http:// or https://")
     if not parts.hostname:
         raise InvalidWebhookUrl("the webhook URL has no host")
+    try:
+        check_url(text, policy or current_policy())
+    except UrlRefused as exc:
+        raise InvalidWebhookUrl(f"the webhook URL is refused: {exc}") from None
     return text
 
 
@@ -196,26 +215,30 @@ def deliver_webhook(db: Database, payload: dict[str, Any]) -> None:
         log.info("webhook %s dropped: the account has no webhook now", payload["event_id"])
         return
     body = payload["body"].encode("utf-8")
+    host = urlsplit(row.webhook_url).hostname
+    try:
+        # Checked again: a URL stored before the guard existed may carry a password.
+        check_url_form(row.webhook_url)
+    except UrlRefused as exc:
+        failure = f"webhook {payload['event_id']} to {host}: the URL is refused: {exc}"
+        log.warning("%s; will retry", failure)
+        raise RetryLater(failure) from None
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Smmpanel-Event": payload["event"],
         "X-Smmpanel-Delivery": payload["event_id"],
         "X-Smmpanel-Timestamp": str(payload["timestamp"]),
-        "X-Smmpanel-Signature": sign(row.webhook_secret, body),
+        "X-Smmpanel-Signature": sign(reveal_secret(row.webhook_secret), body),
     }
-    host = urlsplit(row.webhook_url).hostname
     try:
         # Streamed and never read: a receiver's large answer costs nothing.
-        # Redirects are not followed; TLS certificates are verified.
-        with httpx.stream(
-            "POST",
-            row.webhook_url,
-            content=body,
-            headers=headers,
-            timeout=TIMEOUT_SECONDS,
-            follow_redirects=False,
-        ) as response:
+        # Redirects are not followed; TLS certificates are verified; the guard
+        # connects only to an address it checked (private ones refused).
+        with (
+            guarded_client(timeout=TIMEOUT_SECONDS) as http,
+            http.stream("POST", row.webhook_url, content=body, headers=headers) as response,
+        ):
             status = response.status_code
     except httpx.HTTPError as exc:
         failure = f"webhook {payload['event_id']} to {host}: {type(exc).__name__}: {exc}"

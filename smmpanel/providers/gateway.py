@@ -1,7 +1,10 @@
 """The one place upstream panels are called from: an SDK client per provider.
 
 Keys never leave this module in readable form: `mask_key` is what any message
-or listing shows.
+or listing shows.  They are stored encrypted (`smmpanel.secretbox`) and
+decrypted only into a `ProviderAccess`, for the call.  Every call connects
+through the outbound guard (`smmpanel.netguard`), so a provider URL cannot
+reach the panel's own network.
 """
 
 from __future__ import annotations
@@ -10,7 +13,17 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from smmpanel.client import Client
+from smmpanel.netguard import (
+    GuardedTransport,
+    OutboundPolicy,
+    UrlRefused,
+    check_url,
+    current_policy,
+    same_origin,
+)
+from smmpanel.providers.errors import InvalidProvider
 from smmpanel.providers.models import Provider
+from smmpanel.secretbox import reveal_secret
 
 DEFAULT_TIMEOUT = 20.0
 
@@ -32,7 +45,7 @@ class ProviderAccess:
             id=provider.id,
             name=provider.name,
             api_url=provider.api_url,
-            api_key=provider.api_key,
+            api_key=reveal_secret(provider.api_key),
             method=provider.method,
             dialect=dict(provider.dialect or {}),
         )
@@ -51,7 +64,38 @@ def mask_key(key: str) -> str:
     return f"{key[:4]}…" if len(key) > 8 else "…"
 
 
-def open_client(access: ProviderAccess, *, timeout: float | None = None) -> Client:
+def masked_stored_key(stored: str) -> str:
+    """`mask_key` of a key as stored (encrypted, or plain from before encryption)."""
+    return mask_key(reveal_secret(stored))
+
+
+def check_provider_urls(
+    api_url: str, lookup_url: str | None = None, *, policy: OutboundPolicy | None = None
+) -> None:
+    """Refuse (InvalidProvider) an API URL the guard refuses, and a look-up URL
+    that is not on the same scheme, host and port: the provider's key is sent
+    to it, and must go nowhere but to the provider."""
+    policy = policy or current_policy()
+    try:
+        check_url(api_url, policy)
+    except UrlRefused as exc:
+        raise InvalidProvider(f"the API URL is refused: {exc}") from None
+    if lookup_url is None:
+        return
+    if not same_origin(lookup_url, api_url):
+        raise InvalidProvider(
+            "the look-up URL must be on the provider's own host (the same scheme, host "
+            "and port as its API URL): the provider's key is sent to it"
+        )
+    try:
+        check_url(lookup_url, policy)
+    except UrlRefused as exc:
+        raise InvalidProvider(f"the look-up URL is refused: {exc}") from None
+
+
+def open_client(
+    access: ProviderAccess, *, timeout: float | None = None, policy: OutboundPolicy | None = None
+) -> Client:
     method = cast(
         Literal["post", "json", "get"],
         access.method if access.method in ("post", "json", "get") else "post",
@@ -62,4 +106,5 @@ def open_client(access: ProviderAccess, *, timeout: float | None = None) -> Clie
         method=method,
         timeout=timeout or float(access.dialect.get("timeout", DEFAULT_TIMEOUT)),
         user_agent="smmpanel-relay",
+        transport=GuardedTransport(policy or current_policy()),
     )

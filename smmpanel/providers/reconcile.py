@@ -8,7 +8,9 @@ order.  Nothing is resent or refunded until that is known:
    same request again: it answers with the first order if it has one;
 3. an upstream with an order lookup (dialect "lookup_url", which the provider
    simulator offers) is searched by service and link: a match is adopted, and
-   no match means it surely has none: the order is canceled and refunded;
+   no match means it surely has none: the order is canceled and refunded.
+   The look-up is a POST with the key in its body, through the outbound
+   guard, and only to the provider's own scheme, host and port;
 4. otherwise the order waits for the owner (`smmpanel providers reconcile
    --adopt ORDER=UPSTREAM` or `--cancel ORDER`), with an alert.
 """
@@ -26,6 +28,7 @@ from smmpanel.client import SmmError
 from smmpanel.db import Database
 from smmpanel.jobs.alerts import raise_alert
 from smmpanel.jobs.queue import enqueue
+from smmpanel.netguard import guarded_client, same_origin
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.lifecycle import change_order_status, lock_order
@@ -34,6 +37,12 @@ from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider, ServiceSource
 
 log = logging.getLogger("smmpanel.reconcile")
+
+LOOKUP_TIMEOUT = 20.0
+
+
+class LookupRefused(Exception):
+    """The look-up URL is not on the provider's own host: the key is not sent."""
 
 
 @dataclass
@@ -128,6 +137,9 @@ def _search(
 ) -> None:
     try:
         candidates = lookup_upstream_orders(access, service=upstream_service, link=link)
+    except LookupRefused as exc:
+        _wait_for_owner(db, order_id, str(exc), report)
+        return
     except (httpx.HTTPError, ValueError) as exc:
         log.warning("order %s: upstream look-up failed: %s", order_id, exc)
         report.waiting.append(order_id)
@@ -150,11 +162,19 @@ def _search(
 
 
 def lookup_upstream_orders(access: ProviderAccess, *, service: str, link: str) -> list[str]:
-    """Upstream order ids for (service, link), oldest first, from the lookup URL."""
+    """Upstream order ids for (service, link), oldest first, from the lookup URL.
+
+    The key goes in a POST body (never in a URL, which logs and proxies keep),
+    and only to the provider's own scheme, host and port: a look-up URL stored
+    elsewhere is refused before anything is sent."""
     url = str(access.dialect["lookup_url"])
-    response = httpx.get(
-        url, params={"key": access.api_key, "service": service, "link": link}, timeout=20
-    )
+    if not same_origin(url, access.api_url):
+        raise LookupRefused(
+            "its provider's look-up URL is not on the provider's own host, so the "
+            "provider's key is not sent there; fix the provider's lookup_url"
+        )
+    with guarded_client(timeout=LOOKUP_TIMEOUT) as http:
+        response = http.post(url, data={"key": access.api_key, "service": service, "link": link})
     response.raise_for_status()
     data = response.json()
     rows = data.get("orders", []) if isinstance(data, dict) else data

@@ -15,15 +15,19 @@ from smmpanel.catalog.models import Service
 from smmpanel.db import Database
 from smmpanel.money import MoneyError, parse_decimal, to_units
 from smmpanel.providers.errors import InvalidProvider, ProviderExists, ProviderNotFound
+from smmpanel.providers.gateway import check_provider_urls
 from smmpanel.providers.models import (
     PROVIDER_ACTIVE,
     PROVIDER_PAUSED,
     Provider,
     ServiceSource,
 )
+from smmpanel.secretbox import seal_secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 METHODS = ("post", "json", "get")
+# Longer keys would not fit providers.api_key once encrypted (1024 characters).
+MAX_KEY_LENGTH = 500
 
 
 def add_provider(
@@ -44,15 +48,22 @@ def add_provider(
         )
     if not (api_key or "").strip():
         raise InvalidProvider("the API key is required")
+    if not _printable_text(api_key.strip()):
+        raise InvalidProvider("the API key must be printable text, without spaces")
+    if len(api_key.strip()) > MAX_KEY_LENGTH:
+        raise InvalidProvider(f"the API key is longer than {MAX_KEY_LENGTH} characters")
     if method not in METHODS:
         raise InvalidProvider(f"method is one of {', '.join(METHODS)}")
+    lookup_url = (dialect or {}).get("lookup_url")
+    check_provider_urls(api_url.strip(), None if lookup_url is None else str(lookup_url))
+    stored_key = seal_secret(api_key.strip())
     with db.write() as session:
         if session.execute(select(Provider.id).where(Provider.name == name)).first():
             raise ProviderExists(f"provider {name!r} exists already")
         provider = Provider(
             name=name,
             api_url=api_url.strip(),
-            api_key=api_key.strip(),
+            api_key=stored_key,
             method=method,
             dialect=dialect or {},
             status=PROVIDER_ACTIVE,
@@ -60,6 +71,14 @@ def add_provider(
         session.add(provider)
         session.flush()
         return provider.id
+
+
+def _printable_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeError:  # lone surrogates
+        return False
+    return text.isprintable() and not any(ch.isspace() for ch in text)
 
 
 def provider_by_name(session: Session, name: str) -> Provider:

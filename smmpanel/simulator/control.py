@@ -244,6 +244,8 @@ def control_routes() -> list[BaseRoute]:
         ("catalog", show_catalog),
     ]
     post = [
+        # Readable by POST too: a panel's reconciliation sends its key in the body.
+        ("orders", orders),
         ("faults", set_faults),
         ("advance", advance),
         ("set_status", set_status),

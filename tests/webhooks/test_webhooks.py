@@ -28,6 +28,7 @@ from smmpanel.jobs.models import DONE, FAILED, QUEUED, Job
 from smmpanel.jobs.worker import Worker
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.service import place_order, update_order
+from smmpanel.secretbox import reveal_secret
 from smmpanel.server import free_port
 from smmpanel.timeutil import as_utc, utcnow
 from smmpanel.worker import handlers
@@ -68,6 +69,13 @@ def _account(db: Database, account_id: int) -> Account:
         account = session.get(Account, account_id)
         assert account is not None
         return account
+
+
+def _stored_secret(db: Database, account_id: int) -> str:
+    """The account's webhook secret as stored (encrypted), decrypted."""
+    stored = _account(db, account_id).webhook_secret
+    assert stored is not None and stored.startswith("enc1:")
+    return reveal_secret(stored)
 
 
 def test_status_change_is_delivered_signed(db: Database, receiver: Receiver) -> None:
@@ -260,10 +268,10 @@ def test_url_and_secret_are_read_at_delivery(db: Database, receiver: Receiver) -
 
     # Changing the URL keeps the secret (and does not show it again).
     assert set_webhook(db, username=customer.username, url=receiver.hook_url("new")) is None
-    assert _account(db, customer.id).webhook_secret == first
+    assert _stored_secret(db, customer.id) == first
     rotated = rotate_webhook_secret(db, username=customer.username)
     assert rotated != first and len(rotated) >= 43
-    assert _account(db, customer.id).webhook_secret == rotated
+    assert _stored_secret(db, customer.id) == rotated
 
     assert _worker(db).run_once() == 1
     [delivery] = receiver.received
@@ -305,7 +313,7 @@ def test_valid_url_is_stored_stripped(db: Database) -> None:
     )
     account = _account(db, customer.id)
     assert account.webhook_url == "HTTPS://hooks.example.com:8443/smm?t=1"
-    assert account.webhook_secret == secret
+    assert _stored_secret(db, customer.id) == secret
 
 
 def test_unknown_account_and_rotate_without_webhook(db: Database) -> None:
