@@ -21,6 +21,7 @@ from smmpanel.cli import (
     panel,
     providers,
     requests,
+    secrets,
     server,
     services,
     users,
@@ -41,6 +42,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     ledger,
     providers,
     fulfilment,
+    secrets,
 )
 
 app = typer.Typer(

@@ -6,7 +6,8 @@ Output rules (scripts rely on them):
   line of standard output;
 - lists print a rich table, or with ``--json`` plain JSON (money as strings with
   5 places);
-- a refused request prints one ``Error: ...`` line on standard error and exits 1.
+- a refused request prints one ``Error: ...`` line on standard error and exits 1;
+  a missing or wrong secret key (configuration to fix first) exits 2.
 """
 
 import json
@@ -37,6 +38,7 @@ from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import MoneyError
 from smmpanel.schema import alembic_config, upgrade_schema
+from smmpanel.secretbox import SecretKeyError
 from smmpanel.timeutil import as_utc
 
 UPGRADE_HINT = "run `smmpanel db upgrade`"
@@ -60,14 +62,16 @@ class PanelGroup(TyperGroup):
             return super().invoke(ctx)
         except (CliError, DomainError, MoneyError) as exc:
             fail_now(str(exc) or exc.__class__.__name__)
+        except SecretKeyError as exc:
+            fail_now(str(exc), code=2)
         except OperationalError as exc:
             fail_now(f"database error: {_first_line(str(exc.orig or exc))}")
 
 
-def fail_now(message: str) -> NoReturn:
-    """Print ``Error: message`` on stderr and exit 1."""
+def fail_now(message: str, *, code: int = 1) -> NoReturn:
+    """Print ``Error: message`` on stderr and exit with `code` (1 unless said)."""
     typer.echo(f"Error: {_one_line(message)}", err=True)
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=code)
 
 
 def _one_line(text: str) -> str:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from smmpanel.cli.common import DatabaseUrl, echo, open_panel
+from smmpanel.config import current_settings
+from smmpanel.secretbox import SecretBox
 from smmpanel.simulator.faults import FAULT_SPEC_HELP
 from smmpanel.simulator.runner import serve as serve_simulator
 from smmpanel.worker import build_worker
@@ -31,6 +33,7 @@ def worker(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Forward orders, sync statuses and run every schedule (several may run at once)."""
+    SecretBox.from_settings(current_settings())  # no secret key: one Error line, exit 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with open_panel(database_url, migrate=True) as db:
         runner = build_worker(db, name=name, poll_interval=poll)

@@ -1,7 +1,9 @@
 """`smmpanel providers ...`, `smmpanel services map` and `smmpanel alerts ...`:
 upstream panels, which of them back a service, and what the owner must see."""
 
+import os
 import re
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -27,7 +29,7 @@ from smmpanel.providers.catalog_sync import (
     import_provider_services,
     sync_prices,
 )
-from smmpanel.providers.gateway import mask_key
+from smmpanel.providers.gateway import mask_key, masked_stored_key
 from smmpanel.providers.models import Provider, ServiceSource
 from smmpanel.providers.reconcile import (
     adopt_upstream_order,
@@ -61,12 +63,27 @@ def add(
     name: ProviderName,
     url: Annotated[str, typer.Argument(help="API URL, like https://panel.example/api/v2.")],
     key: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help='Your API key at that panel (one starting with "-" goes after "--").',
+            help="Your API key at that panel, or - to read it from standard input "
+            '(one starting with "-" goes after "--"). Prefer --key-stdin or --key-env: '
+            "an argument shows in `ps` and in the shell's history.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    key_stdin: Annotated[
+        bool,
+        typer.Option("--key-stdin", help="Read the key from standard input (its first line)."),
+    ] = False,
+    key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--key-env",
+            metavar="NAME",
+            help="Read the key from the environment variable NAME.",
+            show_default=False,
+        ),
+    ] = None,
     method: Annotated[str, typer.Option("--method", help="post, json or get.")] = "post",
     request_id: Annotated[
         bool,
@@ -78,14 +95,19 @@ def add(
     ] = False,
     lookup_url: Annotated[
         str | None,
-        typer.Option("--lookup-url", help="An order look-up URL, used by reconciliation."),
+        typer.Option(
+            "--lookup-url",
+            help="An order look-up URL on the provider's own host, used by reconciliation.",
+        ),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per call.")] = 20.0,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Register an upstream panel; prints its id."""
+    """Register an upstream panel; prints its id.  The key is stored encrypted
+    (SMMPANEL_SECRET_KEY) and never printed in full."""
     if method not in METHODS:
         raise CliError(f"--method is one of {', '.join(METHODS)}")
+    secret = _provider_key(key, key_stdin=key_stdin, key_env=key_env)
     dialect: dict[str, Any] = {"timeout": timeout}
     if request_id:
         dialect["request_id"] = True
@@ -93,10 +115,32 @@ def add(
         dialect["lookup_url"] = lookup_url
     with open_panel(database_url) as db:
         provider_id = add_provider(
-            db, name=name, api_url=url, api_key=key, method=method, dialect=dialect
+            db, name=name, api_url=url, api_key=secret, method=method, dialect=dialect
         )
-    echo(f"Provider {name} added (key {mask_key(key)}).")
+    echo(f"Provider {name} added (key {mask_key(secret)}).")
     echo(str(provider_id))
+
+
+def _provider_key(argument: str | None, *, key_stdin: bool, key_env: str | None) -> str:
+    """The key from exactly one of: the argument, standard input (``-`` or
+    --key-stdin), or the environment variable named by --key-env."""
+    from_stdin = key_stdin or argument == "-"
+    given = sum((argument is not None and argument != "-", from_stdin, key_env is not None))
+    if given != 1:
+        raise CliError("give the provider's key once: as KEY, - or --key-stdin, or --key-env NAME")
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise CliError("no key on standard input")
+        return line.strip()
+    if key_env is not None:
+        # The variable the owner named on purpose, read once here; not a setting.
+        value = os.environ.get(key_env, "").strip()
+        if not value:
+            raise CliError(f"the environment variable {key_env} is not set or empty")
+        return value
+    assert argument is not None
+    return argument
 
 
 @app.command("list")
@@ -157,7 +201,7 @@ def _provider_rows(db: Database, problems: dict[str, str]) -> list[dict[str, Any
             "id": p.id,
             "name": p.name,
             "url": p.api_url,
-            "key": mask_key(p.api_key),
+            "key": masked_stored_key(p.api_key),
             "method": p.method,
             "status": p.status,
             "balance": None if p.balance is None else f"{format_units(p.balance)} {p.currency}",

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
@@ -24,11 +25,12 @@ from smmpanel.cli.common import (
     safe_url,
     sqlite_path,
 )
-from smmpanel.config import Settings
+from smmpanel.config import Settings, use_settings
 from smmpanel.db import Database
 from smmpanel.money import format_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
+from smmpanel.secretbox import SecretBox, new_key
 from smmpanel.server import APP_FACTORY, run_processes
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.worker import build_worker
@@ -66,6 +68,7 @@ def serve(
 ) -> None:
     """Migrate the database, then serve the panel (the /api/v2 endpoint) with uvicorn."""
     settings = Settings()
+    SecretBox.from_settings(settings)  # no secret key: one Error line, exit 2
     processes = workers or settings.workers
     if processes < 1:
         raise CliError(f"SMMPANEL_WORKERS must be 1 or more, not {processes}")
@@ -113,10 +116,10 @@ def demo(
     url = database_url or global_database_url()
     if url is None:
         url = _fresh_demo_file()
-    settings = Settings()
+    settings = demo_settings(Settings())
     for name, seconds in DEMO_INTERVALS.items():
         os.environ.setdefault(f"SMMPANEL_{name}_SECONDS", seconds)
-    with open_panel(url, migrate=True) as db:
+    with use_settings(settings), open_panel(url, migrate=True) as db:
         _require_empty(db)
         with running_simulator(speed=speed, balance="100000") as simulator:
             key = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
@@ -124,6 +127,16 @@ def demo(
             _print_welcome(db, base, key, simulator.base_url)
             if serve:
                 _run_with_worker(db, host, port, settings)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings, installed in-process: its provider simulator is on
+    loopback, and without SMMPANEL_SECRET_KEY an ephemeral key encrypts the
+    secrets of its database, which is fresh each time."""
+    update: dict[str, object] = {"allow_private_urls": True}
+    if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
+        update["secret_key"] = SecretStr(new_key())
+    return settings.model_copy(update=update)
 
 
 def _run_with_worker(db: Database, host: str, port: int, settings: Settings) -> None:

@@ -31,6 +31,7 @@ class Seen:
     query: str
     host: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Target:
                 request.url.query,
                 request.headers.get("host", ""),
                 await request.body(),
+                {k.lower(): v for k, v in request.headers.items()},
             )
         )
         return JSONResponse({"orders": []})
