@@ -7,8 +7,10 @@ with ``use_settings`` (the demo's), else those of the environment, read afresh.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,8 +43,20 @@ _installed: Settings | None = None
 
 
 def current_settings() -> Settings:
-    """The settings installed with `use_settings`, else the environment's."""
-    return _installed if _installed is not None else Settings()
+    """The settings installed with `use_settings`, else the environment's: read
+    again whenever a SMMPANEL_* variable changed, else reused (reading them
+    costs ~0.8 ms, and the worker asks on every provider call and webhook)."""
+    if _installed is not None:
+        return _installed
+    variables = tuple(
+        sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("SMMPANEL_"))
+    )
+    return _settings_of(variables)
+
+
+@lru_cache(maxsize=8)
+def _settings_of(_variables: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings()
 
 
 @contextmanager
