@@ -9,12 +9,11 @@
   owner may have changed or removed them), POSTs the body with an HMAC-SHA256
   signature, and raises on a transport error or a non-2xx answer so that the
   worker retries with backoff (up to ``MAX_ATTEMPTS``).
-
-URLs go through the outbound guard (`smmpanel.netguard`) when they are set
-and again at each connection; secrets are stored encrypted (`smmpanel.secretbox`).
 - ``verify_signature`` is the receiver's check.
 
 Delivery is at least once: a receiver deduplicates on ``X-Smmpanel-Delivery``.
+URLs go through the outbound guard (`smmpanel.netguard`) when they are set
+and again at each connection; secrets are stored encrypted (`smmpanel.secretbox`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from smmpanel.accounts.webhooks import (
 )
 from smmpanel.client import Client
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import Alert
+from smmpanel.jobs.models import Alert
 from smmpanel.jobs.worker import RetryLater
 from smmpanel.netguard import GuardedTransport, OutboundPolicy, check_url, guarded_client
 from smmpanel.providers.catalog_sync import fetch_provider_balance
