@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from smmpanel.cli.common import DatabaseUrl, echo, open_panel
+from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.simulator.faults import FAULT_SPEC_HELP
 from smmpanel.simulator.runner import serve as serve_simulator
 from smmpanel.worker import build_worker
@@ -32,6 +33,7 @@ def worker(
 ) -> None:
     """Forward orders, sync statuses and run every schedule (several may run at once)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_scrubbing()
     with open_panel(database_url, migrate=True) as db:
         runner = build_worker(db, name=name, poll_interval=poll)
         if once:
