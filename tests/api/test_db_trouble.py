@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +19,9 @@ from sqlalchemy import text
 from smmpanel.api_v2.app import create_app
 from smmpanel.cli.common import sqlite_path
 from smmpanel.db import Database
-from smmpanel.server import serve_in_thread
+from smmpanel.server import free_port, serve_in_thread
 from tests.api.helpers import ENDPOINT, assert_ledger_consistent, balance_text
+from tests.e2e.processes import process, smmpanel_env, wait_http
 from tests.factories import Customer, make_customer, make_service
 
 BUSY = 1.0  # the API's database wait in these tests (default 3 s)
@@ -129,3 +131,21 @@ def test_reads_answer_while_the_write_gate_is_full(db: Database) -> None:
     assert slowest < 0.5, slowest
     assert_ledger_consistent(db)
     api_db.dispose()
+
+
+def test_serve_takes_its_wait_from_the_settings(sqlite_db: Database, tmp_path: Path) -> None:
+    """`smmpanel serve` with SMMPANEL_DB_BUSY_TIMEOUT_SECONDS=1: a real process."""
+    make_service(sqlite_db, min_quantity=1)
+    alice = make_customer(sqlite_db)
+    port = free_port()
+    env = smmpanel_env(sqlite_db.url, SMMPANEL_DB_BUSY_TIMEOUT_SECONDS="1")
+    body = {"key": alice.key, "action": "add", "service": 1, "link": "https://x.com/s",
+            "quantity": 10}  # fmt: skip
+    with process(env, "serve", "--port", str(port), log=tmp_path / "serve.log"):
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            with write_lock_held(sqlite_db, alice):
+                seconds, response = _timed(client, body)
+            assert response.status_code == 503
+            assert 0.9 < seconds < 2.5, seconds
+            assert client.post(ENDPOINT, data=body).json() == {"order": 1}
