@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from smmpanel.db import Database
+
 _FIGURES: list[str] = []
 
 
@@ -12,6 +14,10 @@ def report(suite: str, **figures: Any) -> None:
     """Record one line: `suite: name=value, ...` (dict values are spelled out)."""
     shown = ", ".join(f"{name}={_show(value)}" for name, value in figures.items())
     _FIGURES.append(f"{suite}: {shown}")
+
+
+def backend(db: Database) -> str:
+    return "sqlite" if db.is_sqlite else "postgresql"
 
 
 def recorded() -> list[str]:

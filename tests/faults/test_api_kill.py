@@ -13,7 +13,7 @@ from smmpanel.server import free_port
 from tests.e2e.processes import process, smmpanel_env, wait_for, wait_http
 from tests.factories import make_customer, make_service
 from tests.faults.traffic import TRANSPORT_ERROR, Traffic, verify_orders
-from tests.figures import report
+from tests.figures import backend, report
 
 KILLS = 2
 
@@ -53,7 +53,7 @@ def test_api_killed_mid_traffic(db: Database, tmp_path: Path) -> None:
     assert set(statuses) <= {200, TRANSPORT_ERROR}, statuses
     orders = verify_orders(db, alice.id, 1000 * 100_000, traffic.answered)
     report(
-        f"faults/api-sigkill[{'sqlite' if db.is_sqlite else 'postgresql'}]",
+        f"faults/api-sigkill[{backend(db)}]",
         kills=KILLS,
         calls=len(traffic.calls),
         by_status={("no answer" if s == TRANSPORT_ERROR else s): n for s, n in statuses.items()},
