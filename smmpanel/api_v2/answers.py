@@ -36,7 +36,11 @@ def method_not_allowed() -> JSONAnswer:
 
 
 def body_too_large() -> JSONAnswer:
-    return JSONAnswer({"error": "Request body too large"}, status_code=413)
+    # Closing the connection stops the upload; kept open, uvicorn would read
+    # (and drop) the rest of a 200 MB body.
+    return JSONAnswer(
+        {"error": "Request body too large"}, status_code=413, headers={"Connection": "close"}
+    )
 
 
 def database_unavailable(retry_after: float) -> JSONAnswer:
