@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     # Let provider and webhook URLs reach loopback, private, link-local and other
     # non-public addresses (off: the worker must not be a way into the network).
     allow_private_urls: bool = False
+    # Threads running /api/v2 database work at once, per process, for reads and
+    # again for writes (add, refill, cancel): blocked writers never hold up reads.
+    db_threads: int = 4
+    # How long an /api/v2 call waits for the database (a thread, a lock, a
+    # connection) before it answers HTTP 503 with nothing done.  The worker and
+    # the admin command line are not interactive and wait 30 s.
+    db_busy_timeout_seconds: float = 3.0
 
 
 _installed: Settings | None = None

@@ -2,23 +2,45 @@
 
 Every write transaction on SQLite starts with ``BEGIN IMMEDIATE``: a deferred
 transaction that reads and then writes fails at once with "database is locked"
-when another writer holds the lock, whatever the busy timeout (measured; see
-shared/design.md).  Reads use a plain deferred ``BEGIN`` so they never queue
-behind writers in WAL mode.
+when another writer holds the lock, whatever the busy timeout (measured).
+Reads use a plain deferred ``BEGIN`` so they never queue behind writers in WAL
+mode.
+
+Waiting is bounded by ``busy_timeout``: for a lock (SQLite's busy timeout,
+PostgreSQL's lock_timeout), for a pooled connection and for a new one
+(PostgreSQL's connect timeout).  The API uses a few seconds
+(SMMPANEL_DB_BUSY_TIMEOUT_SECONDS); the worker and the admin command line,
+which nobody waits on interactively, the default 30.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_BUSY_TIMEOUT = 30.0
+# libpq ignores connect timeouts below 2 seconds.
+MIN_CONNECT_TIMEOUT = 2
+
+# What a busy, full, read-only or unreachable database raises: nothing was done
+# (the transaction was rolled back, or never began), and trying again later may work.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,  # no pooled connection came free in time
+)
+
+
+class CommitOutcomeUnknown(exc.OperationalError):
+    """The connection to PostgreSQL failed while COMMIT was on its way: the
+    transaction may or may not have been committed."""
 
 
 # Named constraints, so that Alembic's batch mode can alter them on SQLite.
@@ -42,7 +64,7 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # The driver must not open transactions itself; we issue BEGIN below.
@@ -51,7 +73,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -74,25 +96,45 @@ def _create_private_file(path: str) -> None:
         pass  # a missing directory: SQLite's own error says it better
 
 
+def _postgres_timeouts(parsed: URL, busy_timeout: float) -> dict[str, Any]:
+    """libpq's connect timeout and the server's lock_timeout (added to any
+    `options` the URL gives)."""
+    lock_timeout = f"-c lock_timeout={max(1, round(busy_timeout * 1000))}"
+    given = parsed.query.get("options")
+    return {
+        "connect_timeout": max(MIN_CONNECT_TIMEOUT, math.ceil(busy_timeout)),
+        "options": f"{given} {lock_timeout}" if isinstance(given, str) else lock_timeout,
+    }
+
+
 class Database:
     """One engine, with a session factory for writes and one for reads."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
+        """`busy_timeout`: seconds a transaction may wait for a lock or a connection."""
         self.url = _normalise_url(url)
+        self.busy_timeout = busy_timeout
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout}
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("use a file database for SQLite; WAL needs a file")
             _create_private_file(parsed.database)
         else:
+            # Pre-ping: a connection broken by a restart or an outage is replaced,
+            # not handed out, so the panel recovers by itself when the server is back.
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(
+                pool_timeout=busy_timeout, connect_args=_postgres_timeouts(parsed, busy_timeout)
+            )
         self.engine = create_engine(self.url, **kwargs)
         reader: Engine = self.engine
         if self.is_sqlite:
-            _install_sqlite_hooks(self.engine)
+            _install_sqlite_hooks(self.engine, round(busy_timeout * 1000))
             reader = self.engine.execution_options(sqlite_begin="DEFERRED")
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(reader, expire_on_commit=False)
@@ -100,9 +142,32 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back on any error."""
-        with self._writer() as session, session.begin():
-            yield session
+        """One write transaction: committed on success, rolled back on any error.
+        Raises CommitOutcomeUnknown when PostgreSQL's connection fails during the
+        COMMIT itself (an error before it means that nothing was written)."""
+        with self._writer() as session:
+            session.begin()
+            try:
+                yield session
+                session.flush()
+            except BaseException:
+                session.rollback()
+                raise
+            self._commit(session)
+
+    def _commit(self, session: Session) -> None:
+        try:
+            session.commit()
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            # SQLite has committed everything or nothing when COMMIT returns an error.
+            if self.is_sqlite:
+                raise
+            raise CommitOutcomeUnknown(
+                error.statement,
+                error.params,
+                error.orig or error,
+                connection_invalidated=error.connection_invalidated,
+            ) from error
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -15,6 +15,7 @@ from uvicorn.supervisors import Multiprocess
 from smmpanel.api_v2.app import create_app
 from smmpanel.config import Settings
 from smmpanel.db import Database
+from smmpanel.logscrub import install_log_scrubbing
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
 APP_FACTORY = "smmpanel.server:app_from_environment"
@@ -27,11 +28,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
+    """The panel's app on its own engine, whose waits are bounded by
+    SMMPANEL_DB_BUSY_TIMEOUT_SECONDS (an API call answers 503 rather than wait
+    on a busy or unreachable database; the worker keeps its longer waits)."""
+    db = Database(
+        database_url or settings.database_url, busy_timeout=settings.db_busy_timeout_seconds
+    )
+    return create_app(db, max_body=settings.max_body_bytes, workers=settings.db_threads)
+
+
 def app_from_environment() -> Starlette:
     """The panel's app from SMMPANEL_* settings: uvicorn's factory for the worker
     processes of `smmpanel serve --workers N` (the parent has migrated already)."""
-    settings = Settings()
-    return create_app(Database(settings.database_url), max_body=settings.max_body_bytes)
+    install_log_scrubbing()
+    return panel_app(Settings())
 
 
 def run_processes(config: uvicorn.Config) -> None:

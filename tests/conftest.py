@@ -113,6 +113,18 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
+def postgres_db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """PostgreSQL only, for tests of PostgreSQL-specific behaviour (skipped with
+    SMMPANEL_TEST_POSTGRES=skip)."""
+    if "postgresql" not in _backends():
+        pytest.skip("PostgreSQL is skipped (SMMPANEL_TEST_POSTGRES=skip)")
+    database = Database(request.getfixturevalue("postgres_url"))
+    _reset_postgres(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     """SQLite only, for tests of SQLite-specific behaviour."""
     path = tmp_path / "panel.db"
@@ -130,3 +142,14 @@ def panel_url(db: Database) -> Iterator[str]:
 
     with serve_in_thread(create_app(db)) as url:
         yield url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures of the reliability suites (tests/figures.py), even under -q."""
+    from tests.figures import recorded
+
+    lines = recorded()
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,45 +1,54 @@
 """The /api/v2 endpoint: a lean Starlette route.
 
-One request = one hop to a worker thread, where authentication and the action
-run synchronously against the database.  Every refusal is HTTP 200 with
-{"error": ...}; only transport problems get other codes (413).
+One request = one hop to a worker thread, where authentication, the action and
+the rendering of its answer run synchronously against the database.  Every
+refusal is HTTP 200 with {"error": ...}; only transport problems get other
+codes (answers.py), and every answer, of any path and method, is JSON.
+
+Database work is admitted through two gates of SMMPANEL_DB_THREADS threads, one
+for reads and one for writes, so that writers waiting on a lock never hold up
+reads; a call that waits longer than the database's busy timeout for its gate,
+or for the database itself, gets 503 with nothing done.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from typing import Any
 
 import anyio.to_thread
-from anyio import CapacityLimiter
+from anyio import CapacityLimiter, WouldBlock
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from smmpanel.accounts.queries import authenticate, key_digest
+from smmpanel.api_v2 import answers
 from smmpanel.api_v2.actions import ACTIONS, KEYED_ACTIONS
+from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
-from smmpanel.api_v2.params import BadRequest, parse_body, parse_query, text_param
-from smmpanel.db import Database
+from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
+from smmpanel.config import Settings
+from smmpanel.db import UNAVAILABLE_ERRORS, CommitOutcomeUnknown, Database
 from smmpanel.errors import DomainError
 
 log = logging.getLogger("smmpanel.api")
 
+# Actions that write; the others only read.
+WRITE_ACTIONS = frozenset({"add", "refill", "cancel"})
 
-class JSONAnswer(Response):
-    media_type = "application/json"
 
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+class BodyTooLarge(Exception):
+    pass
 
 
 def handle(db: Database, params: dict[str, Any]) -> Any:
     """Authenticate and run one action; domain refusals become error bodies."""
     try:
-        name = (text_param(params, "action") or "").lower()
+        name = action_name(params)
         keyed = KEYED_ACTIONS.get(name)
         if keyed is not None:
             return keyed(db, key_digest(text_param(params, "key")), params)
@@ -52,54 +61,141 @@ def handle(db: Database, params: dict[str, Any]) -> Any:
         return error_body(exc)
 
 
-def api_endpoint(db: Database, max_body: int, workers: int) -> Any:
-    # Few threads run the database work: with 16 in flight on two cores, GIL
-    # switching cut in-process throughput from ~970 to ~540 calls/s (measured).
-    limiter = CapacityLimiter(workers)
+def action_name(params: dict[str, Any]) -> str:
+    """The action as clients write it: trimmed, any case."""
+    return (text_param(params, "action") or "").lower()
 
-    async def endpoint(request: Request) -> Response:
-        params = parse_query(request.url.query)
-        if request.method == "POST":
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_body:
-                return JSONAnswer({"error": "Request body too large"}, status_code=413)
-            body = await request.body()
-            if len(body) > max_body:
-                return JSONAnswer({"error": "Request body too large"}, status_code=413)
-            try:
-                params.update(parse_body(body, request.headers.get("content-type", "")))
-            except BadRequest as exc:
-                return JSONAnswer({"error": INCORRECT_REQUEST, "detail": str(exc)})
-        header_key = request.headers.get("idempotency-key")
-        # The action is matched as `handle` matches it (trimmed, any case).
-        action = (text_param(params, "action") or "").lower()
-        if header_key and "request_id" not in params and action == "add":
-            params["request_id"] = header_key
+
+def answer_of(db: Database, params: dict[str, Any]) -> Response:
+    """`handle` and the rendering of its answer, inside the error handling: no
+    action, whatever it meets, can answer anything but JSON."""
+    try:
+        return JSONAnswer(handle(db, params))
+    except CommitOutcomeUnknown as exc:
+        log.warning("database connection lost during commit (%s): %s", _named(params), _cause(exc))
+        return answers.outcome_unknown(db.busy_timeout)
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning("database unavailable (%s): %s", _named(params), _cause(exc))
+        return answers.database_unavailable(db.busy_timeout)
+    except Exception:
+        log.exception("unhandled error in /api/v2 (%s)", _named(params))
+        return answers.server_error()
+
+
+def _named(params: dict[str, Any]) -> str:
+    return f"action {action_name(params)[:20]!r}"
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's message, first line only: SQLAlchemy's own adds the statement
+    and its parameters, which have no place in a log line."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, read as it arrives and refused as soon as it passes `limit`
+    (a chunked body has no Content-Length to check first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def request_params(request: Request, max_body: int) -> dict[str, Any]:
+    """Query string and body merged (the body wins); BadRequest or BodyTooLarge."""
+    params = parse_query(request.url.query)
+    if request.method == "POST":
+        body = await read_body(request, max_body)
+        params.update(parse_body(body, request.headers.get("content-type", "")))
+    header_key = request.headers.get("idempotency-key")
+    if header_key and "request_id" not in params and action_name(params) == "add":
+        params["request_id"] = header_key
+    check_text(params)
+    return params
+
+
+class ApiEndpoint:
+    """/api/v2 as an ASGI app: every method reaches it (Starlette would answer
+    HEAD by running GET, and other methods in plain text), only GET and POST act."""
+
+    def __init__(self, db: Database, *, max_body: int, threads: int) -> None:
+        self.db = db
+        self.max_body = max_body
+        # Few threads run the database work: with 16 in flight on two cores, GIL
+        # switching cut in-process throughput from ~970 to ~540 calls/s (measured).
+        self.reads = CapacityLimiter(threads)
+        self.writes = CapacityLimiter(threads)
+        self.threads = CapacityLimiter(2 * threads)  # never the one that waits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            return answers.method_not_allowed()
         try:
-            answer = await anyio.to_thread.run_sync(handle, db, params, limiter=limiter)
-        except Exception:
-            log.exception("unhandled error in /api/v2 action %r", params.get("action"))
-            return JSONAnswer({"error": "Internal server error"}, status_code=500)
-        return JSONAnswer(answer)
+            params = await request_params(request, self.max_body)
+        except BodyTooLarge:
+            return answers.body_too_large()
+        except BadRequest as exc:
+            return JSONAnswer({"error": INCORRECT_REQUEST, "detail": str(exc)})
+        except ClientDisconnect:
+            return JSONAnswer({"error": INCORRECT_REQUEST, "detail": "the body ended early"})
+        gate = self.writes if action_name(params) in WRITE_ACTIONS else self.reads
+        if not await self._admitted(gate):
+            return answers.database_unavailable(self.db.busy_timeout)
+        try:
+            return await anyio.to_thread.run_sync(answer_of, self.db, params, limiter=self.threads)
+        finally:
+            gate.release()
 
-    return endpoint
+    async def _admitted(self, gate: CapacityLimiter) -> bool:
+        """A place at the gate, waited for no longer than the database's busy
+        timeout (then nothing has started: the call can be refused safely)."""
+        try:
+            gate.acquire_nowait()
+            return True
+        except WouldBlock:
+            pass
+        admitted = False
+        with anyio.move_on_after(self.db.busy_timeout):
+            await gate.acquire()
+            admitted = True
+        return admitted
 
 
 def api_routes(db: Database, *, max_body: int = 1_000_000, workers: int = 4) -> list[Route]:
-    endpoint = api_endpoint(db, max_body, workers)
-    return [
-        Route("/api/v2", endpoint, methods=["GET", "POST"]),
-        Route("/api/v2/", endpoint, methods=["GET", "POST"]),
-    ]
+    endpoint = ApiEndpoint(db, max_body=max_body, threads=workers)
+    return [Route("/api/v2", endpoint), Route("/api/v2/", endpoint)]
 
 
 def create_app(db: Database, *, max_body: int = 1_000_000, workers: int | None = None) -> Starlette:
-    """The panel's ASGI app.  `workers`: threads running database work at once
-    (default SMMPANEL_DB_THREADS, else 4)."""
-    workers = workers or int(os.environ.get("SMMPANEL_DB_THREADS", "4"))
+    """The panel's ASGI app.  `workers`: threads running database work at once,
+    for reads and again for writes (default SMMPANEL_DB_THREADS)."""
+    workers = workers or Settings().db_threads
 
     async def health(_request: Request) -> Response:
         return JSONAnswer({"status": "ok"})
 
     routes = [*api_routes(db, max_body=max_body, workers=workers), Route("/healthz", health)]
-    return Starlette(routes=routes)
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            HTTPException: answers.http_error,
+            Exception: answers.unhandled_error,
+        },
+    )
+    # A redirect to the path with(out) its slash would echo the query string,
+    # API key included, in its Location header.
+    app.router.redirect_slashes = False
+    return app

@@ -1,4 +1,4 @@
-"""Domain errors -> the exact API v2 error messages of contract.md."""
+"""Domain errors -> the exact API v2 error messages clients match on (docs/api.md)."""
 
 from __future__ import annotations
 

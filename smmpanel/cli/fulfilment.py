@@ -10,6 +10,7 @@ import typer
 from smmpanel.cli.common import DatabaseUrl, echo, open_panel
 from smmpanel.config import current_settings
 from smmpanel.secretbox import SecretBox
+from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.simulator.faults import FAULT_SPEC_HELP
 from smmpanel.simulator.runner import serve as serve_simulator
 from smmpanel.worker import build_worker
@@ -35,6 +36,7 @@ def worker(
     """Forward orders, sync statuses and run every schedule (several may run at once)."""
     SecretBox.from_settings(current_settings())  # no secret key: one Error line, exit 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_scrubbing()
     with open_panel(database_url, migrate=True) as db:
         runner = build_worker(db, name=name, poll_interval=poll)
         if once:

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import create_account, fund_account
-from smmpanel.api_v2.app import create_app
 from smmpanel.catalog.models import Service
 from smmpanel.cli.common import (
     CliError,
@@ -27,11 +26,12 @@ from smmpanel.cli.common import (
 )
 from smmpanel.config import Settings, use_settings
 from smmpanel.db import Database
+from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.money import format_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
 from smmpanel.secretbox import SecretBox, new_key
-from smmpanel.server import APP_FACTORY, run_processes
+from smmpanel.server import APP_FACTORY, panel_app, run_processes
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.worker import build_worker
 
@@ -67,6 +67,7 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Migrate the database, then serve the panel (the /api/v2 endpoint) with uvicorn."""
+    install_log_scrubbing()
     settings = Settings()
     SecretBox.from_settings(settings)  # no secret key: one Error line, exit 2
     processes = workers or settings.workers
@@ -112,6 +113,7 @@ def demo(
     ] = None,
 ) -> None:
     """Set up a fresh demo panel fed by a provider simulator, with the worker, and serve it."""
+    install_log_scrubbing()
     # The environment's database is not used: a demo never touches the real panel.
     url = database_url or global_database_url()
     if url is None:
@@ -153,7 +155,7 @@ def _run_with_worker(db: Database, host: str, port: int, settings: Settings) -> 
 
 
 def _run(db: Database, host: str, port: int, settings: Settings) -> None:
-    app = create_app(db, max_body=settings.max_body_bytes)
+    app = panel_app(settings, db.url)
     sys.stdout.flush()  # the key and URLs reach a pipe before the server blocks
     # No access log by default: a line per request cost more than the request
     # itself on the balance action (measured); SMMPANEL_ACCESS_LOG=1 turns it on.

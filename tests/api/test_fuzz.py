@@ -1,161 +1,195 @@
-"""Random and malformed requests in the three transports: the answer is always
-HTTP 200 JSON, and the balance moves only when an order was placed, by exactly
-that order's charge.  Then the inputs that once broke the endpoint."""
+"""Fuzzing the API: hypothesis over every action and parameter, every encoding,
+method and path (tests/api/fuzz_requests.py), on SQLite and PostgreSQL; most
+calls in-process through the ASGI app, a part over a real HTTP server (where
+chunked bodies, HEAD and redirects show).  After every batch: no 5xx, every
+answer JSON, each new order answered to its caller, balances moved by exactly
+the charges of the new orders, and the ledger clean.  Then the inputs that
+once broke the endpoint."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from smmpanel.accounts.queries import account_balance
+from smmpanel.api_v2.app import create_app
 from smmpanel.db import Database
 from smmpanel.orders.models import Order
-from tests.api.helpers import ENDPOINT, TRANSPORTS, Api, answer, assert_ledger_consistent, send
-from tests.factories import Customer, make_customer, make_service
+from smmpanel.server import serve_in_thread
+from tests.api.asgi_client import AsgiClient, RawRequest, RawResponse, asgi_client
+from tests.api.fuzz_requests import FuzzCall, fuzz_calls, variants
+from tests.api.helpers import ENDPOINT, Api, answer, assert_ledger_consistent, send
+from tests.factories import make_customer, make_service
+from tests.figures import backend, report
 
-ACTION_NAMES = ["services", "add", "status", "refill", "refill_status", "cancel", "balance"]
-PARAM_NAMES = [
-    "service", "link", "quantity", "runs", "interval", "comments", "usernames", "username",
-    "min", "max", "posts", "old_posts", "delay", "expiry", "answer_number", "order", "orders",
-    "refill", "refills", "cancels", "request_id", "type_of_traffic", "device", "google_keyword",
-    "referring_url", "hashtags", "hashtag", "media", "groups", "keywords", "country",
-]  # fmt: skip
-NASTY_TEXT = [
-    "", " ", "0", "-1", "1.5", "1e3", "1e9999999", "-1e9999999", "NaN", "Infinity", "\u0663",
-    "\uff11\uff12", "9" * 30, "99999999999", "2147483648", "1,2,3", "1, x ,3", ",,,", "\x00",
-    "a\x00b", "null", "[1,2]", '{"a":1}', "%0A", "+", "'; DROP TABLE orders; --", "\r\n\r\n",
-    "😀" * 10,
-]  # fmt: skip
-
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.integers(min_value=-5, max_value=2000),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(NASTY_TEXT),
-    st.text(max_size=40),
-    st.text(alphabet="ab\n ", min_size=500, max_size=3000),
+MAX_BODY = 1_000_000
+# Per database and run: 9,100 calls in-process and 1,120 over HTTP (each example
+# draws BATCH calls and sends each of them 14 ways: fuzz_requests.variants).
+IN_PROCESS_EXAMPLES, HTTP_EXAMPLES, BATCH = 65, 8, 10
+FUZZ_SETTINGS = settings(
+    deadline=None,
+    derandomize=True,  # the same calls on every run: CI stays deterministic
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
 )
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-# Values that often make a valid order, so that the "placed" path is exercised too.
-plausible = {
-    "service": st.sampled_from([1, 2, 3, 4, "1", " 2 ", 5, "99999999999", 10**20]),
-    "link": st.uuids().map(lambda u: f"https://x.com/p/{u.hex[:12]}"),
-    "quantity": st.integers(min_value=1, max_value=3000) | st.sampled_from(["100", "1e9999999"]),
-    "comments": st.lists(st.text("abc ", min_size=1, max_size=8), max_size=6).map("\n".join),
-    "username": st.sampled_from(["ann", "bob"]),
-    "min": st.sampled_from([1, 5, 10]),
-    "max": st.sampled_from([10, 20]),
-    "answer_number": st.sampled_from([1, 2, "3"]),
-    "runs": st.sampled_from([2, 3]),
-    "interval": st.sampled_from([5, 10]),
-    "request_id": st.sampled_from(["r1", "r2", "r3"]),
-    "orders": st.sampled_from(["1,2,3", "4", "x,1", "1,99999999999"]),
-    "order": st.sampled_from([1, 2, "3", "2147483648", 10**20]),
-}
 
 
-# Enough for every type of the catalog below (the type ignores what it does not read).
-ADD_PARAMS = ["service", "link", "quantity", "comments", "username", "min", "max", "answer_number"]
+@dataclass
+class FuzzPanel:
+    """The catalog, two accounts (one rich, one nearly broke) and the figures."""
+
+    db: Database
+    keys: dict[str, str]
+    accounts: list[int]
+    statuses: Counter[int] = field(default_factory=Counter)
+    orders: int = 0
+    balance_checks: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def money(self) -> tuple[dict[int, int], set[int]]:
+        balances = {account: account_balance(self.db, account)[0] for account in self.accounts}
+        with self.db.read() as session:
+            orders = set(session.scalars(select(Order.id)))
+        return balances, orders
+
+    def check_batch(
+        self,
+        before: tuple[dict[int, int], set[int]],
+        calls: list[FuzzCall],
+        replies: list[RawResponse],
+        *,
+        over_http: bool,
+    ) -> None:
+        answered: set[int] = set()
+        for call, reply in zip(calls, replies, strict=True):
+            self.statuses[reply.status] += 1
+            order_id = _check_reply(call, reply, over_http=over_http)
+            if order_id is not None:
+                answered.add(order_id)
+        balances, orders = self.money()
+        new = orders - before[1]
+        # Every new order was answered to its caller (a HEAD add once placed an
+        # order nobody saw); an answered id is new or a replayed request_id's.
+        assert new <= answered, (new, answered)
+        assert answered <= orders
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Order.account_id, Order.charge).where(Order.id.in_(new))
+            ).all()
+        for account in self.accounts:
+            charged = sum(charge for owner, charge in rows if owner == account)
+            assert before[0][account] - balances[account] == charged, (account, calls)
+            self.balance_checks += 1
+        self.orders += len(new)
+        assert_ledger_consistent(self.db)
+
+    def report(self, suite: str) -> None:
+        report(
+            f"{suite}[{backend(self.db)}]",
+            calls=sum(self.statuses.values()),
+            by_status=dict(self.statuses),
+            orders_placed=self.orders,
+            balances_verified=self.balance_checks,
+            seconds=time.monotonic() - self.started,
+        )
 
 
-@st.composite
-def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
-    transport = draw(st.sampled_from(TRANSPORTS))
-    key_kind = draw(st.sampled_from(["valid", "valid", "valid", "valid", "junk", "missing"]))
-    # `add` weighs most: it is the one that moves money.
-    known = st.sampled_from(["add", "add", "add", "ADD", " status ", *ACTION_NAMES])
-    action = draw(known | known | st.text(max_size=12))
-    params: dict[str, Any] = {"action": action}
-    # A third of the requests are plausible (so that orders do get placed),
-    # a third mix plausible and random values, a third are random throughout.
-    mode = draw(st.sampled_from(["plausible", "mixed", "random"]))
-    if mode != "random":
-        core = ADD_PARAMS if action.strip().lower() == "add" else ["order", "orders"]
-        for name in core:
-            strategy = plausible[name]
-            params[name] = draw(strategy if mode == "plausible" else strategy | values)
-    for name in draw(st.lists(st.sampled_from(PARAM_NAMES), max_size=5, unique=True)):
-        maybe = plausible.get(name)
-        params[name] = draw(maybe | values if maybe is not None else values)
-    for name in draw(st.lists(st.text(max_size=10), max_size=2)):
-        params[name] = draw(values)
-    if key_kind == "junk":
-        params["key"] = draw(values)
-    if transport == "get":
-        # Keep the URL below what any HTTP server accepts in a request line.
-        params = {k[:50]: str(v)[:400] for k, v in params.items()}
-    return transport, key_kind, params
-
-
-def _order_charges(db: Database, account_id: int) -> dict[int, int]:
-    with db.read() as session:
-        rows = session.query(Order.id, Order.charge).filter(Order.account_id == account_id)
-        return {order_id: charge for order_id, charge in rows}
+def _check_reply(call: FuzzCall, reply: RawResponse, *, over_http: bool) -> int | None:
+    """The answer's invariants; the id of the order it reports placed, if any."""
+    shown = (call, reply.status, reply.body[:300])
+    assert reply.status in (200, 404, 405, 413), shown
+    assert reply.headers["content-type"].split(";")[0] == "application/json", shown
+    if call.acts:
+        assert reply.status == (413 if call.oversize else 200), shown
+    elif call.method not in ("GET", "POST") and call.path in ("/api/v2", "/api/v2/"):
+        assert reply.status == 405 and reply.headers["allow"] == "GET, POST", shown
+    if over_http and call.method == "HEAD":
+        assert reply.body == b"", shown  # HEAD: the headers of the answer only
+        return None
+    body = json.loads(reply.body)
+    assert isinstance(body, dict | list), shown
+    if isinstance(body, dict) and set(body) == {"order"}:
+        assert reply.status == 200 and isinstance(body["order"], int), shown
+        return int(body["order"])
+    return None
 
 
 @pytest.fixture
-def fuzz_customer(db: Database) -> Customer:
-    """The catalog, and the account the valid key opens (made once per database:
-    hypothesis runs every example over the same fixture)."""
+def fuzz_panel(db: Database) -> Iterator[FuzzPanel]:
+    """Made once per database: hypothesis runs every example over the same fixture."""
     make_service(db, name="Default", rate="0.9", min_quantity=1, max_quantity=2000, dripfeed=True)
     make_service(db, name="Comments", type="Custom Comments", rate="8", min_quantity=1)
     make_service(db, name="Subs", type="Subscriptions", rate="1", min_quantity=1)
     make_service(db, name="Poll", type="Poll", rate="0.00090", min_quantity=1, refill=True)
-    return make_customer(db, "fuzz", balance="30")
+    make_service(db, name="Package", type="Package", rate="2", cancel=True)
+    rich = make_customer(db, "rich", balance="1000000")
+    poor = make_customer(db, "poor", balance="0.5")
+    yield FuzzPanel(db, {"rich": rich.key, "poor": poor.key}, [rich.id, poor.id])
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(request=requests())
-def test_random_requests_never_break_or_leak_money(
-    db: Database,
-    http: httpx.Client,
-    fuzz_customer: Customer,
-    request: tuple[str, str, dict[str, Any]],
+@pytest.fixture
+def in_process(fuzz_panel: FuzzPanel) -> Iterator[AsgiClient]:
+    with asgi_client(create_app(fuzz_panel.db, max_body=MAX_BODY)) as client:
+        yield client
+    fuzz_panel.report("fuzz/in-process")
+
+
+@settings(FUZZ_SETTINGS, max_examples=IN_PROCESS_EXAMPLES)
+@given(calls=st.lists(fuzz_calls(), min_size=BATCH, max_size=BATCH))
+def test_fuzz_in_process(
+    fuzz_panel: FuzzPanel, in_process: AsgiClient, calls: list[FuzzCall]
 ) -> None:
-    transport, key_kind, params = request
-    customer = fuzz_customer
-    if key_kind == "valid":
-        params = {**params, "key": customer.key}
+    """~9,000 calls per database in ~20-40 s: the bulk of the suite."""
+    sent = [variant for call in calls for variant in variants(call)]
+    before = fuzz_panel.money()
+    replies = in_process.run([call.to_raw(fuzz_panel.keys, MAX_BODY) for call in sent])
+    fuzz_panel.check_batch(before, sent, replies, over_http=False)
 
-    before, _ = account_balance(db, customer.id)
-    known = _order_charges(db, customer.id)
-    if transport == "json":
-        response = http.post(
-            ENDPOINT,
-            content=json.dumps(params),
-            headers={"Content-Type": "application/json"},
-        )
-    else:
-        response = send(http, transport, params)
-    assert response.status_code == 200, (response.status_code, response.text, params)
-    reply = answer(response)
 
-    after, _ = account_balance(db, customer.id)
-    placed = isinstance(reply, dict) and set(reply) == {"order"}
-    if placed and key_kind == "valid" and reply["order"] not in known:
-        charge = _order_charges(db, customer.id)[reply["order"]]
-        assert before - after == charge, (params, reply)
-    else:
-        # A refusal, a replayed request id, or any other action: no money moves.
-        assert after == before, (params, reply)
-    assert_ledger_consistent(db)
+@pytest.fixture
+def over_http(fuzz_panel: FuzzPanel) -> Iterator[httpx.Client]:
+    app = create_app(fuzz_panel.db, max_body=MAX_BODY)
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
+    fuzz_panel.report("fuzz/http")
+
+
+def _send(client: httpx.Client, request: RawRequest) -> RawResponse:
+    url = request.path + (f"?{request.query.decode('ascii')}" if request.query else "")
+    headers = dict(request.headers)
+    content: Any = request.body if request.method not in ("GET", "HEAD") else None
+    if request.chunked:
+        content = iter(RawRequest.chunks(request))
+    response = client.request(request.method, url, content=content, headers=headers)
+    assert not response.is_redirect, (request.path, response.headers.get("location"))
+    return RawResponse(response.status_code, dict(response.headers), response.content)
+
+
+@settings(FUZZ_SETTINGS, max_examples=HTTP_EXAMPLES)
+@given(calls=st.lists(fuzz_calls(), min_size=BATCH, max_size=BATCH))
+def test_fuzz_over_http(
+    fuzz_panel: FuzzPanel, over_http: httpx.Client, calls: list[FuzzCall]
+) -> None:
+    """~1,000 calls per database over a real uvicorn server, in a few seconds."""
+    sent = [variant for call in calls for variant in variants(call)]
+    before = fuzz_panel.money()
+    replies = [_send(over_http, call.to_raw(fuzz_panel.keys, MAX_BODY)) for call in sent]
+    fuzz_panel.check_batch(before, sent, replies, over_http=True)
 
 
 def test_inputs_that_once_broke_the_endpoint(db: Database, http: httpx.Client) -> None:
