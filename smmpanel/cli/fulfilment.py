@@ -9,8 +9,8 @@ import typer
 
 from smmpanel.cli.common import DatabaseUrl, echo, open_panel
 from smmpanel.config import current_settings
-from smmpanel.secretbox import SecretBox
 from smmpanel.logscrub import install_log_scrubbing
+from smmpanel.secretbox import SecretBox
 from smmpanel.simulator.faults import FAULT_SPEC_HELP
 from smmpanel.simulator.runner import serve as serve_simulator
 from smmpanel.worker import build_worker
