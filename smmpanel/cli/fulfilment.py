@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from smmpanel.cli.common import DatabaseUrl, echo, open_panel, seconds
+from smmpanel.cli.common import BadValue, DatabaseUrl, echo, open_panel, seconds
 from smmpanel.money import MAX_BALANCE, parse_exact
-from smmpanel.simulator.faults import FAULT_SPEC_HELP
+from smmpanel.simulator.faults import FAULT_SPEC_HELP, FaultError, FaultRule, parse_fault_spec
 from smmpanel.simulator.runner import serve as serve_simulator
 from smmpanel.worker import build_worker
 
@@ -92,16 +92,24 @@ def simulate_provider(
 
     It keeps records and moves statuses over time; it fulfils nothing.
     """
-    # Checked here: the simulator would fail on a bad one with a traceback.
+    # Checked here: the simulator would fail on bad ones with a traceback.
     starting_balance = parse_exact(balance, what="--balance", low=Decimal(0), high=MAX_BALANCE)
+    rules = [_fault(spec) for spec in fault or []]
     serve_simulator(
         host=host,
         port=port,
         key=key,
         speed=speed,
         balance=starting_balance,
-        faults=fault or (),
+        faults=rules,
         subscription_interval=subscription_interval,
         reject_duplicate_links=reject_duplicate_links,
         seed=seed,
     )
+
+
+def _fault(spec: str) -> FaultRule:
+    try:
+        return parse_fault_spec(spec)
+    except FaultError as exc:
+        raise BadValue(f"--fault {spec!r}: {exc}") from None

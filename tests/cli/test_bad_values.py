@@ -61,6 +61,7 @@ CASES: list[tuple[tuple[str, ...], frozenset[str]]] = [
     (("worker", "--once", "--poll", "{}"), frozenset({"0.123456"})),
     (("simulate-provider", "--balance", "{}"), frozenset()),
     (("simulate-provider", "--speed", "{}"), frozenset({"1e-30", "0.123456"})),
+    (("simulate-provider", "--fault", "partial:p={}"), frozenset({"1e-30", "0.123456"})),
 ]
 
 
@@ -102,7 +103,7 @@ def test_bad_values_exit_2_with_one_line_and_change_nothing(db: Database) -> Non
                 before = _snapshot(db)
     print(f"\nbad values: {tried} commands tried, {len(problems)} problems")
     assert problems == []
-    assert tried > 250
+    assert tried > 300
 
 
 def test_refusals_exit_1_and_bad_values_exit_2(run: Run, db: Database) -> None:
