@@ -107,3 +107,13 @@ def test_lists_have_a_line_count_and_a_line_length(db: Database, http: httpx.Cli
     exactly = api("add", service=2, link=LINK, usernames="y" * MAX_LINE_LENGTH)
     assert exactly == {"order": 2}
     assert_ledger_consistent(db)
+
+
+def test_the_largest_prices_still_answer_services(db: Database, http: httpx.Client) -> None:
+    """`currencies set ZZZ 1e30` made every `services` call of an account in ZZZ
+    answer 500; the largest exchange rate times the largest rate answers."""
+    set_currency_rate(db, code="ZZZ", rate="1000000")
+    customer = make_customer(db, currency="ZZZ", balance="0")
+    make_service(db, rate="1000000", min_quantity=1, max_quantity=MAX_QUANTITY)
+    (entry,) = Api(http, customer.key)("services")
+    assert (entry["rate"], entry["max"]) == ("1000000000000", str(MAX_QUANTITY))
