@@ -9,13 +9,31 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from smmpanel.errors import InvalidValue
+
 PLACES = 5
 SCALE = 10**PLACES
 QUANTUM = Decimal(1).scaleb(-PLACES)  # Decimal("0.00001")
 
+# Limits (docs/operations.md, "Limits").  Amounts live in 64-bit integer columns
+# of minor units (at most 9.2 x 10^18, i.e. 92 trillion); these bounds keep every
+# stored amount and every charge far below that, so no arithmetic of the panel
+# can overflow a column.
+# One top-up or deduction (`users fund`).
+MAX_AMOUNT = Decimal(10) ** 10
+# A balance: a top-up that would go past it is refused; no charge can exceed it.
+MAX_BALANCE = Decimal(10) ** 12
+MAX_BALANCE_UNITS = int(MAX_BALANCE) * SCALE
+# A price per 1000 (a package's price), of a service or an account's own rate.
+MAX_RATE = Decimal(10) ** 6
+# Units of a currency per unit of the base currency, with at most 6 decimals.
+MIN_EXCHANGE_RATE = Decimal("0.000001")
+MAX_EXCHANGE_RATE = Decimal(10) ** 6
+EXCHANGE_RATE_PLACES = 6
 
-class MoneyError(ValueError):
-    """A value that is not an exact decimal amount."""
+
+class MoneyError(InvalidValue, ValueError):
+    """A value that is not an exact decimal amount (or not one in its range)."""
 
 
 def parse_decimal(value: object) -> Decimal:
@@ -36,6 +54,52 @@ def parse_decimal(value: object) -> Decimal:
     if not result.is_finite():
         raise MoneyError(f"not a finite number: {value!r}")
     return result
+
+
+def parse_exact(
+    value: object, *, what: str, low: Decimal, high: Decimal, places: int = PLACES
+) -> Decimal:
+    """User input as an exact Decimal from `low` to `high` with at most `places`
+    decimals; anything else is a MoneyError naming `what`.  Nothing is rounded:
+    0.123456 is refused, not read as 0.12346."""
+    try:
+        number = parse_decimal(value)
+    except MoneyError as exc:
+        raise MoneyError(f"{what}: {exc}") from None
+    # The range first: it also keeps the quantize below within the decimal context.
+    if not low <= number <= high:
+        span = f"from {plain_decimal(low)} to {plain_decimal(high)}"
+        raise MoneyError(f"{what} must be {span}, not {value!r}")
+    if number != number.quantize(Decimal(1).scaleb(-places)):
+        raise MoneyError(f"{what} takes at most {places} decimal places, not {value!r}")
+    return number
+
+
+def parse_amount(value: object, *, what: str = "the amount") -> Decimal:
+    """A sum of money to add (or, negative, deduct) in one operation."""
+    return parse_exact(value, what=what, low=-MAX_AMOUNT, high=MAX_AMOUNT)
+
+
+def parse_rate(value: object, *, what: str = "the rate") -> Decimal:
+    """A price per 1000 (or a package's price): 0 to MAX_RATE, 5 places."""
+    return parse_exact(value, what=what, low=Decimal(0), high=MAX_RATE)
+
+
+def parse_exchange_rate(value: object) -> Decimal:
+    """Units of a currency per base unit: MIN_EXCHANGE_RATE to MAX_EXCHANGE_RATE."""
+    return parse_exact(
+        value,
+        what="an exchange rate",
+        low=MIN_EXCHANGE_RATE,
+        high=MAX_EXCHANGE_RATE,
+        places=EXCHANGE_RATE_PLACES,
+    )
+
+
+def plain_decimal(number: Decimal) -> str:
+    """A decimal without exponent or trailing zeros: 1000, 0.000001, 0.92."""
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def round5(value: Decimal) -> Decimal:

@@ -1,4 +1,4 @@
-from smmpanel.errors import DomainError
+from smmpanel.errors import DomainError, InvalidValue
 
 
 class InvalidApiKey(DomainError):
@@ -17,5 +17,17 @@ class UnknownCurrency(DomainError):
     pass
 
 
-class InvalidAccountInput(DomainError):
-    pass
+class InvalidAccountInput(InvalidValue):
+    """A malformed value: a username, an amount, a code, a setting."""
+
+
+class PanelInUse(DomainError):
+    """A change only an empty panel allows (such as its base currency)."""
+
+
+class BalanceLimit(DomainError):
+    """A top-up that would take a balance past the largest one the panel keeps."""
+
+
+class NoWebhook(DomainError):
+    """The account has no webhook to change."""

@@ -2,59 +2,99 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import InvalidAccountInput
 from smmpanel.accounts.models import Setting
 
+DUPLICATE_LINK_SCOPE = "duplicate_link_scope"
+# Whose active orders a new order's link (on the same service) must not repeat:
+# every account's, the same account's, or nobody's.
+LINK_SCOPES = ("panel", "account", "off")
+
 DEFAULTS: dict[str, str] = {
     "base_currency": "USD",
-    # Refuse a new order while an active one targets the same link on the same service.
-    "duplicate_link_check": "on",
+    DUPLICATE_LINK_SCOPE: "panel",
     "default_refill_days": "30",
 }
-BOOLEAN_KEYS = {"duplicate_link_check"}
-INTEGER_KEYS = {"default_refill_days"}
+CHOICE_KEYS: dict[str, tuple[str, ...]] = {DUPLICATE_LINK_SCOPE: LINK_SCOPES}
+INTEGER_KEYS: dict[str, tuple[int, int]] = {"default_refill_days": (1, 3650)}
+
+# The on/off setting that duplicate_link_scope replaced.  A panel that stored it
+# keeps its meaning (on -> panel, off -> off) until the new key is set, and
+# `settings set duplicate_link_check on|off` still works, storing the new key.
+LEGACY_LINK_CHECK = "duplicate_link_check"
+_ON_OFF = {"on": "on", "true": "on", "1": "on", "yes": "on"} | {
+    "off": "off",
+    "false": "off",
+    "0": "off",
+    "no": "off",
+}
+
+# Changed only through their own commands (e.g. set_base_currency), never directly.
+INTERNAL_KEYS = {"base_currency"}
 
 
 _SETTING = select(Setting.value).where(Setting.key == bindparam("key"))
+_LINK_SCOPE = select(Setting.key, Setting.value).where(
+    Setting.key.in_((DUPLICATE_LINK_SCOPE, LEGACY_LINK_CHECK))
+)
 
 
 def get_setting(session: Session, key: str) -> str:
+    if key == DUPLICATE_LINK_SCOPE:
+        return duplicate_link_scope(session)
     value = session.execute(_SETTING, {"key": key}).scalar_one_or_none()
     return DEFAULTS[key] if value is None else value
-
-
-def get_flag(session: Session, key: str) -> bool:
-    return get_setting(session, key) == "on"
 
 
 def get_int(session: Session, key: str) -> int:
     return int(get_setting(session, key))
 
 
-# Changed only through their own commands (e.g. set_base_currency), never directly.
-INTERNAL_KEYS = {"base_currency"}
+def duplicate_link_scope(session: Session) -> str:
+    """`panel`, `account` or `off` (one query: it runs for every order)."""
+    stored: dict[str, str] = {key: value for key, value in session.execute(_LINK_SCOPE)}
+    if DUPLICATE_LINK_SCOPE in stored:
+        return stored[DUPLICATE_LINK_SCOPE]
+    if LEGACY_LINK_CHECK in stored:
+        return "off" if stored[LEGACY_LINK_CHECK] == "off" else "panel"
+    return DEFAULTS[DUPLICATE_LINK_SCOPE]
 
 
-def put_setting(session: Session, key: str, value: str, *, allow_internal: bool = False) -> str:
-    """Validate and store one setting; returns the stored value."""
-    settable = set(DEFAULTS) - (set() if allow_internal else INTERNAL_KEYS)
-    if key not in settable:
-        raise InvalidAccountInput(f"unknown setting {key!r}; known: {', '.join(sorted(settable))}")
-    value = value.strip()
-    if key in BOOLEAN_KEYS:
-        value = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(
-            value.lower(), value.lower()
-        )
-        if value not in ("on", "off"):
-            raise InvalidAccountInput(f"{key} takes on or off")
-    if key in INTEGER_KEYS and not (value.isdigit() and int(value) > 0):
-        raise InvalidAccountInput(f"{key} takes a positive whole number")
+def put_setting(
+    session: Session, key: str, value: str, *, allow_internal: bool = False
+) -> tuple[str, str]:
+    """Validate and store one setting; returns the key and value stored (the
+    legacy duplicate_link_check is stored as duplicate_link_scope)."""
+    key, value = _checked(key, value.strip(), allow_internal=allow_internal)
+    if key == DUPLICATE_LINK_SCOPE:
+        session.execute(delete(Setting).where(Setting.key == LEGACY_LINK_CHECK))
     row = session.get(Setting, key)
     if row is None:
         session.add(Setting(key=key, value=value))
     else:
         row.value = value
-    return value
+    return key, value
+
+
+def _checked(key: str, value: str, *, allow_internal: bool) -> tuple[str, str]:
+    if key == LEGACY_LINK_CHECK:
+        switch = _ON_OFF.get(value.lower())
+        if switch is None:
+            raise InvalidAccountInput(f"{key} takes on or off")
+        return DUPLICATE_LINK_SCOPE, "panel" if switch == "on" else "off"
+    settable = set(DEFAULTS) - (set() if allow_internal else INTERNAL_KEYS)
+    if key not in settable:
+        raise InvalidAccountInput(f"unknown setting {key!r}; known: {', '.join(sorted(settable))}")
+    if key in CHOICE_KEYS:
+        value = value.lower()
+        if value not in CHOICE_KEYS[key]:
+            raise InvalidAccountInput(f"{key} takes one of: {', '.join(CHOICE_KEYS[key])}")
+    if key in INTEGER_KEYS:
+        low, high = INTEGER_KEYS[key]
+        if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+            raise InvalidAccountInput(f"{key} takes a whole number from {low} to {high}")
+        value = str(int(value))
+    return key, value

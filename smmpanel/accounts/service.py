@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from smmpanel.accounts.errors import (
     AccountExists,
     AccountNotFound,
+    BalanceLimit,
     InvalidAccountInput,
+    PanelInUse,
     UnknownCurrency,
 )
 from smmpanel.accounts.models import (
@@ -29,7 +31,16 @@ from smmpanel.catalog.models import Service
 from smmpanel.db import Database
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.service import post_entry
-from smmpanel.money import MoneyError, parse_decimal, to_units
+from smmpanel.money import (
+    MAX_BALANCE,
+    MAX_BALANCE_UNITS,
+    format_units,
+    parse_amount,
+    parse_exchange_rate,
+    parse_rate,
+    plain_decimal,
+    to_units,
+)
 from smmpanel.timeutil import utcnow
 from smmpanel.tokens import new_token
 
@@ -89,23 +100,36 @@ def _issue_key(session: Session, account_id: int) -> str:
     return key
 
 
+def fund_amount_units(amount: Decimal | str) -> int:
+    """The minor units of a top-up (or, negative, a deduction): exact, at most
+    MAX_AMOUNT, never zero; an InvalidValue otherwise."""
+    units = to_units(parse_amount(amount))
+    if units == 0:
+        raise InvalidAccountInput("the amount must not be zero")
+    return units
+
+
 def fund_account(
     db: Database, *, username: str, amount: Decimal | str, note: str = "", actor: str = "owner"
 ) -> int:
     """Add (or, negative, deduct) money in the account's currency; returns the new
-    balance in minor units.  A deduction never takes the balance below zero."""
-    try:
-        units = to_units(parse_decimal(amount))
-    except MoneyError as exc:
-        raise InvalidAccountInput(str(exc)) from None
-    if units == 0:
-        raise InvalidAccountInput("the amount must not be zero")
+    balance in minor units.  A deduction never takes the balance below zero, a
+    top-up never above MAX_BALANCE."""
+    units = fund_amount_units(amount)
     kind = ledger_models.TOPUP if units > 0 else ledger_models.ADJUSTMENT
     with db.write() as session:
         account = account_by_username(session, username)
         entry = post_entry(
             session, account_id=account.id, kind=kind, amount=units, actor=actor, note=note
         )
+        # The balance after the (atomic) update: checking it here is race-free,
+        # and raising rolls the entry back.
+        if entry.balance_after > MAX_BALANCE_UNITS:
+            raise BalanceLimit(
+                f"the balance of {username} would be {format_units(entry.balance_after)} "
+                f"{account.currency}, above the largest a panel keeps "
+                f"({plain_decimal(MAX_BALANCE)})"
+            )
         return entry.balance_after
 
 
@@ -145,7 +169,7 @@ def set_custom_rate(
             )
         )
         if rate is not None:
-            units = _non_negative_units(rate, "rate")
+            units = to_units(parse_rate(rate))
             session.add(
                 AccountServiceRate(account_id=account.id, service_id=service_id, rate=units)
             )
@@ -157,22 +181,18 @@ def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decima
     code = (code or "").strip().upper()
     if not CURRENCY_RE.match(code):
         raise InvalidAccountInput("a currency code is 3-8 capital letters, like EUR")
-    try:
-        value = parse_decimal(rate)
-    except MoneyError as exc:
-        raise InvalidAccountInput(str(exc)) from None
-    if value <= 0:
-        raise InvalidAccountInput("an exchange rate must be positive")
+    value = parse_exchange_rate(rate)
+    text = plain_decimal(value)  # stored without exponent or trailing zeros
     with db.write() as session:
         if code == get_setting(session, "base_currency") and value != 1:
             raise InvalidAccountInput(f"{code} is the base currency; its rate is 1")
         row = session.get(Currency, code)
         if row is None:
-            session.add(Currency(code=code, rate=str(value)))
+            session.add(Currency(code=code, rate=text))
         else:
-            row.rate = str(value)
+            row.rate = text
             row.updated_at = utcnow()
-    return value
+    return Decimal(text)
 
 
 def set_base_currency(db: Database, *, code: str) -> None:
@@ -186,7 +206,7 @@ def set_base_currency(db: Database, *, code: str) -> None:
             select(func.count(Service.id))
         )
         if used:
-            raise InvalidAccountInput("the base currency can only be chosen on an empty panel")
+            raise PanelInUse("the base currency can only be chosen on an empty panel")
         put_setting(session, "base_currency", code, allow_internal=True)
         row = session.get(Currency, code)
         if row is None:
@@ -211,13 +231,3 @@ def _currency_code(session: Session, currency: str | None) -> str:
             f"unknown currency {code!r}; set its rate first: smmpanel currencies set {code} RATE"
         )
     return code
-
-
-def _non_negative_units(value: Decimal | str, what: str) -> int:
-    try:
-        units = to_units(parse_decimal(value))
-    except MoneyError as exc:
-        raise InvalidAccountInput(str(exc)) from None
-    if units < 0:
-        raise InvalidAccountInput(f"the {what} must not be negative")
-    return units

@@ -30,7 +30,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.errors import InvalidAccountInput
+from smmpanel.accounts.errors import InvalidAccountInput, NoWebhook
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import account_by_username
 from smmpanel.db import Database
@@ -101,7 +101,7 @@ def rotate_webhook_secret(db: Database, *, username: str) -> str:
     with db.write() as session:
         account = account_by_username(session, username)
         if not account.webhook_url:
-            raise InvalidAccountInput(f"account {username!r} has no webhook; set a URL first")
+            raise NoWebhook(f"account {username!r} has no webhook; set a URL first")
         secret = new_webhook_secret()
         account.webhook_secret = seal_secret(secret)
         return secret

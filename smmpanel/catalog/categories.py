@@ -6,9 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from smmpanel.catalog.errors import CategoryNotFound, InvalidService
+from smmpanel.catalog.errors import CategoryExists, CategoryNotFound, InvalidService
 from smmpanel.catalog.models import Category, CategoryTranslation, Service
 from smmpanel.db import Database
+
+# Positions order the catalog; this range is plenty and fits the 32-bit column.
+MAX_POSITION = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ def update_category(
 ) -> None:
     """Rename, move (categories are listed by position) or translate a category;
     a translation of None removes it."""
+    if position is not None and not 0 <= position <= MAX_POSITION:
+        raise InvalidService(f"a position is 0 to {MAX_POSITION}, not {position}")
+    for lang, text in (translations or {}).items():
+        if not 1 <= len(lang) <= 16 or (text is not None and len(text) > 255):
+            raise InvalidService("a translation is LANG (1-16 characters) = TEXT (at most 255)")
     with db.write() as session:
         category = session.execute(
             select(Category).where(Category.name == name)
@@ -61,7 +69,7 @@ def update_category(
                 raise InvalidService("a category needs a name")
             taken = session.execute(select(Category.id).where(Category.name == new_name)).first()
             if taken is not None and taken[0] != category.id:
-                raise InvalidService(f"category {new_name!r} exists already")
+                raise CategoryExists(f"category {new_name!r} exists already")
             category.name = new_name[:255]
         if position is not None:
             category.position = position

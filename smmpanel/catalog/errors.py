@@ -1,4 +1,4 @@
-from smmpanel.errors import DomainError
+from smmpanel.errors import DomainError, InvalidValue
 
 
 class ServiceNotFound(DomainError):
@@ -9,13 +9,21 @@ class CategoryNotFound(DomainError):
     pass
 
 
-class UnknownServiceType(DomainError):
+class UnknownServiceType(InvalidValue):
     pass
 
 
-class InvalidService(DomainError):
+class InvalidService(InvalidValue):
     """A service definition that cannot be stored (bounds, rate, ...)."""
 
 
-class CatalogImportError(DomainError):
-    pass
+class ServiceIdTaken(DomainError):
+    """The wanted service id belongs to another service."""
+
+
+class CategoryExists(DomainError):
+    """A category of that name exists already."""
+
+
+class CatalogImportError(InvalidValue):
+    """A catalog file that cannot be read as services."""

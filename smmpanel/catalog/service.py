@@ -12,12 +12,24 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
-from smmpanel.catalog.errors import CatalogImportError, InvalidService, ServiceNotFound
+from smmpanel.catalog.errors import (
+    CatalogImportError,
+    InvalidService,
+    ServiceIdTaken,
+    ServiceNotFound,
+)
 from smmpanel.catalog.models import Category, CategoryTranslation, Service, ServiceTranslation
 from smmpanel.catalog.types import service_type
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
-from smmpanel.money import MoneyError, from_units, parse_decimal, to_units
+from smmpanel.money import from_units, parse_rate, to_units
+
+# Limits (docs/operations.md): the quantity bounds of a service, the ids of the
+# 32-bit id column, a refill window.  With MAX_RATE (smmpanel.money) the charge
+# of one order at a service's max stays below MAX_BALANCE (10^12).
+MAX_QUANTITY = 10**9
+MAX_SERVICE_ID = 2**31 - 1
+MAX_REFILL_DAYS = 3650
 
 
 @dataclass
@@ -65,8 +77,11 @@ def update_service(db: Database, *, service_id: int, changes: Mapping[str, Any])
 
 
 def _insert_service(session: Session, spec: ServiceSpec, service_id: int | None) -> Service:
-    if service_id is not None and (service_id < 1 or session.get(Service, service_id) is not None):
-        raise InvalidService(f"service id {service_id} is taken or invalid")
+    if service_id is not None:
+        if not 1 <= service_id <= MAX_SERVICE_ID:
+            raise InvalidService(f"a service id is 1 to {MAX_SERVICE_ID}, not {service_id}")
+        if session.get(Service, service_id) is not None:
+            raise ServiceIdTaken(f"service id {service_id} is taken")
     service = Service(id=service_id)
     _apply_spec(session, service, spec)
     session.add(service)
@@ -96,15 +111,10 @@ def _apply_spec(session: Session, service: Service, spec: ServiceSpec) -> None:
     name = (spec.name or "").strip()
     if not name:
         raise InvalidService("a service needs a name")
-    try:
-        rate = to_units(parse_decimal(spec.rate))
-    except MoneyError as exc:
-        raise InvalidService(f"rate: {exc}") from None
-    if rate < 0:
-        raise InvalidService("the rate must not be negative")
+    rate = to_units(parse_rate(spec.rate))
     low, high = _bounds(spec.min_quantity, spec.max_quantity)
-    if spec.refill_days is not None and spec.refill_days < 1:
-        raise InvalidService("refill days must be at least 1")
+    if spec.refill_days is not None and not 1 <= spec.refill_days <= MAX_REFILL_DAYS:
+        raise InvalidService(f"refill days are 1 to {MAX_REFILL_DAYS}, not {spec.refill_days}")
     service.name = name[:255]
     service.type = service_type(spec.type).name
     service.category_id = ensure_category(session, spec.category).id
@@ -126,6 +136,8 @@ def _bounds(low: object, high: object) -> tuple[int, int]:
         raise InvalidService("min and max are whole numbers") from None
     if low_i < 1 or high_i < low_i:
         raise InvalidService("min must be at least 1 and max at least min")
+    if high_i > MAX_QUANTITY:
+        raise InvalidService(f"max is at most {MAX_QUANTITY}, not {high_i}")
     return low_i, high_i
 
 
@@ -142,21 +154,32 @@ def ensure_category(session: Session, name: str) -> Category:
     return category
 
 
-def _store_translations(session: Session, service: Service, spec: ServiceSpec) -> None:
+def _store_translations(session: Session, service: Service, spec: ServiceSpec) -> bool:
+    """Add or change the spec's translations (others are kept); returns whether
+    anything changed."""
+    changed = False
     langs = set(spec.name_lang) | set(spec.description_lang)
     for lang in sorted(langs):
         row = session.get(ServiceTranslation, (service.id, lang))
         if row is None:
             row = ServiceTranslation(service_id=service.id, lang=lang)
             session.add(row)
-        row.name = spec.name_lang.get(lang, row.name)
-        row.description = spec.description_lang.get(lang, row.description)
+            changed = True
+        wanted = (
+            spec.name_lang.get(lang, row.name),
+            spec.description_lang.get(lang, row.description),
+        )
+        changed = changed or (row.name, row.description) != wanted
+        row.name, row.description = wanted
     for lang, text in sorted(spec.category_lang.items()):
         translation = session.get(CategoryTranslation, (service.category_id, lang))
         if translation is None:
             session.add(CategoryTranslation(category_id=service.category_id, lang=lang, name=text))
-        else:
+            changed = True
+        elif translation.name != text:
             translation.name = text
+            changed = True
+    return changed
 
 
 def _spec_of(session: Session, service: Service) -> ServiceSpec:
@@ -189,13 +212,15 @@ _ANNOTATION = re.compile(r"\s*\[[^\]]*\]\s*$")
 class ImportReport:
     created: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)  # same id, name and type, nothing new
     renumbered: dict[int, int] = field(default_factory=dict)  # wanted id -> given id
 
 
 def import_catalog(db: Database, *, entries: list[Mapping[str, Any]]) -> ImportReport:
     """Import services in the format of the `services` answer, in one transaction.
     A given id is kept when free; an id held by a service of the same name and
-    type updates that service; otherwise the service gets a new id."""
+    type updates that service (reported as unchanged when nothing differs);
+    otherwise the service gets a new id."""
     if not isinstance(entries, list):
         raise CatalogImportError("a catalog is a JSON array of services")
     report = ImportReport()
@@ -212,21 +237,29 @@ def import_catalog(db: Database, *, entries: list[Mapping[str, Any]]) -> ImportR
 def _import_one(
     session: Session, wanted: int | None, spec: ServiceSpec, report: ImportReport
 ) -> None:
-    existing = session.get(Service, wanted) if wanted else None
+    # An id this panel cannot hold is not kept: the service is renumbered.
+    keep = wanted if wanted is not None and 1 <= wanted <= MAX_SERVICE_ID else None
+    existing = session.get(Service, keep) if keep else None
     if (
         existing is not None
         and existing.name == spec.name.strip()
         and existing.type == service_type(spec.type).name
     ):
+        before = _stored_fields(existing)
         _apply_spec(session, existing, spec)
         session.flush()
-        _store_translations(session, existing, spec)
-        report.updated.append(existing.id)
+        changed = _stored_fields(existing) != before
+        changed = _store_translations(session, existing, spec) or changed
+        (report.updated if changed else report.unchanged).append(existing.id)
         return
-    service = _insert_service(session, spec, wanted if existing is None else None)
+    service = _insert_service(session, spec, keep if existing is None else None)
     report.created.append(service.id)
     if wanted and wanted != service.id:
         report.renumbered[wanted] = service.id
+
+
+def _stored_fields(service: Service) -> tuple[object, ...]:
+    return tuple(getattr(service, column.key) for column in Service.__table__.columns)
 
 
 def spec_from_entry(raw: Mapping[str, Any]) -> tuple[int | None, ServiceSpec]:
@@ -238,18 +271,22 @@ def spec_from_entry(raw: Mapping[str, Any]) -> tuple[int | None, ServiceSpec]:
         if entry.get(required) in (None, ""):
             raise CatalogImportError(f"missing {required!r}")
     wanted = _optional_int(entry.get("service"))
+    name = str(entry["name"])
     spec = ServiceSpec(
-        name=str(entry["name"]),
+        name=name,
         type=str(entry.get("type") or "Default"),
         category=str(entry.get("category") or "Other"),
         rate=_decimal_text(entry["rate"]),
         min_quantity=_required_int(entry["min"], "min"),
-        max_quantity=_required_int(entry["max"], "max"),
+        # Panels often list "unlimited" maxima (2147483647): this panel's is the ceiling.
+        max_quantity=min(_required_int(entry["max"], "max"), MAX_QUANTITY),
         dripfeed=_flag(entry.get("dripfeed")),
         refill=_flag(entry.get("refill")),
         refill_days=_optional_int(entry.get("refill_days")),
         cancel=_flag(entry.get("cancel")),
-        link_required=_flag(entry.get("link_required", True)),
+        link_required=(
+            _flag(entry["link_required"]) if "link_required" in entry else not takes_no_link(name)
+        ),
         enabled=_flag(entry.get("enabled", True)),
         description=str(entry.get("description") or entry.get("desc") or ""),
         name_lang=_lang_map(entry.get("name_lang")),
@@ -257,6 +294,16 @@ def spec_from_entry(raw: Mapping[str, Any]) -> tuple[int | None, ServiceSpec]:
         description_lang=_lang_map(entry.get("description_lang") or entry.get("desc_lang")),
     )
     return wanted, spec
+
+
+# How panels mark a service that takes no link: the `services` answer has no
+# field for it, so its name says so ("Panel Test Credits [No link]").
+_NO_LINK = re.compile(r"\bno[\s_-]*links?\b", re.IGNORECASE)
+
+
+def takes_no_link(name: str) -> bool:
+    """Whether a service's name says its orders take no link ("[No link]")."""
+    return _NO_LINK.search(name) is not None
 
 
 def _decimal_text(value: object) -> str:
@@ -283,6 +330,9 @@ def _required_int(value: object, what: str) -> int:
         number = Decimal(str(value).strip())
     except ArithmeticError:
         raise CatalogImportError(f"{what} is not a number: {value!r}") from None
+    # Magnitude before anything else: int() of 1e999999999 would never finish.
+    if not number.is_finite() or number.adjusted() > 18:
+        raise CatalogImportError(f"{what} is not a usable number: {value!r}")
     if number != number.to_integral_value():
         raise CatalogImportError(f"{what} is not a whole number: {value!r}")
     return int(number)

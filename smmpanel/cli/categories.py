@@ -6,7 +6,7 @@ import typer
 
 from smmpanel.catalog.categories import list_categories, update_category
 from smmpanel.cli.common import (
-    CliError,
+    BadValue,
     DatabaseUrl,
     JsonFlag,
     echo,
@@ -75,10 +75,10 @@ def set_category(
     for item in translations or []:
         lang, sep, text = item.partition("=")
         if not sep or not lang.strip():
-            raise CliError(f"--lang takes LANG=TEXT, not {item!r}")
+            raise BadValue(f"--lang takes LANG=TEXT, not {item!r}")
         parsed[lang.strip()] = text or None
     if rename is None and position is None and not parsed:
-        raise CliError("nothing to change: give --name, --position or --lang")
+        raise BadValue("nothing to change: give --name, --position or --lang")
     with open_panel(database_url) as db:
         update_category(db, name=name, new_name=rename, position=position, translations=parsed)
     echo(f"category {rename or name} updated")

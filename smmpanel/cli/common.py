@@ -7,13 +7,16 @@ Output rules (scripts rely on them):
 - lists print a rich table, or with ``--json`` plain JSON (money as strings with
   5 places);
 - a refused request prints one ``Error: ...`` line on standard error and exits 1;
-  a missing or wrong secret key (configuration to fix first) exits 2.
+  a bad value (not a number, out of range, too many decimal places, an unknown
+  choice), wrong usage or a missing or wrong secret key exits 2, like click's
+  own usage errors.
 """
 
 import json
+import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -35,18 +38,30 @@ from typer.core import TyperGroup
 
 from smmpanel.config import Settings
 from smmpanel.db import Database
-from smmpanel.errors import DomainError
-from smmpanel.money import MoneyError
+from smmpanel.errors import DomainError, InvalidValue
 from smmpanel.schema import alembic_config, upgrade_schema
 from smmpanel.secretbox import SecretKeyError
 from smmpanel.timeutil import as_utc
 
 UPGRADE_HINT = "run `smmpanel db upgrade`"
 PIPE_WIDTH = 240
+REFUSED = 1  # the panel refused: unknown account, not enough balance, no schema...
+BAD_VALUE = 2  # the command cannot be run as given: a bad value, wrong usage
+
+# Ids are 32-bit columns: a larger number is a bad value, not a database error.
+MAX_ID = 2**31 - 1
+# Counts of units (an order's start count and remains).
+MAX_COUNT = 10**15
+# Rows a list shows at most.
+MAX_LIMIT = 1_000_000
 
 
 class CliError(Exception):
-    """A refusal found by the command line itself (bad option value, no schema...)."""
+    """A refusal found by the command line itself (no such order, no schema...)."""
+
+
+class BadValue(CliError):
+    """A value or combination of options the command cannot take (exit 2)."""
 
 
 # --- the root group: one place that turns refusals into "Error: ..." --------------
@@ -54,22 +69,32 @@ class CliError(Exception):
 
 class PanelGroup(TyperGroup):
     """The root command group.  Every sub-command runs inside its ``invoke``, so
-    refusals raised anywhere below become one ``Error:`` line and exit code 1,
-    never a traceback; sub-apps added later get the same treatment for free."""
+    errors raised anywhere below become one ``Error:`` line, never a traceback:
+    exit 2 for a bad value (an InvalidValue of the domain, a BadValue here, an
+    option click cannot convert), exit 1 for a refusal.  Sub-apps added later
+    get the same treatment for free."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (CliError, DomainError, MoneyError) as exc:
+        except typer.BadParameter as exc:
+            # A missing argument keeps the usage text, which says best what is missing
+            # (MissingParameter is a BadParameter; typer does not export it by name).
+            if type(exc).__name__ == "MissingParameter":
+                raise
+            fail_now(exc.format_message(), code=BAD_VALUE)
+        except (BadValue, InvalidValue) as exc:
+            fail_now(str(exc) or exc.__class__.__name__, code=BAD_VALUE)
+        except (CliError, DomainError) as exc:
             fail_now(str(exc) or exc.__class__.__name__)
         except SecretKeyError as exc:
-            fail_now(str(exc), code=2)
+            fail_now(str(exc), code=BAD_VALUE)
         except OperationalError as exc:
             fail_now(f"database error: {_first_line(str(exc.orig or exc))}")
 
 
-def fail_now(message: str, *, code: int = 1) -> NoReturn:
-    """Print ``Error: message`` on stderr and exit with `code` (1 unless said)."""
+def fail_now(message: str, *, code: int = REFUSED) -> NoReturn:
+    """Print ``Error: message`` on stderr and exit with `code` (1: refused)."""
     typer.echo(f"Error: {_one_line(message)}", err=True)
     raise typer.Exit(code=code)
 
@@ -115,6 +140,10 @@ DatabaseUrl = Annotated[
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Limit = Annotated[
+    int,
+    typer.Option("--limit", help="Show at most this many (newest first).", min=1, max=MAX_LIMIT),
+]
 
 
 def resolve_url(database_url: str | None = None) -> str:
@@ -131,17 +160,36 @@ def safe_url(url: str) -> str:
         return url
 
 
+# The databases smmpanel runs on, as URL schemes (postgres:// means postgresql://).
+SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def check_url(url: str) -> str:
+    """The URL, if it names a database smmpanel supports; else BadValue (before
+    any driver is loaded: an unknown one would fail with an import error)."""
+    try:
+        scheme = make_url(url).drivername
+    except ArgumentError:
+        scheme = None
+    if scheme not in SUPPORTED_SCHEMES:
+        raise BadValue(
+            f"unsupported database URL {safe_url(url)!r}: use sqlite:///FILE or "
+            "postgresql://USER@HOST/DBNAME (schemes: sqlite, postgresql, postgresql+psycopg)"
+        )
+    return url
+
+
 def connect(url: str) -> Database:
     try:
-        return Database(url)
+        return Database(check_url(url))
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise CliError(f"cannot use database URL {safe_url(url)!r}: {exc}") from None
+        raise BadValue(f"cannot use database URL {safe_url(url)!r}: {exc}") from None
 
 
 @contextmanager
 def open_panel(database_url: str | None = None, *, migrate: bool = False) -> Iterator[Database]:
     """The panel's database, checked to be migrated (or migrated, with `migrate`)."""
-    url = resolve_url(database_url)
+    url = check_url(resolve_url(database_url))
     if not migrate:
         refuse_missing_sqlite_file(url)
     db = connect(url)
@@ -206,7 +254,29 @@ def pick(value: str, choices: Sequence[str], what: str) -> str:
     for choice in choices:
         if choice.lower() == wanted:
             return choice
-    raise CliError(f"unknown {what} {value!r}; one of: {', '.join(choices)}")
+    raise BadValue(f"unknown {what} {value!r}; one of: {', '.join(choices)}")
+
+
+def seconds(low: float, high: float) -> Callable[[Any], float]:
+    """A parser (typer's ``parser=``) of a finite number of seconds from `low` to
+    `high` (a float range would let NaN through: every comparison with it is
+    false); a bad value is a usage error."""
+
+    def parse(value: Any) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and low <= number <= high):
+            raise typer.BadParameter(f"a number of seconds from {low:g} to {high:g}, not {value!r}")
+        return number
+
+    return parse
+
+
+def id_argument(help: str) -> Any:
+    """A positional id: 1 to MAX_ID."""
+    return typer.Argument(help=help, show_default=False, min=1, max=MAX_ID)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -3,17 +3,21 @@
 import logging
 import signal
 import threading
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
-from smmpanel.cli.common import DatabaseUrl, echo, open_panel
+from smmpanel.cli.common import BadValue, DatabaseUrl, echo, open_panel, seconds
 from smmpanel.config import current_settings
 from smmpanel.logscrub import install_log_scrubbing
+from smmpanel.money import MAX_BALANCE, parse_exact
 from smmpanel.secretbox import SecretBox
-from smmpanel.simulator.faults import FAULT_SPEC_HELP
+from smmpanel.simulator.faults import FAULT_SPEC_HELP, FaultError, FaultRule, parse_fault_spec
 from smmpanel.simulator.runner import serve as serve_simulator
 from smmpanel.worker import build_worker
+
+DAY_SECONDS = 86_400
 
 
 def register(root: typer.Typer) -> None:
@@ -29,7 +33,10 @@ def worker(
         str | None, typer.Option("--name", help="Worker name (default host:pid).")
     ] = None,
     poll: Annotated[
-        float, typer.Option("--poll", help="Seconds between looks for new jobs.", min=0.05)
+        float,
+        typer.Option(
+            "--poll", help="Seconds between looks for new jobs.", parser=seconds(0.05, 60)
+        ),
     ] = 0.5,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -63,12 +70,22 @@ def simulate_provider(
         str | None, typer.Option("--key", help="API key to accept (default: a new one, printed).")
     ] = None,
     speed: Annotated[
-        float, typer.Option("--speed", help="Seconds an order spends in each stage.")
+        float,
+        typer.Option(
+            "--speed",
+            help="Seconds an order spends in each stage.",
+            parser=seconds(0, DAY_SECONDS),
+        ),
     ] = 10.0,
     balance: Annotated[str, typer.Option("--balance", help="The simulator's balance.")] = "1000",
     fault: Annotated[list[str] | None, typer.Option("--fault", help=FAULT_SPEC_HELP)] = None,
     subscription_interval: Annotated[
-        float, typer.Option("--subscription-interval", help="Seconds between new posts.")
+        float,
+        typer.Option(
+            "--subscription-interval",
+            help="Seconds between new posts.",
+            parser=seconds(0.001, DAY_SECONDS),
+        ),
     ] = 600.0,
     reject_duplicate_links: Annotated[
         bool,
@@ -80,14 +97,24 @@ def simulate_provider(
 
     It keeps records and moves statuses over time; it fulfils nothing.
     """
+    # Checked here: the simulator would fail on bad ones with a traceback.
+    starting_balance = parse_exact(balance, what="--balance", low=Decimal(0), high=MAX_BALANCE)
+    rules = [_fault(spec) for spec in fault or []]
     serve_simulator(
         host=host,
         port=port,
         key=key,
         speed=speed,
-        balance=balance,
-        faults=fault or (),
+        balance=starting_balance,
+        faults=rules,
         subscription_interval=subscription_interval,
         reject_duplicate_links=reject_duplicate_links,
         seed=seed,
     )
+
+
+def _fault(spec: str) -> FaultRule:
+    try:
+        return parse_fault_spec(spec)
+    except FaultError as exc:
+        raise BadValue(f"--fault {spec!r}: {exc}") from None

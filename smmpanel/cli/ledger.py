@@ -8,6 +8,7 @@ from smmpanel.accounts.queries import list_accounts
 from smmpanel.cli.common import (
     DatabaseUrl,
     JsonFlag,
+    Limit,
     echo,
     emit_json,
     emit_table,
@@ -52,9 +53,7 @@ def check(database_url: DatabaseUrl = None) -> None:
 @app.command("list")
 def list_all(
     user: Annotated[str | None, typer.Option("--user", help="Only this account's.")] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", help="Show at most this many (newest first).", min=1)
-    ] = 100,
+    limit: Limit = 100,
     as_json: JsonFlag = False,
     database_url: DatabaseUrl = None,
 ) -> None:

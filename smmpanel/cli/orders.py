@@ -6,12 +6,16 @@ import typer
 from sqlalchemy import select
 
 from smmpanel.cli.common import (
+    MAX_COUNT,
+    BadValue,
     CliError,
     DatabaseUrl,
     JsonFlag,
+    Limit,
     echo,
     emit_json,
     emit_table,
+    id_argument,
     iso,
     open_panel,
     pick,
@@ -27,10 +31,7 @@ from smmpanel.orders.service import update_order
 
 app = typer.Typer(help="Customer orders.", no_args_is_help=True)
 
-OrderId = Annotated[int, typer.Argument(help="The order id.", show_default=False)]
-Limit = Annotated[
-    int, typer.Option("--limit", help="Show at most this many (newest first).", min=1)
-]
+OrderId = Annotated[int, id_argument("The order id.")]
 STATUS_HELP = f"One of: {', '.join(ORDER_STATUSES)} (any case)."
 
 
@@ -205,10 +206,11 @@ def update(
     order_id: OrderId,
     status: Annotated[str | None, typer.Option("--status", help=STATUS_HELP)] = None,
     start_count: Annotated[
-        int | None, typer.Option("--start-count", help="Count before delivery began.", min=0)
+        int | None,
+        typer.Option("--start-count", help="Count before delivery began.", min=0, max=MAX_COUNT),
     ] = None,
     remains: Annotated[
-        int | None, typer.Option("--remains", help="Units not delivered.", min=0)
+        int | None, typer.Option("--remains", help="Units not delivered.", min=0, max=MAX_COUNT)
     ] = None,
     note: Annotated[str, typer.Option("--note", help="Kept in the status history.")] = "",
     database_url: DatabaseUrl = None,
@@ -216,7 +218,7 @@ def update(
     """Set an order's status and counters; Partial and Canceled refund automatically."""
     new_status = None if status is None else pick(status, ORDER_STATUSES, "status")
     if new_status is None and start_count is None and remains is None:
-        raise CliError("nothing to change; give --status, --start-count or --remains")
+        raise BadValue("nothing to change; give --status, --start-count or --remains")
     with open_panel(database_url) as db:
         before = find_order(db, order_id)
         refunded_before = refund_of(db, order_id) is not None

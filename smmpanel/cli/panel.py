@@ -6,7 +6,14 @@ import typer
 from sqlalchemy import select
 
 from smmpanel.accounts.models import Currency
-from smmpanel.accounts.panel import DEFAULTS, INTERNAL_KEYS, get_setting, put_setting
+from smmpanel.accounts.panel import (
+    CHOICE_KEYS,
+    DEFAULTS,
+    INTEGER_KEYS,
+    INTERNAL_KEYS,
+    get_setting,
+    put_setting,
+)
 from smmpanel.accounts.service import set_base_currency, set_currency_rate
 from smmpanel.cli.common import (
     DatabaseUrl,
@@ -19,6 +26,7 @@ from smmpanel.cli.common import (
     short_time,
 )
 from smmpanel.db import Database
+from smmpanel.money import plain_decimal
 
 currencies = typer.Typer(
     help="Currencies accounts can hold, and their exchange rates.", no_args_is_help=True
@@ -38,7 +46,11 @@ def base_currency(db: Database) -> str:
         return get_setting(session, "base_currency")
 
 
-@currencies.command("set")
+@currencies.command(
+    "set",
+    # So that a bad RATE such as -1 is refused as a rate, not as an unknown option.
+    context_settings={"ignore_unknown_options": True},
+)
 def currency_set(
     code: Code,
     rate: Annotated[
@@ -51,7 +63,7 @@ def currency_set(
     with open_panel(database_url) as db:
         value = set_currency_rate(db, code=code, rate=rate)
         base = base_currency(db)
-    echo(f"1 {base} = {value} {code.strip().upper()}")
+    echo(f"1 {base} = {plain_decimal(value)} {code.strip().upper()}")
 
 
 @currencies.command("list")
@@ -90,7 +102,13 @@ def currency_base(code: Code, database_url: DatabaseUrl = None) -> None:
     echo(f"base currency: {base}")
 
 
-@settings.command("set")
+_VALUES_HELP = "; ".join(
+    [f"{key}: {'|'.join(choices)}" for key, choices in CHOICE_KEYS.items()]
+    + [f"{key}: {low} to {high}" for key, (low, high) in INTEGER_KEYS.items()]
+)
+
+
+@settings.command("set", context_settings={"ignore_unknown_options": True})
 def setting_set(
     key: Annotated[
         str,
@@ -99,15 +117,13 @@ def setting_set(
             show_default=False,
         ),
     ],
-    value: Annotated[
-        str, typer.Argument(help="on/off, or a positive whole number.", show_default=False)
-    ],
+    value: Annotated[str, typer.Argument(help=_VALUES_HELP, show_default=False)],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change a panel setting."""
     with open_panel(database_url) as db, db.write() as session:
-        stored = put_setting(session, key.strip(), value)
-    echo(f"{key.strip()} = {stored}")
+        stored_key, stored = put_setting(session, key.strip(), value)
+    echo(f"{stored_key} = {stored}")
 
 
 @settings.command("list")

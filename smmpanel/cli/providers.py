@@ -4,26 +4,31 @@ upstream panels, which of them back a service, and what the owner must see."""
 import os
 import re
 import sys
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
 from smmpanel.cli.common import (
+    MAX_ID,
+    BadValue,
     CliError,
     DatabaseUrl,
     JsonFlag,
     echo,
     emit_json,
     emit_table,
+    id_argument,
     iso,
     open_panel,
+    seconds,
 )
 from smmpanel.cli.services import app as services_app
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.jobs.models import Alert
-from smmpanel.money import format_units
+from smmpanel.money import format_units, parse_exact, parse_rate
 from smmpanel.providers.catalog_sync import (
     fetch_provider_balance,
     import_provider_services,
@@ -49,6 +54,9 @@ app = typer.Typer(help="Upstream provider panels.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts for the owner (paused providers, stale orders, ...).")
 
 ProviderName = Annotated[str, typer.Argument(help="The provider's name.", show_default=False)]
+ServiceId = Annotated[int, id_argument("The local service id.")]
+# A markup of more than 100 times the cost is a typo, not a price.
+MAX_MARKUP_PERCENT = Decimal(10_000)
 
 
 def register(root: typer.Typer) -> None:
@@ -100,13 +108,16 @@ def add(
             help="An order look-up URL on the provider's own host, used by reconciliation.",
         ),
     ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per call.")] = 20.0,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", help="Seconds per call.", parser=seconds(0.1, 600)),
+    ] = 20.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Register an upstream panel; prints its id.  The key is stored encrypted
     (SMMPANEL_SECRET_KEY) and never printed in full."""
     if method not in METHODS:
-        raise CliError(f"--method is one of {', '.join(METHODS)}")
+        raise BadValue(f"--method is one of {', '.join(METHODS)}")
     secret = _provider_key(key, key_stdin=key_stdin, key_env=key_env)
     dialect: dict[str, Any] = {"timeout": timeout}
     if request_id:
@@ -230,12 +241,13 @@ def import_services(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Import the provider's services into the catalog with a markup."""
+    percent, fixed_amount = _percent(markup), _fixed(fixed)
     with open_panel(database_url) as db:
         result = import_provider_services(
             db,
             provider_name=name,
-            markup_percent=markup.strip().rstrip("%"),
-            markup_fixed=fixed,
+            markup_percent=percent,
+            markup_fixed=fixed_amount,
             round_places=round_places,
             category=category,
             upstream_ids=upstream_ids or None,
@@ -285,16 +297,16 @@ def reconcile(
     ] = None,
     cancel: Annotated[
         list[int] | None,
-        typer.Option("--cancel", help="ORDER: the upstream surely has none; refund it."),
+        typer.Option(
+            "--cancel", help="ORDER: the upstream surely has none; refund it.", min=1, max=MAX_ID
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Resolve orders whose forwarding outcome is unknown."""
+    adoptions = [_adoption(pair) for pair in adopt or []]
     with open_panel(database_url) as db:
-        for pair in adopt or []:
-            found = _ADOPT.match(pair)
-            if not found:
-                raise CliError(f"--adopt takes ORDER=UPSTREAM_ID, not {pair!r}")
+        for found in adoptions:
             adopt_upstream_order(db, order_id=int(found[1]), upstream_order_id=found[2])
             echo(f"order {found[1]}: adopted upstream order {found[2]}")
         for order_id in cancel or []:
@@ -325,14 +337,37 @@ def resume(name: ProviderName, database_url: DatabaseUrl = None) -> None:
     echo(f"{name} resumed")
 
 
+def _adoption(pair: str) -> re.Match[str]:
+    found = _ADOPT.match(pair)
+    if not found or not 1 <= int(found[1]) <= MAX_ID:
+        raise BadValue(f"--adopt takes ORDER=UPSTREAM_ID, not {pair!r}")
+    return found
+
+
+# --markup and --fixed are checked before anything is asked of a provider: a
+# bad value is the owner's typo, refused with exit 2.
+
+
+def _percent(text: str) -> Decimal:
+    """--markup: "25" or "25%", 0 to MAX_MARKUP_PERCENT, at most 5 decimals."""
+    value = text.strip().removesuffix("%")
+    return parse_exact(value, what="--markup", low=Decimal(0), high=MAX_MARKUP_PERCENT)
+
+
+def _fixed(text: str) -> Decimal:
+    """--fixed: an amount per 1000 in the base currency, like a rate."""
+    return parse_rate(text, what="--fixed")
+
+
 def map_command(
-    service_id: Annotated[int, typer.Argument(help="The local service id.")],
+    service_id: ServiceId,
     provider: Annotated[str, typer.Option("--provider", help="The provider's name.")],
     upstream_service: Annotated[
         str, typer.Option("--upstream-service", help="The service id at the provider.")
     ],
     priority: Annotated[
-        int | None, typer.Option("--priority", help="1 is tried first (default: last).", min=1)
+        int | None,
+        typer.Option("--priority", help="1 is tried first (default: last).", min=1, max=1000),
     ] = None,
     markup: Annotated[
         str | None,
@@ -345,6 +380,8 @@ def map_command(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Forward a service's orders to an upstream service (several in priority order)."""
+    percent = None if markup is None else _percent(markup)
+    fixed_amount = _fixed(fixed)
     with open_panel(database_url) as db:
         given = map_service(
             db,
@@ -352,15 +389,15 @@ def map_command(
             provider_name=provider,
             upstream_service_id=upstream_service,
             priority=priority,
-            markup_percent=None if markup is None else markup.strip().rstrip("%"),
-            markup_fixed=fixed,
+            markup_percent=percent,
+            markup_fixed=fixed_amount,
             round_places=round_places,
         )
     echo(f"service {service_id} -> {provider} service {upstream_service}, priority {given}")
 
 
 def unmap_command(
-    service_id: Annotated[int, typer.Argument(help="The local service id.")],
+    service_id: ServiceId,
     provider: Annotated[str, typer.Option("--provider", help="The provider's name.")],
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -407,7 +444,7 @@ def list_alerts(
 
 @alerts_app.command("resolve")
 def resolve_alert(
-    alert_id: Annotated[int, typer.Argument(help="The alert id.")],
+    alert_id: Annotated[int, id_argument("The alert id.")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Mark an alert as dealt with."""

@@ -10,9 +10,11 @@ from smmpanel.cli.common import (
     CliError,
     DatabaseUrl,
     JsonFlag,
+    Limit,
     echo,
     emit_json,
     emit_table,
+    id_argument,
     iso,
     open_panel,
     pick,
@@ -34,10 +36,7 @@ from smmpanel.orders.requests import resolve_cancel, resolve_refill
 refills = typer.Typer(help="Refill requests of completed orders.", no_args_is_help=True)
 cancels = typer.Typer(help="Cancel requests of active orders.", no_args_is_help=True)
 
-RequestId = Annotated[int, typer.Argument(help="The request id.", show_default=False)]
-Limit = Annotated[
-    int, typer.Option("--limit", help="Show at most this many (newest first).", min=1)
-]
+RequestId = Annotated[int, id_argument("The request id.")]
 
 
 def register(root: typer.Typer) -> None:

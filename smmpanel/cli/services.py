@@ -13,16 +13,19 @@ from smmpanel.catalog.queries import ServiceView, list_services
 from smmpanel.catalog.service import ServiceSpec, create_service, import_catalog, update_service
 from smmpanel.catalog.types import TYPE_NAMES, service_type
 from smmpanel.cli.common import (
+    MAX_ID,
+    BadValue,
     CliError,
     DatabaseUrl,
     JsonFlag,
     echo,
     emit_json,
     emit_table,
+    id_argument,
     on_off,
     open_panel,
 )
-from smmpanel.money import format_units, parse_decimal
+from smmpanel.money import format_units
 
 app = typer.Typer(help="The service catalog.", no_args_is_help=True)
 
@@ -31,7 +34,7 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="services")
 
 
-ServiceId = Annotated[int, typer.Argument(help="The service id.", show_default=False)]
+ServiceId = Annotated[int, id_argument("The service id.")]
 TYPE_HELP = f"Service type: {', '.join(TYPE_NAMES)}."
 
 
@@ -60,7 +63,7 @@ def add(
         bool, typer.Option("--disabled", help="Create it disabled (hidden from customers).")
     ] = False,
     service_id: Annotated[
-        int | None, typer.Option("--id", help="Wanted id (must be free).", min=1)
+        int | None, typer.Option("--id", help="Wanted id (must be free).", min=1, max=MAX_ID)
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -69,7 +72,7 @@ def add(
         name=name,
         type=type_,
         category=category,
-        rate=parse_decimal(rate),
+        rate=rate,
         min_quantity=min_quantity,
         max_quantity=max_quantity,
         dripfeed=dripfeed,
@@ -87,11 +90,12 @@ def add(
 
 
 def _refill_days(value: str) -> int | None:
-    if value.strip().lower() in ("default", "none", ""):
+    text = value.strip()
+    if text.lower() in ("default", "none", ""):
         return None
-    if not value.strip().isdigit() or int(value) < 1:
-        raise CliError("--refill-days takes a number of days (at least 1) or `default`")
-    return int(value)
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise BadValue("--refill-days takes a number of days (at least 1) or `default`")
+    return int(text)
 
 
 @app.command("set")
@@ -135,7 +139,7 @@ def set_fields(
     """Change some fields of a service."""
     given: dict[str, Any] = {
         "enabled": enabled,
-        "rate": None if rate is None else parse_decimal(rate),
+        "rate": rate,
         "min_quantity": min_quantity,
         "max_quantity": max_quantity,
         "name": name,
@@ -151,7 +155,7 @@ def set_fields(
     if refill_days is not None:
         changes["refill_days"] = _refill_days(refill_days)
     if not changes:
-        raise CliError("nothing to change; give at least one option (see --help)")
+        raise BadValue("nothing to change; give at least one option (see --help)")
     with open_panel(database_url) as db:
         update_service(db, service_id=service_id, changes=changes)
     shown = ", ".join(f"{key}={_shown(value)}" for key, value in changes.items())
@@ -185,8 +189,8 @@ def import_file(
         raise CliError(f"cannot read {file}: {exc.strerror or exc}") from None
     try:
         entries = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"{file} is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: also ints past 4300 digits
+        raise BadValue(f"{file} is not valid JSON: {exc}") from None
     with open_panel(database_url) as db:
         report = import_catalog(db, entries=entries)
     if as_json:
@@ -194,12 +198,14 @@ def import_file(
             {
                 "created": report.created,
                 "updated": report.updated,
+                "unchanged": report.unchanged,
                 "renumbered": {str(k): v for k, v in report.renumbered.items()},
             }
         )
         return
     echo(f"created: {len(report.created)} {_ids(report.created)}".rstrip())
     echo(f"updated: {len(report.updated)} {_ids(report.updated)}".rstrip())
+    echo(f"unchanged: {len(report.unchanged)} {_ids(report.unchanged)}".rstrip())
     moved = ", ".join(f"{wanted}->{given}" for wanted, given in report.renumbered.items())
     echo(f"renumbered: {len(report.renumbered)} {f'({moved})' if moved else ''}".rstrip())
 

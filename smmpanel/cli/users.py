@@ -11,6 +11,7 @@ from smmpanel.accounts.service import (
     account_by_username,
     create_account,
     fund_account,
+    fund_amount_units,
     rotate_api_key,
     set_account_options,
     set_custom_rate,
@@ -18,6 +19,8 @@ from smmpanel.accounts.service import (
 from smmpanel.accounts.webhooks import rotate_webhook_secret, set_webhook
 from smmpanel.catalog.queries import list_services
 from smmpanel.cli.common import (
+    MAX_ID,
+    BadValue,
     CliError,
     DatabaseUrl,
     JsonFlag,
@@ -30,7 +33,7 @@ from smmpanel.cli.common import (
 )
 from smmpanel.db import Database
 from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.money import format_units, parse_decimal, to_units
+from smmpanel.money import format_units, parse_rate, to_units
 
 app = typer.Typer(help="Customer accounts: create, fund, configure, list.", no_args_is_help=True)
 
@@ -84,7 +87,7 @@ def fund(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add money to an account, or deduct it (never below zero)."""
-    units = to_units(parse_decimal(amount))
+    units = fund_amount_units(amount)  # a bad amount is refused before the database is opened
     with open_panel(database_url) as db:
         account = find_account(db, name)
         try:
@@ -107,11 +110,16 @@ def _parse_rates(specs: list[str]) -> list[tuple[int, Decimal | None]]:
     rates: list[tuple[int, Decimal | None]] = []
     for spec in specs:
         service, sep, rate = spec.partition("=")
-        if not sep or not service.strip().isdigit() or not rate.strip():
-            raise CliError(f"--rate takes SERVICE_ID=RATE (or SERVICE_ID=none), not {spec!r}")
-        value = None if rate.strip().lower() == "none" else parse_decimal(rate)
-        if value is not None and value < 0:
-            raise CliError(f"the rate in {spec!r} must not be negative")
+        service = service.strip()
+        if not sep or not (service.isascii() and service.isdigit()) or not rate.strip():
+            raise BadValue(f"--rate takes SERVICE_ID=RATE (or SERVICE_ID=none), not {spec!r}")
+        if not 1 <= int(service) <= MAX_ID:
+            raise BadValue(f"a service id is 1 to {MAX_ID}, not {service}")
+        value = (
+            None
+            if rate.strip().lower() == "none"
+            else parse_rate(rate, what=f"the rate of {spec!r}")
+        )
         rates.append((int(service), value))
     return rates
 
@@ -157,7 +165,7 @@ def set_options(
     chosen_status = None if status is None else pick(status, ACCOUNT_STATUSES, "status")
     rates = _parse_rates(rate or [])
     if extended_fields is None and status is None and email is None and not rates:
-        raise CliError("nothing to change; give at least one option (see --help)")
+        raise BadValue("nothing to change; give at least one option (see --help)")
     with open_panel(database_url) as db:
         find_account(db, name)
         _require_services(db, [service_id for service_id, _ in rates])
@@ -205,7 +213,7 @@ def webhook(
     """Set, change or remove the account's order-status webhook (docs/webhooks.md).
     A new signing secret is printed alone on the last line, shown only now."""
     if remove + rotate + (url is not None) != 1:
-        raise CliError("give a URL, or --remove, or --rotate-secret")
+        raise BadValue("give a URL, or --remove, or --rotate-secret")
     with open_panel(database_url) as db:
         if remove:
             set_webhook(db, username=name, url=None)

@@ -87,8 +87,10 @@ class Order(Base):
     remains: Mapped[int] = mapped_column(BigInteger)
     # The type-specific parameters (comments, usernames, answer_number, ...).
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # "<service_id>:<link>" while the order is active and the duplicate-link rule
-    # applies; NULL otherwise.  Its unique index makes the rule race-free.
+    # While the order is active and the duplicate-link rule applies:
+    # "<service_id>:<link>" (duplicate_link_scope panel) or
+    # "a<account_id>:<service_id>:<link>" (account); NULL otherwise.  Its unique
+    # index makes the rule race-free.
     active_link: Mapped[str | None] = mapped_column(Text, unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -14,14 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account, AccountServiceRate, Currency
-from smmpanel.accounts.panel import get_flag
+from smmpanel.accounts.panel import duplicate_link_scope
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.catalog.pricing import account_rate
 from smmpanel.db import Database
 from smmpanel.ledger import models as ledger_models
+from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.ledger.service import post_entry
-from smmpanel.money import charge_units
+from smmpanel.money import MAX_BALANCE_UNITS, charge_units
 from smmpanel.orders.errors import ActiveOrderExists, IdempotencyConflict, InvalidOrderRequest
 from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
@@ -123,6 +124,10 @@ def place_order_in(
     draft = draft_order(service, params, today=now.date())
     currency, rate = _price(session, account_id, service)
     charge = _charge(draft, rate)
+    if charge > MAX_BALANCE_UNITS:
+        # No balance can pay it; refused before anything is written, since a
+        # charge this large may not even fit the 64-bit columns.
+        raise InsufficientFunds("Not enough funds on balance")
     order_id = _insert_order(
         session,
         account_id=account_id,
@@ -140,7 +145,7 @@ def place_order_in(
         status=PENDING,
         remains=draft.total_quantity,
         params=draft.params,
-        active_link=_active_link_key(session, service_id, draft),
+        active_link=_active_link_key(session, account_id, service_id, draft),
         created_at=now,
         updated_at=now,
     )
@@ -207,12 +212,21 @@ def _charge(draft: OrderDraft, rate: int) -> int:
     return charge_units(rate, draft.total_quantity)
 
 
-def _active_link_key(session: Session, service_id: int, draft: OrderDraft) -> str | None:
+def _active_link_key(
+    session: Session, account_id: int, service_id: int, draft: OrderDraft
+) -> str | None:
+    """The order's `active_link` under the panel's duplicate_link_scope: unique
+    among active orders, so that the rule holds under concurrent requests."""
     if not draft.link or draft.kind == KIND_SUBSCRIPTION:
         return None
-    if not get_flag(session, "duplicate_link_check"):
-        return None
-    return f"{service_id}:{same_target(draft.link)}"
+    scope = duplicate_link_scope(session)
+    if scope == "panel":
+        return f"{service_id}:{same_target(draft.link)}"
+    if scope == "account":
+        # A panel-wide key starts with a digit, this one with "a": the two never
+        # collide, even while orders of both scopes are active after a change.
+        return f"a{account_id}:{service_id}:{same_target(draft.link)}"
+    return None
 
 
 def same_target(link: str) -> str:

@@ -21,6 +21,11 @@ from smmpanel.orders.models import KIND_DRIPFEED, KIND_ORDER, KIND_SUBSCRIPTION
 
 MAX_LINK_LENGTH = 2048
 MAX_TEXT_LENGTH = 500
+# Lists given one item per line (comments, usernames, groups, hashtags, keywords).
+# A package is priced whole whatever its list holds, so its list is kept short.
+MAX_LINES = 20_000
+MAX_PACKAGE_LINES = 1_000
+MAX_LINE_LENGTH = 1_000
 MAX_RUNS = 1000
 MAX_INTERVAL_MINUTES = 60 * 24 * 30
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -140,12 +145,12 @@ def _required_param(kind: ServiceType, name: str, params: Mapping[str, Any]) -> 
         lines = _lines(params.get(name))
         if not lines:
             raise InvalidOrderRequest(f"{name}: one or more lines required")
-        return lines
+        return _bounded_list(kind, name, lines)
     if name == "keywords":
         words = [w for w in re.split(r"[,\r\n]+", _text(params.get(name)) or "") if w.strip()]
         if not words:
             raise InvalidOrderRequest("keywords: one or more keywords required")
-        return [w.strip() for w in words]
+        return _bounded_list(kind, name, [w.strip() for w in words])
     if name == "answer_number":
         return _integer(params, name, required=True, minimum=1)
     value = _text(params.get(name))
@@ -156,6 +161,15 @@ def _required_param(kind: ServiceType, name: str, params: Mapping[str, Any]) -> 
     if "\x00" in value:  # a subscription's username is stored as text; PostgreSQL refuses NUL
         raise InvalidOrderRequest(f"{name}: must not contain NUL characters")
     return value
+
+
+def _bounded_list(kind: ServiceType, name: str, items: list[str]) -> list[str]:
+    most = MAX_PACKAGE_LINES if kind.is_package else MAX_LINES
+    if len(items) > most:
+        raise InvalidOrderRequest(f"{name}: at most {most} lines")
+    if any(len(item) > MAX_LINE_LENGTH for item in items):
+        raise InvalidOrderRequest(f"{name}: at most {MAX_LINE_LENGTH} characters per line")
+    return items
 
 
 def _check_web_traffic(extra: dict[str, Any]) -> None:

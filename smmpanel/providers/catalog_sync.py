@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.models import Service
-from smmpanel.catalog.service import ServiceSpec, _insert_service
+from smmpanel.catalog.service import MAX_QUANTITY, ServiceSpec, _insert_service, takes_no_link
 from smmpanel.catalog.types import DEFAULT
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
@@ -184,10 +184,13 @@ def _import_one(
         category=row.category,
         rate=from_units(rate),
         min_quantity=row.min_quantity,
-        max_quantity=row.max_quantity,
+        # Upstream "unlimited" maxima (2147483647) become this panel's ceiling.
+        max_quantity=min(row.max_quantity, MAX_QUANTITY),
         dripfeed=row.dripfeed,
         refill=row.refill,
         cancel=row.cancel,
+        # The `services` answer has no link field; the name says "[No link]".
+        link_required=not takes_no_link(row.name),
         description=description if isinstance(description, str) else "",
     )
     with db.write() as session:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from smmpanel.accounts.panel import put_setting
 from smmpanel.accounts.queries import account_balance
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
@@ -99,6 +100,25 @@ def test_same_link_at_once_makes_one_order(db: Database, panel_url: str) -> None
     assert Counter(a.get("error", "order") for a in answers) == {"order": 1, DUPLICATE: 19}
     total = sum(account_balance(db, c.id)[0] for c in (alice, bob))
     assert total == 2 * 10_000_000 - 100_000  # one order of 1.00000 between them
+    assert_ledger_consistent(db)
+
+
+def test_account_scope_same_link_at_once_makes_one_order_per_account(
+    db: Database, panel_url: str
+) -> None:
+    """duplicate_link_scope=account: the rule holds per account under a race
+    (its unique key), and one account's order never blocks another's."""
+    with db.write() as session:
+        put_setting(session, "duplicate_link_scope", "account")
+    make_service(db, rate="1", min_quantity=1)
+    alice, bob = make_customer(db), make_customer(db, "bob")
+    adders = [_adder(panel_url, alice.key), _adder(panel_url, bob.key)]
+    params = {"service": 1, "link": "https://x.com/busy", "quantity": 1000}
+    answers = _all_at_once(20, lambda i: adders[i % 2](i, params))
+    orders = _orders(db)
+    assert sorted(o.account_id for o in orders) == sorted([alice.id, bob.id])
+    assert Counter(a.get("error", "order") for a in answers) == {"order": 2, DUPLICATE: 18}
+    assert [balance_text(db, c.id) for c in (alice, bob)] == ["99.00000", "99.00000"]
     assert_ledger_consistent(db)
 
 

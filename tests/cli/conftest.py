@@ -24,17 +24,21 @@ def invoke(
 @pytest.fixture
 def run(db: Database) -> Run:
     """`run("users", "list")` runs `smmpanel --database-url <test db> users list`;
-    `ok=False` expects exit code 1 (a refusal) instead of 0."""
+    `ok=False` expects exit code 1 (a refusal) instead of 0, `code=2` a bad value.
+    A failing command must print one `Error: ...` line and no traceback."""
 
-    def _run(*args: str, ok: bool = True, input: str | None = None) -> Result:
+    def _run(
+        *args: str, ok: bool = True, code: int | None = None, input: str | None = None
+    ) -> Result:
         result = invoke(["--database-url", db.url, *args], input=input)
-        expected = 0 if ok else 1
+        expected = code if code is not None else 0 if ok else 1
         assert result.exit_code == expected, (
             f"exit {result.exit_code}, wanted {expected}\nstdout:\n{result.stdout}\n"
             f"stderr:\n{result.stderr}\nexception: {result.exception!r}"
         )
-        if not ok:
+        if expected:
             assert result.stderr.startswith("Error: "), result.stderr
+            assert len(result.stderr.splitlines()) == 1, result.stderr
             assert "Traceback" not in result.output
         return result
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from smmpanel import __version__
 from smmpanel.db import Database
 from tests.cli.conftest import Run, invoke, last_line
@@ -108,10 +110,29 @@ def test_command_option_overrides_the_global_one(db: Database, tmp_path: Path) -
     assert len(last_line(result)) >= 40
 
 
-def test_bad_database_url_is_a_clean_error() -> None:
-    result = invoke(["--database-url", "nosuchdb://x/y", "users", "list"])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: cannot use database URL")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "nosuchdb://x/y",
+        "mysql://user:hunter2@host/db",
+        "foo://",
+        "postgresql+psycopg2://h/d",
+        "x",
+    ],
+)
+def test_unsupported_database_url_is_one_line_naming_the_schemes(url: str) -> None:
+    """`mysql://...` printed a traceback (its driver is not installed)."""
+    for args in (
+        ["--database-url", url, "users", "list"],
+        ["db", "upgrade", "--database-url", url],
+    ):
+        result = invoke(args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error: unsupported database URL"), result.stderr
+        assert "sqlite, postgresql" in result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert "Traceback" not in result.output
+        assert "hunter2" not in result.output
 
 
 def test_unreachable_postgres_is_a_clean_error() -> None:

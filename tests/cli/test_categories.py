@@ -30,4 +30,4 @@ def test_reorder_rename_and_translate(run: Run, db: Database) -> None:
     assert json.loads(run("categories", "list", "--json").stdout)[0]["translations"] == {}
     run("categories", "set", "Top", "--name", "First", ok=False)  # taken
     run("categories", "set", "Nope", "--position", "1", ok=False)
-    run("categories", "set", "Top", ok=False)  # nothing to change
+    run("categories", "set", "Top", code=2)  # nothing to change

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from smmpanel.accounts.panel import get_flag, get_int
+from smmpanel.accounts.models import Setting
+from smmpanel.accounts.panel import duplicate_link_scope, get_int
 from smmpanel.db import Database
 from tests.cli.conftest import Run
 from tests.factories import make_customer
@@ -26,9 +27,26 @@ def test_currencies(run: Run) -> None:
 
 
 def test_currency_refusals(run: Run) -> None:
-    assert "positive" in run("currencies", "set", "EUR", "0", ok=False).stderr
-    assert "currency code" in run("currencies", "set", "E1", "2", ok=False).stderr
-    assert "base currency" in run("currencies", "set", "USD", "2", ok=False).stderr
+    assert "from 0.000001 to 1000000" in run("currencies", "set", "EUR", "0", code=2).stderr
+    assert "currency code" in run("currencies", "set", "E1", "2", code=2).stderr
+    assert "base currency" in run("currencies", "set", "USD", "2", code=2).stderr
+
+
+def test_exchange_rates_are_bounded_and_stored_plainly(run: Run) -> None:
+    """`currencies set ZZZ 1e30` was accepted, and every `services` call of an
+    account in ZZZ then failed; a rate is 0.000001 to 1000000, 6 places at most."""
+    for bad in ("1e30", "1000000.1", "0.0000009", "0.1234567", "-1", "NaN"):
+        assert "exchange rate" in run("currencies", "set", "ZZZ", bad, code=2).stderr
+    assert run("currencies", "set", "ZZZ", "1E+6").stdout.strip() == "1 USD = 1000000 ZZZ"
+    assert run("currencies", "set", "YYY", "0.000001").stdout.strip() == "1 USD = 0.000001 YYY"
+    assert run("currencies", "set", "XXX", "0.920000").stdout.strip() == "1 USD = 0.92 XXX"
+    rows = json.loads(run("currencies", "list", "--json").stdout)
+    assert {r["code"]: r["rate"] for r in rows} == {
+        "USD": "1",
+        "XXX": "0.92",
+        "YYY": "0.000001",
+        "ZZZ": "1000000",
+    }
 
 
 def test_base_currency_only_on_an_empty_panel(run: Run, db: Database) -> None:
@@ -45,14 +63,14 @@ def test_settings(run: Run, db: Database) -> None:
     assert values == {
         "base_currency": "USD",
         "default_refill_days": "30",
-        "duplicate_link_check": "on",
+        "duplicate_link_scope": "panel",
     }
-    assert run("settings", "set", "duplicate_link_check", "no").stdout.strip() == (
-        "duplicate_link_check = off"
+    assert run("settings", "set", "duplicate_link_scope", "Account").stdout.strip() == (
+        "duplicate_link_scope = account"
     )
     run("settings", "set", "default_refill_days", "7")
     with db.read() as session:
-        assert get_flag(session, "duplicate_link_check") is False
+        assert duplicate_link_scope(session) == "account"
         assert get_int(session, "default_refill_days") == 7
     table = run("settings", "list").stdout
     assert next(line for line in table.splitlines() if "refill" in line).split()[:3] == [
@@ -62,12 +80,31 @@ def test_settings(run: Run, db: Database) -> None:
     ]
 
 
-def test_setting_refusals(run: Run) -> None:
-    assert "unknown setting 'colour'" in run("settings", "set", "colour", "red", ok=False).stderr
-    assert "on or off" in run("settings", "set", "duplicate_link_check", "maybe", ok=False).stderr
-    assert (
-        "positive whole number"
-        in run("settings", "set", "default_refill_days", "0", ok=False).stderr
+def test_the_old_duplicate_link_check_still_works(run: Run, db: Database) -> None:
+    """Panels that stored duplicate_link_check keep its meaning; setting it (or
+    the new key) stores duplicate_link_scope and drops the old row."""
+    with db.write() as session:
+        session.add(Setting(key="duplicate_link_check", value="off"))
+    assert json.loads(run("settings", "list", "--json").stdout)["duplicate_link_scope"] == "off"
+    assert run("settings", "set", "duplicate_link_check", "yes").stdout.strip() == (
+        "duplicate_link_scope = panel"
     )
+    with db.read() as session:
+        assert session.get(Setting, "duplicate_link_check") is None
+        assert duplicate_link_scope(session) == "panel"
+    assert run("settings", "set", "duplicate_link_check", "no").stdout.strip() == (
+        "duplicate_link_scope = off"
+    )
+
+
+def test_setting_refusals(run: Run) -> None:
+    assert "unknown setting 'colour'" in run("settings", "set", "colour", "red", code=2).stderr
+    assert "on or off" in run("settings", "set", "duplicate_link_check", "maybe", code=2).stderr
+    assert (
+        "panel, account, off"
+        in run("settings", "set", "duplicate_link_scope", "everyone", code=2).stderr
+    )
+    for bad in ("0", "3651", "1e3", "99999999999999999999999", "-1", "7.5"):
+        assert "from 1 to 3650" in run("settings", "set", "default_refill_days", bad, code=2).stderr
     # The base currency has its own command.
-    assert "unknown setting" in run("settings", "set", "base_currency", "EUR", ok=False).stderr
+    assert "unknown setting" in run("settings", "set", "base_currency", "EUR", code=2).stderr

@@ -131,4 +131,4 @@ def test_reconcile_by_hand_and_alerts(run: Run, db: Database, sim: RunningSimula
     assert [a["kind"] for a in alerts] == ["reconcile"]
     run("alerts", "resolve", str(alerts[0]["id"]))
     assert json.loads(run("alerts", "list", "--json").stdout) == []
-    run("providers", "reconcile", "--adopt", "nonsense", ok=False)
+    run("providers", "reconcile", "--adopt", "nonsense", code=2)

@@ -55,9 +55,9 @@ def test_refill_refusals(run: Run, db: Database) -> None:
     )
     assert (
         "unknown refill status 'Done'"
-        in run("refills", "update", str(refill), "--status", "Done", ok=False).stderr
+        in run("refills", "update", str(refill), "--status", "Done", code=2).stderr
     )
-    assert "unknown refill status" in run("refills", "list", "--status", "x", ok=False).stderr
+    assert "unknown refill status" in run("refills", "list", "--status", "x", code=2).stderr
 
 
 def test_completed_cancel_refunds(run: Run, db: Database) -> None:

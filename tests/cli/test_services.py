@@ -52,15 +52,15 @@ def test_add_refusals(run: Run) -> None:
     assert (
         "unknown service type 'Robots'"
         in run(
-            "services", "add", *base, "--min", "1", "--max", "2", "--type", "Robots", ok=False
+            "services", "add", *base, "--min", "1", "--max", "2", "--type", "Robots", code=2
         ).stderr
     )
     assert (
         "min must be at least 1"
-        in run("services", "add", *base, "--min", "5", "--max", "2", ok=False).stderr
+        in run("services", "add", *base, "--min", "5", "--max", "2", code=2).stderr
     )
     bad_rate = ["--name", "X", "--category", "C", "--rate", "cheap", "--min", "1", "--max", "2"]
-    assert "not a decimal number" in run("services", "add", *bad_rate, ok=False).stderr
+    assert "not a decimal number" in run("services", "add", *bad_rate, code=2).stderr
 
 
 def test_set(run: Run, db: Database) -> None:
@@ -86,17 +86,20 @@ def test_set(run: Run, db: Database) -> None:
 def test_set_refusals(run: Run, db: Database) -> None:
     service = str(make_service(db))
     assert "no service 99" in run("services", "set", "99", "--disable", ok=False).stderr
-    assert "nothing to change" in run("services", "set", service, ok=False).stderr
-    assert (
-        "min must be at least 1" in run("services", "set", service, "--max", "5", ok=False).stderr
-    )
-    assert "--refill-days" in run("services", "set", service, "--refill-days", "x", ok=False).stderr
+    assert "nothing to change" in run("services", "set", service, code=2).stderr
+    assert "min must be at least 1" in run("services", "set", service, "--max", "5", code=2).stderr
+    assert "--refill-days" in run("services", "set", service, "--refill-days", "x", code=2).stderr
 
 
 def test_import_the_reference_catalog(run: Run, db: Database, tmp_path: Path) -> None:
     path = _write(tmp_path / "catalog.json", reference_catalog())
     result = run("services", "import", str(path))
-    assert result.stdout.splitlines() == ["created: 2 (1, 2)", "updated: 0", "renumbered: 0"]
+    assert result.stdout.splitlines() == [
+        "created: 2 (1, 2)",
+        "updated: 0",
+        "unchanged: 0",
+        "renumbered: 0",
+    ]
     views = list_services(db, with_translations=True)
     assert [(v.id, v.name, v.type, v.rate) for v in views] == [
         (1, "Followers", "Default", 90_000),
@@ -104,7 +107,7 @@ def test_import_the_reference_catalog(run: Run, db: Database, tmp_path: Path) ->
     ]
     assert views[0].name_lang == {"en": "EN Description", "ru": "RU Description"}
     again = json.loads(run("services", "import", str(path), "--json").stdout)
-    assert again == {"created": [], "updated": [1, 2], "renumbered": {}}
+    assert again == {"created": [], "updated": [], "unchanged": [1, 2], "renumbered": {}}
     # The next service without an id gets a free one (PostgreSQL's sequence moved on).
     added = run("services", "add", "--name", "New", "--category", "C", "--rate", "1",
                 "--min", "1", "--max", "9")  # fmt: skip
@@ -118,6 +121,7 @@ def test_import_renumbers_taken_ids(run: Run, db: Database, tmp_path: Path) -> N
     assert result.stdout.splitlines() == [
         "created: 2 (2, 3)",
         "updated: 0",
+        "unchanged: 0",
         "renumbered: 2 (1->2, 2->3)",
     ]
 
@@ -130,10 +134,10 @@ def test_import_from_stdin(run: Run) -> None:
 def test_import_refusals(run: Run, db: Database, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("[{", encoding="utf-8")
-    assert "is not valid JSON" in run("services", "import", str(broken), ok=False).stderr
+    assert "is not valid JSON" in run("services", "import", str(broken), code=2).stderr
     assert "cannot read" in run("services", "import", str(tmp_path / "nope.json"), ok=False).stderr
     bad = _write(tmp_path / "bad.json", [*reference_catalog(), {"name": "X", "rate": "1"}])
-    assert "entry 3: missing 'min'" in run("services", "import", str(bad), ok=False).stderr
+    assert "entry 3: missing 'min'" in run("services", "import", str(bad), code=2).stderr
     assert list_services(db, enabled_only=False) == []  # all or nothing
 
 
@@ -179,9 +183,13 @@ def test_export_import_round_trip(
     imported = invoke(["--database-url", fresh, "services", "import", str(path)])
     assert imported.stdout.splitlines()[0] == "created: 3 (1, 2, 3)"
     assert invoke(["--database-url", fresh, "services", "export"]).stdout == original
-    # Into the same panel: every service is updated in place, nothing changes.
+    # Into the same panel: every service is matched in place, and nothing changes.
     again = run("services", "import", str(path))
-    assert again.stdout.splitlines()[:2] == ["created: 0", "updated: 3 (1, 2, 3)"]
+    assert again.stdout.splitlines()[:3] == [
+        "created: 0",
+        "updated: 0",
+        "unchanged: 3 (1, 2, 3)",
+    ]
     assert run("services", "export").stdout == original
 
 

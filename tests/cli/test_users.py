@@ -37,7 +37,7 @@ def test_add_refusals(run: Run) -> None:
     assert (
         "unknown currency 'GBP'" in run("users", "add", "bob", "--currency", "GBP", ok=False).stderr
     )
-    assert "username" in run("users", "add", "bad name", ok=False).stderr
+    assert "username" in run("users", "add", "bad name", code=2).stderr
 
 
 def test_fund_and_deduct(run: Run, db: Database) -> None:
@@ -61,16 +61,18 @@ def test_deduction_below_zero_is_refused(run: Run, db: Database) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        (("nobody", "5"), "no account 'nobody'"),
-        (("alice", "abc"), "not a decimal number"),
-        (("alice", "0"), "must not be zero"),
+        (("nobody", "5"), 1, "no account 'nobody'"),
+        (("alice", "abc"), 2, "not a decimal number"),
+        (("alice", "0"), 2, "must not be zero"),
     ],
 )
-def test_fund_refusals(run: Run, db: Database, args: tuple[str, str], message: str) -> None:
+def test_fund_refusals(
+    run: Run, db: Database, args: tuple[str, str], code: int, message: str
+) -> None:
     make_customer(db, balance="0")
-    assert message in run("users", "fund", *args, ok=False).stderr
+    assert message in run("users", "fund", *args, code=code).stderr
 
 
 def test_set_options_and_rates(run: Run, db: Database) -> None:
@@ -112,10 +114,10 @@ def test_set_refusals(run: Run, db: Database) -> None:
     make_customer(db)
     assert (
         "unknown status 'frozen'"
-        in run("users", "set", "alice", "--status", "frozen", ok=False).stderr
+        in run("users", "set", "alice", "--status", "frozen", code=2).stderr
     )
-    assert "nothing to change" in run("users", "set", "alice", ok=False).stderr
-    assert "SERVICE_ID=RATE" in run("users", "set", "alice", "--rate", "1:5", ok=False).stderr
+    assert "nothing to change" in run("users", "set", "alice", code=2).stderr
+    assert "SERVICE_ID=RATE" in run("users", "set", "alice", "--rate", "1:5", code=2).stderr
     # An unknown service is found before anything changes.
     result = run("users", "set", "alice", "--status", "suspended", "--rate", "99=1", ok=False)
     assert "no service 99" in result.stderr
@@ -187,5 +189,5 @@ def test_webhook_set_change_rotate_remove(run: Run, db: Database) -> None:
     assert rotated != secret
     run("users", "webhook", "hooked", "--remove")
     run("users", "webhook", "hooked", "--rotate-secret", ok=False)  # no webhook any more
-    run("users", "webhook", "hooked", "ftp://nope", ok=False)
-    run("users", "webhook", "hooked", ok=False)  # nothing asked
+    run("users", "webhook", "hooked", "ftp://nope", code=2)
+    run("users", "webhook", "hooked", code=2)  # nothing asked

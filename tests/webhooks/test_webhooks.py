@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
-from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput
+from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput, NoWebhook
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.webhooks import (
     MAX_ATTEMPTS,
@@ -320,7 +320,7 @@ def test_unknown_account_and_rotate_without_webhook(db: Database) -> None:
     with pytest.raises(AccountNotFound):
         set_webhook(db, username="nobody", url="https://example.com/hook")
     customer = make_customer(db)
-    with pytest.raises(InvalidAccountInput):
+    with pytest.raises(NoWebhook):
         rotate_webhook_secret(db, username=customer.username)
 
 
