@@ -36,6 +36,7 @@ from smmpanel.jobs.queue import enqueue
 from smmpanel.jobs.worker import RetryLater
 from smmpanel.money import format_units
 from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.orders.queries import order_cost
 from smmpanel.timeutil import as_utc
 from smmpanel.tokens import new_token
 
@@ -143,7 +144,8 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
         "event": STATUS_EVENT,
         "order": order.id,
         "status": order.status,
-        "charge": format_units(order.charge),
+        # What the order costs now, refunds taken off: the same as `status`.
+        "charge": format_units(order_cost(session, order)),
         "start_count": str(order.start_count or 0),
         "remains": str(order.remains),
         "currency": order.currency,

@@ -70,7 +70,11 @@ def order_json(view: OrderView) -> dict[str, Any]:
         "runs": view.runs,
         "interval": view.interval,
         "total_quantity": view.total_quantity,
+        # What the order costs now (as the API's `status` says), then what was
+        # debited for it and what was given back of that.
         "charge": format_units(view.charge),
+        "charged": format_units(view.charged),
+        "refunded": format_units(view.refunded),
         "currency": view.currency,
         "status": view.status,
         "start_count": view.start_count,
@@ -115,7 +119,7 @@ def list_all(
     as_json: JsonFlag = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List orders, newest first."""
+    """List orders, newest first; `charge` is what each costs now (refunds taken off)."""
     wanted = None if status is None else pick(status, ORDER_STATUSES, "status")
     with open_panel(database_url) as db:
         if user is not None:
