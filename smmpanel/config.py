@@ -16,3 +16,6 @@ class Settings(BaseSettings):
     access_log: bool = False
     # uvicorn processes of `smmpanel serve` (each runs SMMPANEL_DB_THREADS threads).
     workers: int = 1
+    # Minutes an order may wait on its providers (paused or unreachable) before
+    # the worker raises an owner alert; it keeps waiting, and retrying, after.
+    order_wait_alert_minutes: int = 60
