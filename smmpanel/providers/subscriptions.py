@@ -248,7 +248,7 @@ def stop_subscription(session: Session, sub: Order, *, actor: str, why: str) -> 
     except IntegrityError:
         return None  # a concurrent cancel request was first
     log.info("subscription %s stopped: %s", sub.id, why)
-    if sub.forward_state == states.QUEUED:
+    if sub.forward_state in (states.QUEUED, states.FAILED):  # not at its provider
         change_order_status(session, sub, status=CANCELED, actor=actor, note=why)
         cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
     else:

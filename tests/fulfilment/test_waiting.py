@@ -17,7 +17,8 @@ from smmpanel.db import Database
 from smmpanel.jobs.models import Alert, Job
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.money import to_units
-from smmpanel.orders.models import Order
+from smmpanel.orders.models import Cancel, Order
+from smmpanel.orders.requests import request_cancel
 from smmpanel.providers.models import Provider, ProviderOrderRecord
 from smmpanel.server import free_port
 from smmpanel.simulator.testing import RunningSimulator
@@ -212,6 +213,24 @@ def test_failed_forward_can_be_canceled_and_refunded(relay: Relay) -> None:
     assert resend.exit_code == 1 and "Canceled: nothing to send" in resend.stderr
     assert relay.sim.control.orders() == []
     assert find_balance_mismatches(relay.db) == []
+
+
+def test_customer_cancel_of_a_failed_order_is_immediate(
+    db: Database, sim: RunningSimulator
+) -> None:
+    relay = make_relay(db, sim, cancel=True)
+    order_id = relay.order()
+    _break(db, order_id)
+    relay.run()
+    assert relay.get(order_id).forward_state == "failed"
+    cancel_id, _kind = request_cancel(db, account_id=relay.customer.id, order_id=order_id)
+    assert relay.get(order_id).status == "Canceled"
+    with db.read() as session:
+        cancel = session.get(Cancel, cancel_id)
+        assert cancel is not None and cancel.status == "Completed"
+    assert account_balance(db, relay.customer.id)[0] == START
+    relay.run()
+    assert relay.sim.control.orders() == [] and relay.sim.control.cancels() == []
 
 
 def test_failed_send_that_may_have_arrived_is_reconciled(
