@@ -99,7 +99,7 @@ def record_subscription_posts(
     known = set(session.scalars(select(Order.provider_order_id).where(Order.parent_id == sub.id)))
     fresh = [upstream_id for upstream_id in listed if upstream_id not in known]
     charged_before = _upstream_charge(sub)
-    if result.charge is not None:
+    if result.charge is not None and to_units(result.charge) != charged_before:
         sub.params = {**(sub.params or {}), UPSTREAM_CHARGE: to_units(result.charge)}
     if not fresh:
         return 0
