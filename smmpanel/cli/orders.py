@@ -214,7 +214,7 @@ def show(order_id: OrderId, as_json: JsonFlag = False, database_url: DatabaseUrl
         return
     for key, value in details.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items() if v)
+            value = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if v)
         echo(f"{key + ':':16}{'' if value is None else value}")
     echo()
     emit_table(
