@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # connection) before it answers HTTP 503 with nothing done.  The worker and
     # the admin command line are not interactive and wait 30 s.
     db_busy_timeout_seconds: float = 3.0
+    # Minutes an order may wait on its providers (paused or unreachable) before
+    # the worker raises an owner alert; it keeps waiting, and retrying, after.
+    order_wait_alert_minutes: int = 60
 
 
 _installed: Settings | None = None

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook
+from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
-from smmpanel.jobs.worker import Handler, Worker
+from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
 from smmpanel.orders.fulfilment import FORWARD_JOB
 from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
-from smmpanel.providers.forwarding import RECONCILE_JOB, forward_order
+from smmpanel.providers.forwarding import RECONCILE_JOB, forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
@@ -24,9 +26,11 @@ def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
     reconcile_orders(db)
 
 
-def handlers() -> dict[str, Handler]:
+def handlers(settings: Settings | None = None) -> dict[str, Handler]:
+    settings = settings or Settings()
+    wait_alert_after = timedelta(minutes=settings.order_wait_alert_minutes)
     return {
-        FORWARD_JOB: forward_order,
+        FORWARD_JOB: partial(forward_order, wait_alert_after=wait_alert_after),
         RECONCILE_JOB: reconcile_order_job,
         "status_sync": sync_statuses,
         PRICE_SYNC_JOB: sync_prices_job,
@@ -37,6 +41,11 @@ def handlers() -> dict[str, Handler]:
         DRIPFEED_JOB: dripfeed_runs,
         EXPIRY_JOB: subscription_expiry,
     }
+
+
+def failure_hooks() -> dict[str, FailureHook]:
+    """What a job that gave up leaves behind: a forward, an order the owner sees."""
+    return {FORWARD_JOB: forward_failed}
 
 
 def schedules() -> list[ScheduleSpec]:
@@ -54,13 +63,25 @@ def schedules() -> list[ScheduleSpec]:
     ]
 
 
-def build_worker(db: Database, *, name: str | None = None, poll_interval: float = 0.5) -> Worker:
+def build_worker(
+    db: Database,
+    *,
+    name: str | None = None,
+    poll_interval: float = 0.5,
+    settings: Settings | None = None,
+) -> Worker:
     """A worker with every handler; its schedules are created or updated.  The
     job lease (how long a crashed worker's job waits before another takes it)
     comes from SMMPANEL_JOB_LEASE_SECONDS, default 60."""
     ensure_schedules(db, schedules())
     lease = timedelta(seconds=float(os.environ.get("SMMPANEL_JOB_LEASE_SECONDS", 60)))
-    worker = Worker(db, handlers(), poll_interval=poll_interval, lease=lease)
+    worker = Worker(
+        db,
+        handlers(settings),
+        poll_interval=poll_interval,
+        lease=lease,
+        failure_hooks=failure_hooks(),
+    )
     if name:
         worker.name = name
     return worker

@@ -46,6 +46,7 @@ from smmpanel.netguard import (
     guarded_client,
 )
 from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.orders.queries import order_cost
 from smmpanel.secretbox import reveal_secret, seal_secret
 from smmpanel.timeutil import as_utc
 from smmpanel.tokens import new_token
@@ -161,7 +162,8 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
         "event": STATUS_EVENT,
         "order": order.id,
         "status": order.status,
-        "charge": format_units(order.charge),
+        # What the order costs now, refunds taken off: the same as `status`.
+        "charge": format_units(order_cost(session, order)),
         "start_count": str(order.start_count or 0),
         "remains": str(order.remains),
         "currency": order.currency,

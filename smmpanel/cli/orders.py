@@ -26,8 +26,17 @@ from smmpanel.db import Database
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.money import format_units
 from smmpanel.orders.models import ORDER_STATUSES, OrderEvent
-from smmpanel.orders.queries import OrderView, list_orders, order_events, orders_by_id
+from smmpanel.orders.posts import record_post
+from smmpanel.orders.queries import (
+    Forwarding,
+    OrderView,
+    forwarding_of,
+    list_orders,
+    order_events,
+    orders_by_id,
+)
 from smmpanel.orders.service import update_order
+from smmpanel.providers.forwarding import resend_order
 
 app = typer.Typer(help="Customer orders.", no_args_is_help=True)
 
@@ -71,7 +80,11 @@ def order_json(view: OrderView) -> dict[str, Any]:
         "runs": view.runs,
         "interval": view.interval,
         "total_quantity": view.total_quantity,
+        # What the order costs now (as the API's `status` says), then what was
+        # debited for it and what was given back of that.
         "charge": format_units(view.charge),
+        "charged": format_units(view.charged),
+        "refunded": format_units(view.refunded),
         "currency": view.currency,
         "status": view.status,
         "start_count": view.start_count,
@@ -112,40 +125,72 @@ def list_all(
     reconcile: Annotated[
         bool, typer.Option("--reconcile", help="Only orders waiting for reconciliation.")
     ] = False,
+    waiting: Annotated[
+        bool,
+        typer.Option("--waiting", help="Only orders waiting for a provider (paused, unreachable)."),
+    ] = False,
+    stuck: Annotated[
+        bool,
+        typer.Option(
+            "--stuck", help="Only orders whose forwarding failed (resend or cancel them)."
+        ),
+    ] = False,
     limit: Limit = 100,
     as_json: JsonFlag = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List orders, newest first."""
+    """List orders, newest first; `charge` is what each costs now (refunds taken off)."""
     wanted = None if status is None else pick(status, ORDER_STATUSES, "status")
     with open_panel(database_url) as db:
         if user is not None:
             find_account(db, user)
         views = list_orders(
-            db, status=wanted, username=user, limit=limit, stale=stale, reconcile=reconcile
+            db,
+            status=wanted,
+            username=user,
+            limit=limit,
+            stale=stale,
+            reconcile=reconcile,
+            waiting=waiting,
+            stuck=stuck,
         )
+        forwarding = forwarding_of(db, [v.id for v in views]) if waiting or stuck else {}
     if as_json:
-        emit_json([order_json(v) for v in views])
+        emit_json([_with_forwarding(order_json(v), forwarding.get(v.id)) for v in views])
         return
-    emit_table(
-        ["id", "user", "service", "link", "quantity", "charge", "status", "start", "remains"],
-        (
-            (
-                v.id,
-                v.username,
-                v.service_id,
-                v.link,
-                v.total_quantity,
-                f"{format_units(v.charge)} {v.currency}",
-                v.status,
-                "" if v.start_count is None else v.start_count,
-                v.remains,
-            )
-            for v in views
-        ),
-        empty="no orders",
-        fold=("link",),
-    )
+    columns = ["id", "user", "service", "link", "quantity", "charge", "status", "start", "remains"]
+    rows = [
+        [
+            v.id,
+            v.username,
+            v.service_id,
+            v.link,
+            v.total_quantity,
+            f"{format_units(v.charge)} {v.currency}",
+            v.status,
+            "" if v.start_count is None else v.start_count,
+            v.remains,
+        ]
+        for v in views
+    ]
+    if forwarding:
+        columns += ["waiting since" if waiting else "forwarding", "why"]
+        for row, view in zip(rows, views, strict=True):
+            found = forwarding[view.id]
+            state = short_time(found.waiting_since) if waiting else found.state or ""
+            row += [state, found.problem]
+    emit_table(columns, rows, empty="no orders", fold=("link", "why"))
+
+
+def _with_forwarding(data: dict[str, Any], forwarding: Forwarding | None) -> dict[str, Any]:
+    if forwarding is not None:
+        data["forwarding"] = {
+            "state": forwarding.state,
+            "provider": forwarding.provider,
+            "waiting_since": iso(forwarding.waiting_since),
+            "problem": forwarding.problem,
+        }
+    return data
 
 
 @app.command("show")
@@ -155,16 +200,22 @@ def show(order_id: OrderId, as_json: JsonFlag = False, database_url: DatabaseUrl
         view = find_order(db, order_id)
         events = order_events(db, order_id)
         entries = _ledger_of(db, order_id)
+        forwarding = forwarding_of(db, [order_id]).get(order_id)
+    if forwarding is not None and forwarding.state is None:
+        forwarding = None  # fulfilled by hand
+    details = _with_forwarding(order_json(view), forwarding)
     if as_json:
         emit_json(
             {
-                "order": order_json(view),
+                "order": details,
                 "events": [_event_json(e) for e in events],
                 "ledger": [_entry_json(e) for e in entries],
             }
         )
         return
-    for key, value in order_json(view).items():
+    for key, value in details.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if v)
         echo(f"{key + ':':16}{'' if value is None else value}")
     echo()
     emit_table(
@@ -240,3 +291,38 @@ def update(
     start = "-" if after.start_count is None else after.start_count
     moved = after.status if before.status == after.status else f"{before.status} -> {after.status}"
     echo(f"order {order_id}: {moved} (start count {start}, remains {after.remains})")
+
+
+@app.command("resend")
+def resend(order_id: OrderId, database_url: DatabaseUrl = None) -> None:
+    """Send an order whose forwarding failed (or that waits) to its providers again."""
+    with open_panel(database_url) as db:
+        queued = resend_order(db, order_id=order_id)
+    how = "queued for forwarding" if queued else "waiting: tried again now"
+    echo(f"order {order_id}: {how} (the worker sends it)")
+
+
+@app.command("post")
+def post(
+    subscription_id: Annotated[
+        int, typer.Argument(help="The subscription's order id.", show_default=False)
+    ],
+    quantity: Annotated[
+        int, typer.Argument(help="Units the post got (at most the subscription's max).", min=1)
+    ],
+    status: Annotated[
+        str, typer.Option("--status", help="The post's status: pending ... completed.")
+    ] = "Completed",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Record a post of a manual subscription, charged for its units; prints its order id."""
+    new_status = pick(status, ORDER_STATUSES, "status")
+    with open_panel(database_url) as db:
+        made = record_post(
+            db, subscription_id=subscription_id, quantity=quantity, status=new_status
+        )
+    echo(
+        f"post {made.number} of subscription {subscription_id}: {quantity} units, "
+        f"charged {format_units(made.charge)} {made.currency}"
+    )
+    echo(str(made.order_id))

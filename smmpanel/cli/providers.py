@@ -331,10 +331,11 @@ def pause(name: ProviderName, database_url: DatabaseUrl = None) -> None:
 
 @app.command("resume")
 def resume(name: ProviderName, database_url: DatabaseUrl = None) -> None:
-    """Forward to this provider again (e.g. after topping it up)."""
+    """Forward to this provider again (e.g. after topping it up); orders waiting
+    for it are sent at once."""
     with open_panel(database_url) as db:
-        set_provider_status(db, name=name, active=True)
-    echo(f"{name} resumed")
+        woken = set_provider_status(db, name=name, active=True)
+    echo(f"{name} resumed; {woken} waiting orders are sent now")
 
 
 def _adoption(pair: str) -> re.Match[str]:

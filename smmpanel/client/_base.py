@@ -259,7 +259,7 @@ class BaseClient:
         message = f"{call.action}: {detail} ({self._display_url}){tries}."
         if not nothing_sent:
             message += _add_note(call)
-        raise TransportError(message) from None
+        raise TransportError(message, nothing_sent=nothing_sent) from None
 
     def _response_delay(self, call: Call, response: httpx.Response, attempt: int) -> float | None:
         """``None`` when ``response`` is an answer to read; else seconds to wait, or raise."""

@@ -43,13 +43,23 @@ class TransportError(SmmError):
     """No usable answer: connection failure, timeout, HTTP 429 or 5xx (after retries).
 
     ``status_code`` is the HTTP status when there was one, ``snippet`` the
-    start of the body.
+    start of the body.  ``nothing_sent`` is True when the request surely never
+    reached the panel (the connection could not be made: refused, DNS or TLS
+    failure, connect timeout), so nothing can have been done there.
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None, snippet: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        snippet: str = "",
+        nothing_sent: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.snippet = snippet
+        self.nothing_sent = nothing_sent
 
 
 class OrderMayExistError(TransportError):

@@ -9,6 +9,7 @@ worker died is claimed again once its lease has run out.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,22 +110,49 @@ def finish_job(db: Database, *, job_id: int, worker: str) -> bool:
 
 
 def retry_job(
-    db: Database, *, job_id: int, worker: str, error: str, delay: float | None = None
+    db: Database,
+    *,
+    job_id: int,
+    worker: str,
+    error: str,
+    delay: float | None = None,
+    counted: bool = True,
+    on_failure: Callable[[Session, dict[str, Any], str], None] | None = None,
 ) -> str:
     """Schedule another attempt with exponential backoff and jitter, or fail the
-    job when it has used its attempts.  Returns the job's new status."""
+    job when it has used its attempts (then `on_failure(session, payload,
+    error)` runs in the same transaction).  `counted=False`: this attempt does
+    not count (the job waits on something outside it), so it never fails for
+    it.  Returns the job's new status."""
     with db.write() as session:
         job = session.get(Job, job_id)
         if job is None or job.worker != worker or job.status != RUNNING:
             return "lost"
         job.last_error = error[-2000:]
         job.lease_until = None
-        if job.attempts >= job.max_attempts:
+        if not counted:
+            job.attempts = max(0, job.attempts - 1)  # the claim counted it
+        elif job.attempts >= job.max_attempts:
             job.status, job.finished_at, job.dedupe_key = FAILED, utcnow(), None
+            if on_failure is not None:
+                on_failure(session, dict(job.payload), job.last_error)
             return FAILED
         wait = backoff_seconds(job.attempts) if delay is None else delay
         job.status, job.run_at = QUEUED, utcnow() + timedelta(seconds=wait)
         return QUEUED
+
+
+def wake_jobs(session: Session, dedupe_keys: list[str]) -> int:
+    """Make the queued jobs with these keys due now (inside the caller's
+    transaction); returns how many."""
+    if not dedupe_keys:
+        return 0
+    result = session.execute(
+        update(Job)
+        .where(Job.dedupe_key.in_(dedupe_keys), Job.status == QUEUED)
+        .values(run_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def backoff_seconds(attempts: int) -> float:

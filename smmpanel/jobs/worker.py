@@ -3,6 +3,10 @@
 Handlers are plain functions ``handler(db, payload)`` registered per job kind.
 They run outside any transaction and open their own; each must be safe to run
 again after a crash at any point (the job is retried when its lease runs out).
+
+A job that fails (an exception after its last attempt) runs its kind's
+failure hook, ``hook(session, payload, error)``, in the transaction that marks
+it failed: what the job was doing is then left in a state the owner sees.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from smmpanel.db import Database
 from smmpanel.jobs.queue import DEFAULT_LEASE, claim_job, finish_job, retry_job
 from smmpanel.jobs.schedules import enqueue_due_schedules
@@ -23,14 +29,20 @@ from smmpanel.jobs.schedules import enqueue_due_schedules
 log = logging.getLogger("smmpanel.worker")
 
 Handler = Callable[[Database, dict[str, Any]], None]
+FailureHook = Callable[[Session, dict[str, Any], str], None]
 
 
 class RetryLater(Exception):
-    """Raised by a handler that cannot finish now (e.g. a paused provider)."""
+    """Raised by a handler that cannot finish now (e.g. a paused provider).
 
-    def __init__(self, reason: str, *, delay: float | None = None) -> None:
+    `waiting=True` says the cause is outside the job (a provider paused or
+    unreachable): the attempt is not counted, so the job waits as long as it
+    takes instead of failing after its attempts."""
+
+    def __init__(self, reason: str, *, delay: float | None = None, waiting: bool = False) -> None:
         super().__init__(reason)
         self.delay = delay
+        self.waiting = waiting
 
 
 @dataclass
@@ -40,6 +52,7 @@ class Worker:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     poll_interval: float = 0.5
     lease: timedelta = DEFAULT_LEASE
+    failure_hooks: dict[str, FailureHook] = field(default_factory=dict)
 
     def run_once(self, *, max_jobs: int = 1000) -> int:
         """Enqueue due schedules, then run due jobs until none is left (or
@@ -58,11 +71,23 @@ class Worker:
         try:
             handler(self.db, job.payload)
         except RetryLater as later:
-            retry_job(self.db, job_id=job.id, worker=self.name, error=str(later), delay=later.delay)
+            retry_job(
+                self.db,
+                job_id=job.id,
+                worker=self.name,
+                error=str(later),
+                delay=later.delay,
+                counted=not later.waiting,
+                on_failure=self.failure_hooks.get(job.kind),
+            )
         except Exception as exc:
             log.exception("job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts)
             retry_job(
-                self.db, job_id=job.id, worker=self.name, error=f"{type(exc).__name__}: {exc}"
+                self.db,
+                job_id=job.id,
+                worker=self.name,
+                error=f"{type(exc).__name__}: {exc}",
+                on_failure=self.failure_hooks.get(job.kind),
             )
         else:
             finish_job(self.db, job_id=job.id, worker=self.name)

@@ -24,6 +24,7 @@ SENDING = "sending"  # a worker is calling the upstream `add`; outcome unknown u
 ACCEPTED = "accepted"  # the upstream order id is known
 RECONCILE = "reconcile"  # the outcome of `add` is unknown: look it up before anything else
 REJECTED = "rejected"  # every provider refused it: canceled and refunded
+FAILED = "failed"  # its forward job gave up on an error: the owner resends or cancels it
 PARENT = "parent"  # a drip-feed parent: its runs are forwarded, not itself
 
 
@@ -55,4 +56,9 @@ def plan_fulfilment(session: Session, *, order_id: int, service_id: int) -> None
 def queue_forward(session: Session, order: Order) -> None:
     order.forward_state = QUEUED
     session.flush()
-    enqueue(session, FORWARD_JOB, {"order_id": order.id}, dedupe_key=f"forward:{order.id}")
+    enqueue(session, FORWARD_JOB, {"order_id": order.id}, dedupe_key=forward_key(order.id))
+
+
+def forward_key(order_id: int) -> str:
+    """The dedupe key of an order's forward job: one queued at a time."""
+    return f"forward:{order_id}"

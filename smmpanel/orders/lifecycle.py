@@ -6,8 +6,12 @@ goes through it, so the refund rules live in one place:
 
 - ``Partial`` refunds remains x rate / 1000 (proportional for packages);
 - ``Canceled`` refunds the whole charge;
+- neither refunds more than is still charged (``charge - refunded``: a
+  subscription post may have been settled before);
+- a subscription itself is never refunded: its posts carry the money;
 - each refund is a ledger entry with cause ``refund:order:<id>``, which the
-  ledger's unique constraint lets exist once.
+  ledger's unique constraint lets exist once, and ``Order.refunded`` grows by
+  it in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from smmpanel.orders.models import (
     CANCELED,
     COMPLETED,
     FINAL_STATUSES,
+    KIND_SUBSCRIPTION,
     ORDER_STATUSES,
     PARTIAL,
     Order,
@@ -47,15 +52,18 @@ def lock_order(session: Session, order_id: int, *, account_id: int | None = None
 
 def refund_due(order: Order, status: str, remains: int) -> int:
     """What the customer gets back when the order ends in `status`."""
+    still_charged = order.charge - order.refunded
+    if order.kind == KIND_SUBSCRIPTION or still_charged <= 0:
+        return 0
     if status == CANCELED:
-        return order.charge
-    if status != PARTIAL or order.charge == 0:
+        return still_charged
+    if status != PARTIAL:
         return 0
     if order.package:
         due = div_half_up(order.charge * remains, order.total_quantity)
     else:
         due = charge_units(order.rate, remains)
-    return min(due, order.charge)
+    return min(due, still_charged)
 
 
 def change_order_status(
@@ -141,4 +149,5 @@ def _refund(session: Session, order: Order, actor: str) -> None:
         )
     except AlreadyPosted:
         # Refunded before (e.g. by a concurrent path): exactly once, by design.
-        pass
+        return
+    order.refunded += amount

@@ -63,6 +63,7 @@ class Order(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({_in(ORDER_STATUSES)})", name="order_status_known"),
         CheckConstraint("charge >= 0 AND remains >= 0", name="order_amounts"),
+        CheckConstraint("refunded >= 0 AND refunded <= charge", name="order_refunded"),
         Index("ix_orders_account_status", "account_id", "status"),
     )
 
@@ -79,6 +80,10 @@ class Order(Base):
     # The price per 1000 charged, and the charge, in the account's currency.
     rate: Mapped[int] = mapped_column(BigInteger)
     charge: Mapped[int] = mapped_column(BigInteger)
+    # What was given back of `charge` (refunds and settlements), written in the
+    # transaction of each refund entry: charge - refunded is what the order
+    # costs the account now, and `status` reads it without a ledger query.
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     # A package is priced whole (charge = rate); partial refunds are then proportional.
     package: Mapped[bool] = mapped_column(Boolean, default=False)
     currency: Mapped[str] = mapped_column(String(8))
@@ -101,11 +106,17 @@ class Order(Base):
         ForeignKey("providers.id"), nullable=True, index=True
     )
     provider_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    # queued -> sending -> accepted | reconcile | failed; see providers/forwarding.py.
+    # queued -> sending -> accepted | reconcile | rejected | failed; see
+    # providers/forwarding.py.
     forward_state: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     forward_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Providers that refused this order for reasons of their own; the next is tried.
     forward_skip: Mapped[list[int]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # Since when a queued order has waited because no provider could take it
+    # (paused or unreachable); NULL while it does not wait.
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Why it waits, or why its forwarding failed (for the owner's lists).
+    forward_error: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # --- drip-feed runs and subscription posts are child orders of their parent ---

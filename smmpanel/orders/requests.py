@@ -96,9 +96,9 @@ def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int
             order_id=order.id, account_id=account_id, type=order.kind, open_order_id=order.id
         )
         _insert_once(session, cancel, CancelAlreadyRequested(CANCEL_SENT))
-        if order.forward_state == fulfilment.QUEUED:
-            # Not sent upstream yet: cancel here and now; the forward job will find
-            # the order final and do nothing.
+        if order.forward_state in (fulfilment.QUEUED, fulfilment.FAILED):
+            # Not sent upstream (yet, or its forwarding failed): cancel here and
+            # now; a forward job will find the order final and do nothing.
             change_order_status(session, order, status=CANCELED, actor="cancel request")
             cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
         elif dripfeed.is_dripfeed_parent(order):

@@ -6,28 +6,50 @@
 A crash anywhere leaves a state that says what to do next: `queued`, send
 it; `sending`, the call may have reached the upstream, so resend only where
 the upstream honours request_id (another smmpanel), otherwise reconcile
-first; `accepted`, done.  An upstream answer of "not enough funds" pauses the
-provider and keeps the order waiting; a definite rejection tries the next
-provider and, when none is left, cancels and refunds; a timeout or an
-unreadable answer is never retried or refunded blindly.
+first; `accepted`, done.
+
+The mappings of the order's service are tried in priority order.  What each
+upstream answer does (docs/providers.md has the table):
+
+- accepted: done;
+- unreachable, nothing sent (connection refused, DNS or TLS failure, HTTP
+  429), or refused for a reason of the provider's own (unknown service, rate
+  limited, ...): the next mapping is tried;
+- "not enough funds" or a wrong key: the provider is paused (with an alert)
+  and the next mapping is tried;
+- no mapping can take it now (all paused or unreachable): the order waits, as
+  long as it takes (the job's attempts are not spent), retried with a capped
+  backoff, and at once when a provider is resumed; an alert is raised when it
+  has waited past SMMPANEL_ORDER_WAIT_ALERT_MINUTES;
+- refused for a reason of the order's own (a bad link, ...), or every
+  mapping refused it: canceled and refunded;
+- a timeout or an unreadable answer after the request was sent: never retried
+  or refunded blindly: reconciled (see reconcile.py).
+
+A forward job that truly fails (another error, after its attempts) leaves the
+order `failed` (or `reconcile` when it may have been sent), with an alert:
+`smmpanel orders list --stuck`, `orders resend ID`, or `orders update ID
+--status canceled` to refund it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smmpanel.client import ApiError, OrderMayExistError, ProtocolError, TransportError
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
+from smmpanel.jobs.alerts import raise_alert, resolve_alerts
 from smmpanel.jobs.crash import crash_point
-from smmpanel.jobs.queue import enqueue
+from smmpanel.jobs.queue import enqueue, wake_jobs
 from smmpanel.jobs.worker import RetryLater
 from smmpanel.orders import fulfilment as states
+from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
 from smmpanel.providers.gateway import ProviderAccess, open_client
@@ -39,15 +61,20 @@ from smmpanel.providers.models import (
     UpstreamService,
 )
 from smmpanel.providers.service import pause_provider
+from smmpanel.timeutil import as_utc, utcnow
 
 log = logging.getLogger("smmpanel.forwarding")
 
 RECONCILE_JOB = "reconcile_order"
-WAIT_FOR_FUNDS_SECONDS = 60.0
 # Errors that concern the provider, not the order: the next provider is tried.
 PROVIDER_ERRORS = frozenset({"incorrect_service", "rate_limited", "unknown", "too_many_ids"})
 # Errors the owner must fix at the provider: pause it and let orders wait.
 PAUSING_ERRORS = frozenset({"not_enough_funds", "invalid_key"})
+# A waiting order is tried again after half the time it has waited, within these.
+WAIT_RETRY_MIN_SECONDS = 5.0
+WAIT_RETRY_MAX_SECONDS = 300.0
+DEFAULT_WAIT_ALERT = timedelta(minutes=60)
+STUCK_ALERT = "order_stuck"
 
 
 @dataclass(frozen=True)
@@ -60,11 +87,32 @@ class Attempt:
     resend: bool
 
 
-def forward_order(db: Database, payload: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Wait:
+    """No provider can take the order now; it has waited since `since`."""
+
+    reason: str
+    since: datetime
+
+
+def forward_order(
+    db: Database, payload: dict[str, Any], *, wait_alert_after: timedelta = DEFAULT_WAIT_ALERT
+) -> None:
     """Job handler: forward one order (safe to run again after any crash)."""
-    attempt = _prepare(db, int(payload["order_id"]))
-    if attempt is None:
+    _forward(db, int(payload["order_id"]), frozenset(), wait_alert_after)
+
+
+def _forward(
+    db: Database, order_id: int, unreachable: frozenset[int], wait_alert_after: timedelta
+) -> None:
+    """Try the order's mappings in turn; `unreachable`: providers that could not
+    be reached in this run (the next run tries them again)."""
+    step = _prepare(db, order_id, unreachable, wait_alert_after)
+    if isinstance(step, Wait):
+        raise RetryLater(step.reason, delay=wait_delay(step.since), waiting=True)
+    if step is None:
         return
+    attempt = step
     crash_point("forward:before_send")
     try:
         with open_client(attempt.access) as client:
@@ -76,22 +124,46 @@ def forward_order(db: Database, payload: dict[str, Any]) -> None:
                 **attempt.params,
             )
     except ApiError as refused:
-        _refused(db, attempt, refused)
+        if _refused(db, attempt, refused):
+            _forward(db, order_id, unreachable, wait_alert_after)
         return
     except (OrderMayExistError, ProtocolError) as unknown:
         _outcome_unknown(db, attempt, unknown)
         return
-    except TransportError as unreachable:
-        # Nothing was sent (the SDK says so): send it later.
-        _record(db, attempt, "unreachable", str(unreachable), state=states.QUEUED)
-        raise RetryLater(f"provider {attempt.access.name} unreachable") from None
+    except TransportError as failed:
+        if not nothing_sent(failed):
+            _outcome_unknown(db, attempt, failed)
+            return
+        if attempt.resend:
+            # An earlier send may have reached this provider: only it may get the
+            # order, with the same request_id, once it answers again.
+            _wait_resend(db, attempt, str(failed), wait_alert_after)
+        _record(db, attempt, "unreachable", str(failed), state=states.QUEUED)
+        _forward(db, order_id, unreachable | {attempt.access.id}, wait_alert_after)
+        return
     crash_point("forward:after_send")
     _accepted(db, attempt, str(placed.order_id))
     crash_point("forward:after_accept")
 
 
-def _prepare(db: Database, order_id: int) -> Attempt | None:
-    """Step 1 (one transaction): decide what to send and record `sending`."""
+def nothing_sent(error: TransportError) -> bool:
+    """The upstream surely got no order: the connection was never made (the SDK
+    says so), or it answered HTTP 429 (rate limited) without acting."""
+    return error.nothing_sent or error.status_code == 429
+
+
+def wait_delay(since: datetime, *, now: datetime | None = None) -> float:
+    """Seconds until a waiting order is tried again: half the time it has waited,
+    from WAIT_RETRY_MIN_SECONDS up to WAIT_RETRY_MAX_SECONDS."""
+    waited = ((now or utcnow()) - as_utc(since)).total_seconds()
+    return min(WAIT_RETRY_MAX_SECONDS, max(WAIT_RETRY_MIN_SECONDS, waited / 2))
+
+
+def _prepare(
+    db: Database, order_id: int, unreachable: frozenset[int], wait_alert_after: timedelta
+) -> Attempt | Wait | None:
+    """Step 1 (one transaction): decide what to send and record `sending`, or
+    record that the order waits."""
     with db.write() as session:
         order = lock_order(session, order_id)
         if order.status not in ACTIVE_STATUSES:
@@ -100,7 +172,9 @@ def _prepare(db: Database, order_id: int) -> Attempt | None:
             return _resume_sending(session, order)
         if order.forward_state != states.QUEUED:
             return None
-        choice = _choose_source(session, order)
+        choice = _choose_source(session, order, unreachable)
+        if isinstance(choice, str):
+            return _mark_waiting(session, order, choice, wait_alert_after)
         if choice is None:
             return None
         source, provider = choice
@@ -140,7 +214,12 @@ def _resume_sending(session: Session, order: Order) -> Attempt | None:
     )
 
 
-def _choose_source(session: Session, order: Order) -> tuple[ServiceSource, Provider] | None:
+def _choose_source(
+    session: Session, order: Order, unreachable: frozenset[int]
+) -> tuple[ServiceSource, Provider] | str | None:
+    """The first mapping that can take the order; a reason to wait when every
+    mapping left is paused or unreachable; None (the order rejected) when no
+    mapping is left."""
     gone = select(UpstreamService.upstream_id).where(
         UpstreamService.provider_id == ServiceSource.provider_id,
         UpstreamService.upstream_id == ServiceSource.upstream_service_id,
@@ -154,13 +233,57 @@ def _choose_source(session: Session, order: Order) -> tuple[ServiceSource, Provi
     ).all()
     candidates = [(s, p) for s, p in rows if p.id not in (order.forward_skip or [])]
     for source, provider in candidates:
-        if provider.status == PROVIDER_ACTIVE:
+        if provider.status == PROVIDER_ACTIVE and provider.id not in unreachable:
             return source, provider
     if candidates:
-        # Only paused providers are left (e.g. out of funds): the order waits.
-        raise RetryLater("every provider for this service is paused", delay=WAIT_FOR_FUNDS_SECONDS)
+        paused = [p.name for _, p in candidates if p.status != PROVIDER_ACTIVE]
+        down = [p.name for _, p in candidates if p.status == PROVIDER_ACTIVE]
+        causes = ([f"paused: {', '.join(paused)}"] if paused else []) + (
+            [f"unreachable: {', '.join(down)}"] if down else []
+        )
+        return f"no provider can take it now ({'; '.join(causes)})"
     _reject(session, order, "no provider accepted the order")
     return None
+
+
+def _mark_waiting(session: Session, order: Order, reason: str, alert_after: timedelta) -> Wait:
+    now = utcnow()
+    if order.waiting_since is None:
+        order.waiting_since = now
+    order.forward_error = reason[:500]
+    since = as_utc(order.waiting_since)
+    if now - since >= alert_after:
+        _alert_waiting(session, order, reason, alert_after, now)
+    log.info("order %s waits: %s", order.id, reason)
+    return Wait(reason, since)
+
+
+def _alert_waiting(
+    session: Session, order: Order, reason: str, alert_after: timedelta, now: datetime
+) -> None:
+    count = session.scalar(
+        select(func.count(Order.id)).where(
+            Order.waiting_since <= now - alert_after, Order.status.in_(ACTIVE_STATUSES)
+        )
+    )
+    minutes = int(alert_after.total_seconds() // 60)
+    raise_alert(
+        session,
+        kind="orders_waiting",
+        subject="forwarding",
+        message=f"{count or 1} orders have waited over {minutes} minutes for a provider, "
+        f"e.g. order {order.id}: {reason}. They keep waiting: see `smmpanel orders list "
+        "--waiting`; `smmpanel providers resume NAME` sends them at once.",
+    )
+
+
+def _wait_resend(db: Database, attempt: Attempt, why: str, alert_after: timedelta) -> NoReturn:
+    """The resend of an interrupted send could not reach its provider: wait for it."""
+    with db.write() as session:
+        order = lock_order(session, attempt.order_id)
+        session.add(_call(attempt, "unreachable", why))
+        wait = _mark_waiting(session, order, f"resend to {attempt.access.name}: {why}", alert_after)
+    raise RetryLater(wait.reason, delay=wait_delay(wait.since), waiting=True)
 
 
 def _source_of(session: Session, order: Order) -> ServiceSource | None:
@@ -177,11 +300,13 @@ def _accepted(db: Database, attempt: Attempt, upstream_id: str) -> None:
         order = lock_order(session, attempt.order_id)
         order.provider_order_id = upstream_id
         order.forward_state = states.ACCEPTED
+        order.waiting_since, order.forward_error = None, ""
         session.add(_call(attempt, "accepted", f"upstream order {upstream_id}"))
 
 
-def _refused(db: Database, attempt: Attempt, refused: ApiError) -> None:
-    """The upstream answered with an error: it surely has no order."""
+def _refused(db: Database, attempt: Attempt, refused: ApiError) -> bool:
+    """The upstream answered with an error: it surely has no order.  True when
+    the order is queued again for the next provider."""
     with db.write() as session:
         order = lock_order(session, attempt.order_id)
         session.add(_call(attempt, refused.code, refused.message))
@@ -200,10 +325,10 @@ def _refused(db: Database, attempt: Attempt, refused: ApiError) -> None:
             order.forward_state = states.QUEUED
         else:
             _reject(session, order, f"{attempt.access.name} refused: {refused.message}")
-            return
-    # Queued again: try the next provider now; choosing it raises RetryLater
-    # when only paused providers are left, and cancels when none is.
-    forward_order(db, {"order_id": attempt.order_id})
+            return False
+    # Queued again: the caller tries the next provider now; the order waits
+    # when only paused providers are left, and is canceled when none is.
+    return True
 
 
 def _outcome_unknown(db: Database, attempt: Attempt, error: Exception) -> None:
@@ -224,6 +349,7 @@ def _mark_reconcile(session: Session, order: Order, why: str) -> None:
 
 def _reject(session: Session, order: Order, why: str) -> None:
     order.forward_state = states.REJECTED
+    order.waiting_since, order.forward_error = None, why[:500]
     change_order_status(session, order, status=CANCELED, actor="forwarding", note=why[:500])
 
 
@@ -242,6 +368,64 @@ def _call(attempt: Attempt, outcome: str, detail: str) -> ProviderOrderRecord:
         outcome=outcome[:32],
         detail=detail[:2000],
     )
+
+
+def forward_failed(session: Session, payload: dict[str, Any], error: str) -> None:
+    """Failure hook of the forward job (in the transaction that fails it): leave
+    the order where the owner sees it and can act, and alert."""
+    order = session.execute(
+        select(Order).where(Order.id == int(payload["order_id"])).with_for_update()
+    ).scalar_one_or_none()
+    if order is None or order.status not in ACTIVE_STATUSES:
+        return
+    if order.forward_state == states.SENDING:
+        # It may have reached the provider: find out before anything else.
+        _mark_reconcile(session, order, f"its forward job failed: {error}")
+        what = "may have been sent; it is being reconciled (smmpanel orders list --reconcile)"
+    elif order.forward_state == states.QUEUED:
+        order.forward_state = states.FAILED
+        what = (
+            f"was not sent. Resend it with `smmpanel orders resend {order.id}`, or cancel "
+            f"and refund it with `smmpanel orders update {order.id} --status canceled`"
+        )
+    else:
+        return
+    order.waiting_since, order.forward_error = None, error[:500]
+    raise_alert(
+        session,
+        kind=STUCK_ALERT,
+        subject=f"order {order.id}",
+        message=f"Order {order.id} could not be forwarded ({error[:300]}); it {what}.",
+    )
+
+
+def resend_order(db: Database, *, order_id: int) -> bool:
+    """The owner sends a failed (or waiting) order again, to every mapping of its
+    service in turn, as new.  Returns True when a new forward job was queued,
+    False when the waiting one was made due now."""
+    with db.write() as session:
+        order = lock_order(session, order_id)
+        if order.status not in ACTIVE_STATUSES:
+            raise InvalidStatusChange(f"order {order_id} is {order.status}: nothing to send")
+        if order.forward_state is None or order.forward_state == states.PARENT:
+            raise InvalidOrderRequest(f"order {order_id} is not forwarded to a provider")
+        if order.forward_state not in (states.QUEUED, states.FAILED):
+            raise InvalidStatusChange(
+                f"order {order_id} is {order.forward_state} at its provider already"
+                + (
+                    "; see `smmpanel providers reconcile`"
+                    if order.forward_state == states.RECONCILE
+                    else ""
+                )
+            )
+        order.forward_state, order.forward_skip = states.QUEUED, []
+        order.waiting_since, order.forward_error = None, ""
+        resolve_alerts(session, kind=STUCK_ALERT, subject=f"order {order_id}")
+        key = states.forward_key(order_id)
+        job = enqueue(session, states.FORWARD_JOB, {"order_id": order_id}, dedupe_key=key)
+        if job is None:
+            wake_jobs(session, [key])
+        return job is not None
 
 
 _PASSED_AS_IS = (

@@ -49,7 +49,7 @@ def forward_refill(db: Database, payload: dict[str, Any]) -> None:
         _finish(db, Refill, int(payload["refill_id"]), REQUEST_REJECTED, refused.message)
         return
     except TransportError as exc:
-        raise RetryLater(f"refill not forwarded: {exc}") from None
+        raise _later(f"refill not forwarded: {exc}", exc) from None
     if result.error is not None or result.refill_id is None:
         message = result.error.message if result.error else "no refill id"
         _finish(db, Refill, int(payload["refill_id"]), REQUEST_REJECTED, message)
@@ -71,12 +71,18 @@ def forward_cancel(db: Database, payload: dict[str, Any]) -> None:
         _finish(db, Cancel, cancel_id, REQUEST_REJECTED, refused.message)
         return
     except TransportError as exc:
-        raise RetryLater(f"cancel not forwarded: {exc}") from None
+        raise _later(f"cancel not forwarded: {exc}", exc) from None
     if result.error is not None or result.cancel_id is None:
         message = result.error.message if result.error else "no cancel id"
         _finish(db, Cancel, cancel_id, REQUEST_REJECTED, message)
         return
     _accepted(db, Cancel, cancel_id, str(result.cancel_id), REQUEST_PENDING)
+
+
+def _later(why: str, error: TransportError) -> RetryLater:
+    """Try again later; a provider that could not be reached at all is waited
+    for as long as it takes (the attempt is not counted)."""
+    return RetryLater(why, waiting=error.nothing_sent)
 
 
 def _target(
@@ -91,7 +97,11 @@ def _target(
         order = session.get(Order, request.order_id)
         assert order is not None
         if order.forward_state in (states.QUEUED, states.SENDING, states.RECONCILE):
-            raise RetryLater("the order is not at its provider yet", delay=WAIT_FOR_ORDER_SECONDS)
+            # The order waits (e.g. on a paused provider): so does its request,
+            # as long as that takes.
+            raise RetryLater(
+                "the order is not at its provider yet", delay=WAIT_FOR_ORDER_SECONDS, waiting=True
+            )
         provider = session.get(Provider, order.provider_id) if order.provider_id else None
         if provider is None or not order.provider_order_id:
             return None

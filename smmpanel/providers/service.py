@@ -13,7 +13,10 @@ from sqlalchemy.orm import Session
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
+from smmpanel.jobs.queue import wake_jobs
 from smmpanel.money import MoneyError, parse_decimal, to_units
+from smmpanel.orders.fulfilment import forward_key
+from smmpanel.orders.models import ACTIVE_STATUSES, Order
 from smmpanel.providers.errors import InvalidProvider, ProviderExists, ProviderNotFound
 from smmpanel.providers.gateway import check_provider_urls
 from smmpanel.providers.models import (
@@ -97,12 +100,28 @@ def pause_provider(session: Session, provider_id: int, reason: str) -> bool:
     return True
 
 
-def set_provider_status(db: Database, *, name: str, active: bool) -> None:
-    """The owner pauses or resumes a provider (e.g. after topping it up)."""
+def set_provider_status(db: Database, *, name: str, active: bool) -> int:
+    """The owner pauses or resumes a provider (e.g. after topping it up).  On
+    resume, the orders waiting for a provider of its services are sent at once;
+    returns how many were woken."""
     with db.write() as session:
         provider = provider_by_name(session, name)
         provider.status = PROVIDER_ACTIVE if active else PROVIDER_PAUSED
         provider.paused_reason = "" if active else "paused by the owner"
+        return wake_waiting_orders(session, provider.id) if active else 0
+
+
+def wake_waiting_orders(session: Session, provider_id: int) -> int:
+    """Make the forward jobs of the orders waiting on a provider's services due now."""
+    services = select(ServiceSource.service_id).where(ServiceSource.provider_id == provider_id)
+    waiting = session.scalars(
+        select(Order.id).where(
+            Order.waiting_since.is_not(None),
+            Order.status.in_(ACTIVE_STATUSES),
+            Order.service_id.in_(services),
+        )
+    )
+    return wake_jobs(session, [forward_key(order_id) for order_id in waiting])
 
 
 def map_service(

@@ -32,11 +32,12 @@ from smmpanel.orders.models import (
     PARTIAL,
     Order,
 )
+from smmpanel.orders.posts import is_provisional
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses
-from smmpanel.providers.subscriptions import record_subscription_posts
+from smmpanel.providers.subscriptions import record_subscription_posts, settle_from_upstream
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.status_sync")
@@ -162,6 +163,9 @@ def apply_upstream_status(
     session: Session, order: Order, result: OrderStatusResult, *, actor: str
 ) -> bool:
     """Move one order to what the upstream reports (inside the caller's transaction)."""
+    # A subscription post charged at max is settled first, so that its remains
+    # and any refund below count against the units it really had.
+    settled = is_provisional(order) and settle_from_upstream(session, order, result, actor=actor)
     status = str(result.status.value) if result.status is not None else order.status
     remains = _remains(order, status, result.remains)
     if status == PARTIAL and remains == 0:
@@ -177,7 +181,8 @@ def apply_upstream_status(
         )
     except InvalidStatusChange as exc:
         log.warning("order %s: upstream status %s not applied: %s", order.id, status, exc)
-        return False
+        return bool(settled)
+    changed = changed or bool(settled)
     if changed:
         order.stale = False
     # Hooks: a subscription's new posts become charged child orders; a changed

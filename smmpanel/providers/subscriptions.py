@@ -4,11 +4,15 @@ child orders.
 The subscription is forwarded once (``forwarding.upstream_params`` sends its
 username/min/max/posts/old_posts/delay/expiry) and charged nothing at
 placement.  Each status sync brings back the ids of the orders the upstream
-made for new posts (``"orders": [ids]`` in the status answer);
-``record_subscription_posts`` makes a local child order for each new one and
-charges it then (rate x max / 1000: the most a post can cost).  From then on
-a post is an ordinary forwarded order: synced, and refunded on Partial or
-Canceled by the core.
+made for new posts (``"orders": [ids]`` in the status answer) and the
+subscription's cumulative ``charge`` there; ``record_subscription_posts``
+makes a local child order for each new post and charges it for the units it
+got (see orders/posts.py): the increase of that charge since the last sync,
+at the provider's rate for the service, tells them when one post is new; a
+post whose units cannot be told so is charged at ``max`` and settled (a
+refund of the difference, once) when its own status shows what it cost.
+From then on a post is an ordinary forwarded order: synced, and refunded on
+Partial or Canceled by the core.
 
 When the balance does not cover a post, that post is recorded Canceled with
 charge 0, the subscription is stopped (a cancel is forwarded upstream) and
@@ -31,31 +35,31 @@ from sqlalchemy.orm import Session
 from smmpanel.client import OrderStatusResult
 from smmpanel.db import Database
 from smmpanel.jobs.alerts import raise_alert
-from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.ledger.service import post_entry
-from smmpanel.money import charge_units, format_units
+from smmpanel.money import charge_units, div_half_up, format_units, to_units
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
     CANCELED,
-    KIND_ORDER,
     KIND_SUBSCRIPTION,
-    PENDING,
+    PARTIAL,
     REQUEST_COMPLETED,
     REQUEST_REJECTED,
     Cancel,
     Order,
-    OrderEvent,
 )
+from smmpanel.orders.posts import charge_post, is_provisional, new_post, post_max, settle_post
 from smmpanel.orders.requests import queue_request_forward
+from smmpanel.providers.models import ServiceSource, UpstreamService
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.subscriptions")
 
 EXPIRY_JOB = "subscription_expiry"
 ACTOR = "subscription"
+# Subscription params key: its upstream charge at the last sync, minor units.
+UPSTREAM_CHARGE = "upstream_charge"
 
 
 def upstream_post_ids(raw: dict[str, Any]) -> list[str]:
@@ -82,105 +86,135 @@ def record_subscription_posts(
 ) -> int:
     """Make and charge a local child order for each post the upstream listed that
     is not known yet (inside the sync's transaction, the subscription locked).
-    Returns how many were made."""
+    Returns how many were made.
+
+    One new post since the last sync is charged for the units the upstream's
+    charge increase paid for (at its rate for the service); several at once,
+    or when that cannot be told, are charged provisionally at `max` and
+    settled when their own status shows what they cost (``settle_from_upstream``).
+    """
     if sub.kind != KIND_SUBSCRIPTION or sub.provider_id is None:
         return 0
     listed = upstream_post_ids(result.raw)
-    if not listed:
-        return 0
     known = set(session.scalars(select(Order.provider_order_id).where(Order.parent_id == sub.id)))
-    number = len(known)
+    fresh = [upstream_id for upstream_id in listed if upstream_id not in known]
+    charged_before = _upstream_charge(sub)
+    if result.charge is not None and to_units(result.charge) != charged_before:
+        sub.params = {**(sub.params or {}), UPSTREAM_CHARGE: to_units(result.charge)}
+    if not fresh:
+        return 0
+    most = post_max(sub)
+    units = None
+    if len(fresh) == 1 and result.charge is not None:
+        units = _units_paid(session, sub, to_units(result.charge) - charged_before)
     unpaid: list[Order] = []
-    for upstream_id in listed:
-        if upstream_id in known:
-            continue
-        number += 1
-        post = _new_post(session, sub, upstream_id, number)
-        if not _charge_post(session, post, actor):
+    for upstream_id in fresh:
+        post = new_post(
+            session,
+            sub,
+            quantity=min(units, most) if units else most,
+            actor=actor,
+            provider_order_id=upstream_id,
+            forward_state=states.ACCEPTED,
+            provisional=not units,
+        )
+        if not _charge_or_cancel(session, post, actor):
             unpaid.append(post)
-    made = number - len(known)
-    if made:
-        sub.updated_at = utcnow()
+    sub.updated_at = utcnow()
     if unpaid and sub.status in ACTIVE_STATUSES:
         _stopped_for_funds(session, sub, unpaid, actor=actor)
-    return made
+    return len(fresh)
 
 
-def _post_quantity(sub: Order) -> int:
+def _upstream_charge(sub: Order) -> int:
+    """The subscription's charge at its upstream at the last sync (minor units)."""
     try:
-        return max(0, int((sub.params or {}).get("max", sub.quantity)))
+        return int((sub.params or {}).get(UPSTREAM_CHARGE, 0))
     except (TypeError, ValueError):
-        return sub.quantity
+        return 0
 
 
-def _new_post(session: Session, sub: Order, upstream_id: str, number: int) -> Order:
-    now = utcnow()
-    quantity = _post_quantity(sub)
-    post = Order(
-        account_id=sub.account_id,
-        service_id=sub.service_id,
-        kind=KIND_ORDER,
-        link=sub.link,
-        quantity=quantity,
-        total_quantity=quantity,
-        remains=quantity,
-        rate=sub.rate,
-        charge=0,
-        package=False,
-        currency=sub.currency,
-        status=PENDING,
-        params={"subscription": sub.id},
-        active_link=None,
-        created_at=now,
-        updated_at=now,
-        provider_id=sub.provider_id,
-        provider_order_id=upstream_id,
-        forward_state=states.ACCEPTED,
-        parent_id=sub.id,
-        run_number=number,
-    )
-    session.add(post)
-    session.flush()
-    session.add(
-        OrderEvent(
-            order_id=post.id,
-            to_status=PENDING,
-            actor=ACTOR,
-            note=f"post {number} of subscription {sub.id} (upstream order {upstream_id})",
-            created_at=now,
+def _units_paid(session: Session, order: Order, upstream_amount: int) -> int | None:
+    """The units an upstream charge of `upstream_amount` paid for, at its rate for
+    the order's service; None when that cannot be told (unknown rate, no charge)."""
+    if upstream_amount <= 0:
+        return None
+    rate = upstream_rate(session, order)
+    if not rate:
+        return None
+    return div_half_up(upstream_amount * 1000, rate) or None
+
+
+def upstream_rate(session: Session, order: Order) -> int | None:
+    """The provider's last known rate (its currency) for the order's service."""
+    found = session.execute(
+        select(UpstreamService.rate)
+        .join(
+            ServiceSource,
+            (ServiceSource.provider_id == UpstreamService.provider_id)
+            & (ServiceSource.upstream_service_id == UpstreamService.upstream_id),
         )
+        .where(
+            ServiceSource.service_id == order.service_id,
+            ServiceSource.provider_id == order.provider_id,
+        )
+    ).first()
+    return int(found[0]) if found is not None else None
+
+
+def settle_from_upstream(
+    session: Session, post: Order, result: OrderStatusResult, *, actor: str
+) -> int:
+    """Settle a post charged provisionally at `max` from its own upstream status:
+    the units it reports, or those its charge paid for (plus its remains when it
+    ended Partial: the charge shown is then net of the upstream's refund).
+    Returns the amount refunded; 0 while that cannot be told yet."""
+    if not is_provisional(post) or result.status is None:
+        return 0
+    status = str(result.status.value)
+    units = _reported_quantity(result)
+    if units is None and status != CANCELED and result.charge is not None:
+        units = _units_paid(session, post, to_units(result.charge))
+        if units is not None and status == PARTIAL:
+            units += result.remains or 0
+    if units is None:
+        if status != CANCELED and not upstream_rate(session, post):
+            _alert_unsettled(session, post)
+        return 0
+    return settle_post(session, post, units=units, actor=actor)
+
+
+def _reported_quantity(result: OrderStatusResult) -> int | None:
+    text = str(result.raw.get("quantity", "")).strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _alert_unsettled(session: Session, post: Order) -> None:
+    raise_alert(
+        session,
+        kind="post_not_settled",
+        subject=f"order {post.parent_id}",
+        message=f"Posts of subscription {post.parent_id} stay charged at its max: the "
+        "provider's rate for its service is unknown. Run `smmpanel providers sync-prices` "
+        "so that they are settled for what they delivered.",
     )
-    return post
 
 
-def _charge_post(session: Session, post: Order, actor: str) -> bool:
+def _charge_or_cancel(session: Session, post: Order, actor: str) -> bool:
     """Charge the post now; False (and the post Canceled, charge 0) when the
     balance does not cover it."""
-    amount = charge_units(post.rate, post.quantity)
-    if amount == 0:
-        return True
     try:
-        post_entry(
-            session,
-            account_id=post.account_id,
-            kind=ledger_models.CHARGE,
-            amount=-amount,
-            actor=actor,
-            cause=f"charge:order:{post.id}",
-            order_id=post.id,
-            note=f"post {post.run_number} of subscription {post.parent_id}",
-        )
+        charge_post(session, post, actor=actor)
     except InsufficientFunds:
         change_order_status(
             session,
             post,
             status=CANCELED,
             actor=actor,
-            note=f"not enough funds for {format_units(amount)} {post.currency}",
+            note="not enough funds for "
+            f"{format_units(charge_units(post.rate, post.quantity))} {post.currency}",
         )
         return False
-    post.charge = amount
-    session.flush()
     return True
 
 
@@ -214,7 +248,7 @@ def stop_subscription(session: Session, sub: Order, *, actor: str, why: str) -> 
     except IntegrityError:
         return None  # a concurrent cancel request was first
     log.info("subscription %s stopped: %s", sub.id, why)
-    if sub.forward_state == states.QUEUED:
+    if sub.forward_state in (states.QUEUED, states.FAILED):  # not at its provider
         change_order_status(session, sub, status=CANCELED, actor=actor, note=why)
         cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
     else:

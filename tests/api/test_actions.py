@@ -132,7 +132,7 @@ def test_multiple_status(db: Database, http: httpx.Client, transport: str) -> No
             "currency": "USD",
         },
         "2": {
-            "charge": "1.00000",
+            "charge": "0.68600",  # what it costs now: 1.00000 less 157 x 2.00 / 1000 refunded
             "start_count": "10",
             "status": "Partial",
             "remains": "157",

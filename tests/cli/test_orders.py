@@ -43,6 +43,8 @@ def test_list(run: Run, db: Database, shop: tuple[Customer, int]) -> None:
         "interval": None,
         "total_quantity": 1000,
         "charge": "0.90000",
+        "charged": "0.90000",
+        "refunded": "0.00000",
         "currency": "USD",
         "status": "In progress",
         "start_count": None,

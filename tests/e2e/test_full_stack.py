@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from smmpanel.server import free_port
 from smmpanel.tokens import new_token
 from tests.e2e.processes import process, run_cli, smmpanel_env, wait_for, wait_http
 
+CENT = Decimal("0.00001")  # money has 5 places
 FAST = {
     "SMMPANEL_STATUS_SYNC_SECONDS": "1",
     "SMMPANEL_RECONCILE_SECONDS": "2",
@@ -146,14 +147,14 @@ def test_orders_of_every_forwarded_type_end_with_the_right_refunds(stack: Stack)
     expected_balance = Decimal(100)
     for order_id, params in placed.items():
         status = statuses[str(order_id)]
-        charge = Decimal(status["charge"])
+        charge = Decimal(status["charge"])  # what the order costs now, refunds taken off
         expected_balance -= charge
         if params["service"] == 2:
             assert (status["status"], status["remains"]) == ("Partial", "300")
-            expected_balance += (rates[2] * 300 / 1000).quantize(Decimal("0.00001"))
+            delivered = int(params["quantity"]) - 300
+            assert charge == (rates[2] * delivered / 1000).quantize(CENT, ROUND_HALF_UP)
         elif params["service"] == 5:
-            assert status["status"] == "Canceled"
-            expected_balance += charge
+            assert (status["status"], charge) == ("Canceled", 0)
         else:
             assert (status["status"], status["remains"]) == ("Completed", "0"), (params, status)
     assert Decimal(stack.call(action="balance")["balance"]) == expected_balance
@@ -172,16 +173,23 @@ def test_subscription_posts_are_charged_as_they_come(stack: Stack) -> None:
         timeout=90,
         what="the subscription to complete",
     )
-    assert final["charge"] == "0.00000"  # a subscription is charged per post
-    [upstream] = [r for r in stack.sim("orders")["orders"] if r["kind"] == "subscription"]
+    records = stack.sim("orders")["orders"]
+    [upstream] = [r for r in records if r["kind"] == "subscription"]
     assert upstream["posts_made"] == 2
-    per_post = (
-        Decimal(next(s["rate"] for s in stack.call(action="services") if s["service"] == 21))
-        * 100
-        / 1000
+    rate = Decimal(next(s["rate"] for s in stack.call(action="services") if s["service"] == 21))
+    # Each post is charged for the units it got upstream (50 to 100), not for max.
+    cost = sum(
+        (rate * r["quantity"] / 1000).quantize(CENT, ROUND_HALF_UP)
+        for r in records
+        if r["parent"] == upstream["id"]
     )
-    balance = Decimal(stack.call(action="balance")["balance"])
-    assert balance == Decimal(100) - 2 * per_post.quantize(Decimal("0.00001"))
+    wait_for(  # a post charged at max until its own status is read is settled then
+        lambda: Decimal(stack.call(action="status", order=order_id)["charge"]) == cost,
+        timeout=30,
+        what="the subscription's charge to be what its posts cost",
+    )
+    assert Decimal(final["charge"]) <= 2 * (rate * 100 / 1000).quantize(CENT, ROUND_HALF_UP)
+    assert Decimal(stack.call(action="balance")["balance"]) == Decimal(100) - cost
     assert "ledger ok" in run_cli(stack.env, "ledger", "check")
 
 

@@ -7,25 +7,31 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from smmpanel.accounts.queries import account_balance
+from smmpanel.api_v2.app import create_app
+from smmpanel.client import Client
 from smmpanel.db import Database
 from smmpanel.jobs.models import Alert
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.queries import find_balance_mismatches
-from smmpanel.money import to_units
+from smmpanel.money import charge_units, from_units, to_units
 from smmpanel.orders.models import Cancel, Order
 from smmpanel.orders.requests import request_cancel
 from smmpanel.orders.service import place_order
+from smmpanel.providers.catalog_sync import sync_prices
+from smmpanel.providers.models import UpstreamService
 from smmpanel.providers.status_sync import sync_statuses
 from smmpanel.providers.subscriptions import expire_subscriptions, upstream_post_ids
+from smmpanel.server import serve_in_thread
 from smmpanel.simulator.testing import RunningSimulator
 from smmpanel.timeutil import utcnow
 from tests.factories import make_customer
 from tests.fulfilment.conftest import Relay, make_relay
 
 START = to_units("100")
+RATE = to_units("0.90")
 POST_CHARGE = to_units("0.09")  # max 100 x 0.90 / 1000
 INTERVAL = 600  # the simulator's seconds between new posts
 
@@ -76,7 +82,27 @@ def _upstream(relay: Relay, sub_id: int) -> dict[str, Any]:
     return relay.sim.control.order(int(relay.get(sub_id).provider_order_id or 0))
 
 
-def test_posts_become_charged_child_orders(subs: Relay) -> None:
+def _upstream_posts(relay: Relay, sub_id: int) -> list[dict[str, Any]]:
+    """The simulator's post orders of the subscription, oldest first."""
+    upstream_sub = int(relay.get(sub_id).provider_order_id or 0)
+    return sorted(relay.sim.control.orders(parent=upstream_sub), key=lambda o: o["id"])
+
+
+def _cost(units: int) -> int:
+    return charge_units(RATE, units)
+
+
+def _entries(db: Database, account_id: int) -> list[tuple[str, int, str]]:
+    with db.read() as session:
+        rows = session.execute(
+            select(LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.cause)
+            .where(LedgerEntry.account_id == account_id, LedgerEntry.kind != "topup")
+            .order_by(LedgerEntry.id)
+        ).all()
+    return [(kind, amount, cause) for kind, amount, cause in rows]
+
+
+def test_each_post_is_charged_for_the_units_it_got(subs: Relay) -> None:
     sub_id = _subscribe(subs)
     subs.run()
     sub = subs.get(sub_id)
@@ -84,38 +110,106 @@ def test_posts_become_charged_child_orders(subs: Relay) -> None:
     upstream = _upstream(subs, sub_id)
     assert (upstream["kind"], upstream["params"]["username"]) == ("subscription", "alice_ig")
 
-    subs.sim.control.advance(2 * INTERVAL + 1)  # two posts so far
+    for made in (1, 2):  # one new post per sync: its units from the charge increase
+        subs.sim.control.advance(INTERVAL)
+        sync_statuses(subs.db, {})
+        assert len(_posts(subs.db, sub_id)) == made
+    subs.finish_upstream()  # the third (last) post; the subscription ends upstream
+    subs.finish_upstream()  # and the posts' orders are delivered
+    posts = _posts(subs.db, sub_id)
+    units = [o["quantity"] for o in _upstream_posts(subs, sub_id)]
+    assert [p.provider_order_id for p in posts] == [
+        str(o["id"]) for o in _upstream_posts(subs, sub_id)
+    ]
+    assert len(units) == 3 and all(50 <= u <= 100 for u in units)
+    for number, (post, got) in enumerate(zip(posts, units, strict=True), 1):
+        assert (post.kind, post.run_number, post.forward_state) == ("order", number, "accepted")
+        assert (post.quantity, post.total_quantity, post.remains) == (got, got, 0)
+        assert (post.status, post.charge, post.refunded) == ("Completed", _cost(got), 0)
+        assert (post.rate, post.provider_id) == (sub.rate, sub.provider_id)
+    assert subs.get(sub_id).status == "Completed"
+    assert _entries(subs.db, subs.customer.id) == [
+        ("charge", -_cost(got), f"charge:order:{p.id}") for p, got in zip(posts, units, strict=True)
+    ]
+    assert _balance(subs) == START - sum(_cost(u) for u in units)
+    assert find_balance_mismatches(subs.db) == []
+
+
+def test_posts_made_together_are_settled_once(subs: Relay) -> None:
+    sub_id = _subscribe(subs)
+    subs.run()
+    subs.sim.control.advance(2 * INTERVAL + 1)  # two posts between two syncs
     sync_statuses(subs.db, {})
     posts = _posts(subs.db, sub_id)
-    upstream_children = [str(i) for i in _upstream(subs, sub_id)["children"]]
-    assert [p.provider_order_id for p in posts] == upstream_children and len(posts) == 2
-    for number, post in enumerate(posts, 1):
-        assert (post.kind, post.run_number, post.forward_state) == ("order", number, "accepted")
-        assert (post.quantity, post.total_quantity, post.remains) == (100, 100, 100)
-        assert (post.charge, post.rate, post.provider_id) == (
-            POST_CHARGE,
-            sub.rate,
-            sub.provider_id,
-        )
-    assert subs.get(sub_id).status == "In progress"
+    assert [(p.quantity, p.charge) for p in posts] == [(100, POST_CHARGE)] * 2  # at max, for now
     assert _balance(subs) == START - 2 * POST_CHARGE
 
-    subs.finish_upstream()  # the third (last) post; the subscription ends upstream
-    subs.finish_upstream()  # and the third post's order is delivered
+    sync_statuses(subs.db, {})  # each post's own status tells what it cost upstream
+    sync_statuses(subs.db, {})  # and a second look settles nothing again
+    units = [o["quantity"] for o in _upstream_posts(subs, sub_id)]
     posts = _posts(subs.db, sub_id)
-    assert [(p.status, p.remains, p.charge) for p in posts] == [("Completed", 0, POST_CHARGE)] * 3
-    assert subs.get(sub_id).status == "Completed"
-    with subs.db.read() as session:
-        entries = session.execute(
-            select(LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.cause)
-            .where(LedgerEntry.account_id == subs.customer.id, LedgerEntry.kind != "topup")
-            .order_by(LedgerEntry.id)
-        ).all()
-    assert [tuple(e) for e in entries] == [
-        ("charge", -POST_CHARGE, f"charge:order:{p.id}") for p in posts
+    assert [(p.quantity, p.charge - p.refunded) for p in posts] == [(u, _cost(u)) for u in units]
+    assert _entries(subs.db, subs.customer.id) == [
+        *[("charge", -POST_CHARGE, f"charge:order:{p.id}") for p in posts],
+        *[
+            ("refund", POST_CHARGE - _cost(u), f"settle:order:{p.id}")
+            for p, u in zip(posts, units, strict=True)
+            if u < 100
+        ],
     ]
-    assert _balance(subs) == START - 3 * POST_CHARGE
+    assert _balance(subs) == START - sum(_cost(u) for u in units)
     assert find_balance_mismatches(subs.db) == []
+
+
+def test_a_partial_post_is_settled_then_refunded_its_remains(subs: Relay) -> None:
+    sub_id = _subscribe(subs)
+    subs.run()
+    subs.sim.control.advance(2 * INTERVAL + 1)
+    sync_statuses(subs.db, {})
+    first = _upstream_posts(subs, sub_id)[0]
+    subs.sim.control.set_status(order=first["id"], status="Partial", remains=20)
+    sync_statuses(subs.db, {})  # settled and Partial in one go
+    post = _posts(subs.db, sub_id)[0]
+    assert (post.status, post.quantity, post.remains) == ("Partial", first["quantity"], 20)
+    assert post.charge - post.refunded == _cost(first["quantity"]) - _cost(20)
+    assert find_balance_mismatches(subs.db) == []
+
+
+def test_posts_stay_at_max_with_an_alert_while_the_rate_is_unknown(subs: Relay) -> None:
+    sub_id = _subscribe(subs)
+    subs.run()
+    with subs.db.write() as session:  # the provider's catalog was never read
+        session.execute(delete(UpstreamService))
+    subs.sim.control.advance(INTERVAL + 1)
+    sync_statuses(subs.db, {})
+    sync_statuses(subs.db, {})
+    [post] = _posts(subs.db, sub_id)
+    assert (post.quantity, post.charge, post.refunded) == (100, POST_CHARGE, 0)
+    with subs.db.read() as session:
+        alerts = session.execute(select(Alert.kind, Alert.subject)).all()
+    assert [tuple(a) for a in alerts] == [("post_not_settled", f"order {sub_id}")]
+    sync_prices(subs.db)  # the rate is known again: the next sync settles the post
+    sync_statuses(subs.db, {})
+    [got] = [o["quantity"] for o in _upstream_posts(subs, sub_id)]
+    [post] = _posts(subs.db, sub_id)
+    assert (post.quantity, post.charge - post.refunded) == (got, _cost(got))
+
+
+def test_subscription_status_reports_what_its_posts_cost(db: Database, subs: Relay) -> None:
+    sub_id = _subscribe(subs)
+    subs.run()
+    subs.sim.control.advance(2 * INTERVAL + 1)
+    sync_statuses(db, {})
+    with serve_in_thread(create_app(db)) as url, Client(f"{url}/api/v2", subs.customer.key) as api:
+        assert api.status(sub_id).charge == from_units(2 * POST_CHARGE)  # charged at max so far
+        first, second = _upstream_posts(subs, sub_id)
+        subs.sim.control.set_status(order=first["id"], status="Canceled")
+        sync_statuses(db, {})  # the first post refunded whole, the second settled
+        assert _posts(db, sub_id)[0].status == "Canceled"
+        assert api.status(sub_id).charge == from_units(_cost(second["quantity"]))
+        [many] = api.statuses([sub_id])
+        assert many.charge == from_units(_cost(second["quantity"]))
+    assert find_balance_mismatches(db) == []
 
 
 def test_insufficient_balance_stops_the_subscription(db: Database, subs: Relay) -> None:
@@ -124,7 +218,7 @@ def test_insufficient_balance_stops_the_subscription(db: Database, subs: Relay) 
     poor.run()
     poor.sim.control.advance(2 * INTERVAL + 1)
     sync_statuses(db, {})
-    posts = _posts(db, sub_id)
+    posts = _posts(db, sub_id)  # charged at max: the second one did not fit
     assert [(p.status, p.charge) for p in posts] == [("Pending", POST_CHARGE), ("Canceled", 0)]
     assert _balance(poor) == to_units("0.15") - POST_CHARGE
     assert _cancels(db, sub_id) == [("Pending", "queued")]
@@ -141,7 +235,8 @@ def test_insufficient_balance_stops_the_subscription(db: Database, subs: Relay) 
     assert poor.get(sub_id).status == "Canceled"
     assert _cancels(db, sub_id) == [("Completed", "accepted")]
     assert len(_posts(db, sub_id)) == 2  # no post after the cancel
-    assert _balance(poor) == to_units("0.15") - POST_CHARGE
+    first_units = _upstream_posts(poor, sub_id)[0]["quantity"]
+    assert _balance(poor) == to_units("0.15") - _cost(first_units)  # the first was settled
     assert find_balance_mismatches(db) == []
 
 

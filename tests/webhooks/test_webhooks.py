@@ -145,7 +145,8 @@ def test_each_change_is_its_own_delivery(db: Database, receiver: Receiver) -> No
         (f"order-{order_id}-3", "In progress", "400", "10"),
         (f"order-{order_id}-4", "Partial", "250", "10"),
     ]
-    assert {b["charge"] for b in bodies} == {"0.90000"}
+    # What the order costs at each change: Partial gave 250 x 0.90 / 1000 back.
+    assert [b["charge"] for b in bodies] == ["0.90000", "0.90000", "0.67500"]
     assert [d.headers["x-smmpanel-delivery"] for d in receiver.received] == [
         b["id"] for b in bodies
     ]

@@ -1,0 +1,223 @@
+"""Subscription posts: each post is a child order, charged for the units it got.
+
+A subscription is charged nothing when it is placed.  Each post becomes a
+child order (``parent_id`` = the subscription, ``run_number`` = its number)
+charged rate x units / 1000 when it is made, never for more than the
+subscription's ``max`` units:
+
+- a manual subscription's posts are recorded by the owner with the units
+  delivered (``record_post``, `smmpanel orders post`);
+- a provider-backed subscription's posts come from the upstream
+  (providers/subscriptions.py), which may charge one provisionally at ``max``
+  and settle it later (``settle_post``): a refund of the difference, once,
+  with its own ledger cause ``settle:order:<id>``.
+
+What a subscription costs is the sum over its posts (orders/queries.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from smmpanel.db import Database
+from smmpanel.ledger import models as ledger_models
+from smmpanel.ledger.errors import AlreadyPosted
+from smmpanel.ledger.service import post_entry
+from smmpanel.money import charge_units
+from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange, OrderNotFound
+from smmpanel.orders.lifecycle import change_order_status, lock_order
+from smmpanel.orders.models import (
+    ACTIVE_STATUSES,
+    COMPLETED,
+    IN_PROGRESS,
+    KIND_ORDER,
+    KIND_SUBSCRIPTION,
+    PENDING,
+    Order,
+    OrderEvent,
+)
+from smmpanel.timeutil import utcnow
+
+# A post charged at `max` until the upstream tells what it delivered.
+PROVISIONAL = "provisional"
+
+
+def post_max(sub: Order) -> int:
+    """The most units one post of `sub` may be charged for (its `max`)."""
+    try:
+        return max(0, int((sub.params or {}).get("max", sub.quantity)))
+    except (TypeError, ValueError):
+        return sub.quantity
+
+
+def new_post(
+    session: Session,
+    sub: Order,
+    *,
+    quantity: int,
+    actor: str,
+    provider_order_id: str | None = None,
+    forward_state: str | None = None,
+    provisional: bool = False,
+) -> Order:
+    """Insert the next post of `sub` (caller holds its lock), not charged yet."""
+    number = _posts_made(session, sub.id) + 1
+    now = utcnow()
+    params: dict[str, object] = {"subscription": sub.id}
+    if provisional:
+        params[PROVISIONAL] = True
+    post = Order(
+        account_id=sub.account_id,
+        service_id=sub.service_id,
+        kind=KIND_ORDER,
+        link=sub.link,
+        quantity=quantity,
+        total_quantity=quantity,
+        remains=quantity,
+        rate=sub.rate,
+        charge=0,
+        package=False,
+        currency=sub.currency,
+        status=PENDING,
+        params=params,
+        active_link=None,
+        created_at=now,
+        updated_at=now,
+        provider_id=sub.provider_id if provider_order_id else None,
+        provider_order_id=provider_order_id,
+        forward_state=forward_state,
+        parent_id=sub.id,
+        run_number=number,
+    )
+    session.add(post)
+    session.flush()
+    upstream = f" (upstream order {provider_order_id})" if provider_order_id else ""
+    session.add(
+        OrderEvent(
+            order_id=post.id,
+            to_status=PENDING,
+            actor=actor,
+            note=f"post {number} of subscription {sub.id}{upstream}: {quantity} units",
+            created_at=now,
+        )
+    )
+    return post
+
+
+def _posts_made(session: Session, sub_id: int) -> int:
+    found = session.scalar(select(func.count(Order.id)).where(Order.parent_id == sub_id))
+    return int(found or 0)
+
+
+def charge_post(session: Session, post: Order, *, actor: str) -> None:
+    """Debit the post's units; InsufficientFunds (nothing changed) when the
+    balance does not cover them."""
+    amount = charge_units(post.rate, post.quantity)
+    if amount == 0:
+        return
+    post_entry(
+        session,
+        account_id=post.account_id,
+        kind=ledger_models.CHARGE,
+        amount=-amount,
+        actor=actor,
+        cause=f"charge:order:{post.id}",
+        order_id=post.id,
+        note=f"post {post.run_number} of subscription {post.parent_id}: {post.quantity} units",
+    )
+    post.charge = amount
+    session.flush()
+
+
+def is_provisional(order: Order) -> bool:
+    return bool((order.params or {}).get(PROVISIONAL))
+
+
+def settle_post(session: Session, post: Order, *, units: int, actor: str) -> int:
+    """A post charged provisionally delivered `units` (capped at what it was
+    charged for): refund the difference once and make the post that size.
+    Returns the amount refunded (0 when there was nothing to give back)."""
+    if not is_provisional(post):
+        return 0
+    units = max(1, min(units, post.total_quantity))
+    due = post.charge - charge_units(post.rate, units) - post.refunded
+    refunded = 0
+    if due > 0:
+        try:
+            post_entry(
+                session,
+                account_id=post.account_id,
+                kind=ledger_models.REFUND,
+                amount=due,
+                actor=actor,
+                cause=f"settle:order:{post.id}",
+                order_id=post.id,
+                note=f"post {post.run_number} of subscription {post.parent_id}: "
+                f"{units} of {post.total_quantity} units delivered",
+            )
+            post.refunded += due
+            refunded = due
+        except AlreadyPosted:
+            pass  # settled before: exactly once
+    post.quantity = post.total_quantity = units
+    post.remains = min(post.remains, units)
+    post.params = {k: v for k, v in (post.params or {}).items() if k != PROVISIONAL}
+    post.updated_at = utcnow()
+    session.add(
+        OrderEvent(
+            order_id=post.id,
+            from_status=post.status,
+            to_status=post.status,
+            remains=post.remains,
+            actor=actor,
+            note=f"settled: {units} units delivered",
+        )
+    )
+    return refunded
+
+
+@dataclass(frozen=True)
+class RecordedPost:
+    order_id: int
+    number: int
+    charge: int
+    currency: str
+
+
+def record_post(
+    db: Database,
+    *,
+    subscription_id: int,
+    quantity: int,
+    status: str = COMPLETED,
+    actor: str = "owner",
+) -> RecordedPost:
+    """The owner records a post of a manual subscription: a child order of
+    `quantity` units (1 to the subscription's max), charged for them, in
+    `status`.  InsufficientFunds when the balance does not cover it (nothing
+    is recorded)."""
+    if status not in (*ACTIVE_STATUSES, COMPLETED):
+        raise InvalidStatusChange("a new post is Pending, In progress, Processing or Completed")
+    with db.write() as session:
+        sub = lock_order(session, subscription_id)
+        if sub.kind != KIND_SUBSCRIPTION:
+            raise OrderNotFound(f"order {subscription_id} is not a subscription")
+        if sub.forward_state is not None:
+            raise InvalidOrderRequest(
+                f"subscription {sub.id} is provider-backed: its posts come from the provider"
+            )
+        if sub.status not in ACTIVE_STATUSES:
+            raise InvalidStatusChange(f"subscription {sub.id} is {sub.status}: no more posts")
+        most = post_max(sub)
+        if not 1 <= quantity <= most:
+            raise InvalidOrderRequest(f"a post of subscription {sub.id} is 1 to {most} units")
+        post = new_post(session, sub, quantity=quantity, actor=actor)
+        charge_post(session, post, actor=actor)
+        if status != PENDING:
+            change_order_status(session, post, status=status, actor=actor)
+        if sub.status == PENDING:
+            change_order_status(session, sub, status=IN_PROGRESS, actor=actor, note="first post")
+        return RecordedPost(post.id, post.run_number or 0, post.charge, post.currency)
