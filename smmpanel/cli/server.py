@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import create_account, fund_account
 from smmpanel.api_v2.app import create_app
+from smmpanel.api_v2.ratelimit import check_settings, proxy_options
 from smmpanel.catalog.models import Service
 from smmpanel.cli.common import (
     CliError,
@@ -69,6 +70,7 @@ def serve(
     processes = workers or settings.workers
     if processes < 1:
         raise CliError(f"SMMPANEL_WORKERS must be 1 or more, not {processes}")
+    check_settings(settings)  # a bad rate limit is refused here, not in each process
     # Migrations run here, once, before any worker process starts.
     with open_panel(database_url, migrate=True) as db:
         echo(f"smmpanel: database {safe_url(db.url)}")
@@ -113,7 +115,7 @@ def demo(
     url = database_url or global_database_url()
     if url is None:
         url = _fresh_demo_file()
-    settings = Settings()
+    settings = Settings(rate_limits=False)  # curl by hand on one machine: nothing to limit
     for name, seconds in DEMO_INTERVALS.items():
         os.environ.setdefault(f"SMMPANEL_{name}_SECONDS", seconds)
     with open_panel(url, migrate=True) as db:
@@ -140,7 +142,7 @@ def _run_with_worker(db: Database, host: str, port: int, settings: Settings) -> 
 
 
 def _run(db: Database, host: str, port: int, settings: Settings) -> None:
-    app = create_app(db, max_body=settings.max_body_bytes)
+    app = create_app(db, max_body=settings.max_body_bytes, settings=settings)
     sys.stdout.flush()  # the key and URLs reach a pipe before the server blocks
     # No access log by default: a line per request cost more than the request
     # itself on the balance action (measured); SMMPANEL_ACCESS_LOG=1 turns it on.
@@ -150,6 +152,7 @@ def _run(db: Database, host: str, port: int, settings: Settings) -> None:
         port=port,
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
+        **proxy_options(settings),
     )
 
 
@@ -169,6 +172,7 @@ def _run_processes(url: str, host: str, port: int, settings: Settings, processes
             port=port,
             log_level=settings.log_level.lower(),
             access_log=settings.access_log,
+            **proxy_options(settings),
         )
         run_processes(config)
     finally:
