@@ -23,7 +23,6 @@ is logged once a minute: a panel must not stop taking orders for that.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import ipaddress
 import logging
 import math
@@ -36,7 +35,6 @@ import anyio.to_thread
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindow
-from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -45,6 +43,7 @@ from smmpanel.accounts.queries import MAX_KEY_LENGTH, rate_limit_overrides
 from smmpanel.accounts.rate_limit import BadRate, Rate, parse_rate
 from smmpanel.api_v2.errors import INVALID_KEY
 from smmpanel.api_v2.params import text_param
+from smmpanel.api_v2.ratelimit_memory import LoopMemoryStorage
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
@@ -179,41 +178,41 @@ def too_many_requests(seconds: int) -> Response:
 
 
 class Buckets:
-    """Bucket operations over the `limits` storage: memory (plain calls) or Redis
-    (awaitables); the same awaited methods either way."""
+    """Bucket operations over a `limits` storage: this process's memory (plain
+    calls) or Redis (awaited); the same awaitable methods either way."""
 
     def __init__(self, storage: Any) -> None:
         self.storage = storage
-        self._limiter: Any = (
-            AsyncSlidingWindow(storage)
-            if isinstance(storage, RedisStorage)
-            else SlidingWindowCounterRateLimiter(storage)
-        )
+        self._awaits = isinstance(storage, RedisStorage)
+        strategy = AsyncSlidingWindow if self._awaits else SlidingWindowCounterRateLimiter
+        self._limiter: Any = strategy(storage)
 
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
         """Take one call from the bucket; False when it is empty."""
-        return bool(await _done(self._limiter.hit(item, *ids)))
+        return bool(await self._done(self._limiter.hit(item, *ids)))
 
     async def retry_after(self, item: RateLimitItem, *ids: str) -> int:
-        stats = await _done(self._limiter.get_window_stats(item, *ids))
+        stats = await self._done(self._limiter.get_window_stats(item, *ids))
         return _whole_seconds(stats.reset_time - time.time())
+
+    async def count(self, key: str) -> int:
+        return int(await self._done(self.storage.get(key)))
 
     async def seconds_left(self, key: str) -> int:
         """Seconds until the mark `key` expires; 0 when there is none."""
-        if not await _done(self.storage.get(key)):
+        if not await self.count(key):
             return 0
-        return _whole_seconds(await _done(self.storage.get_expiry(key)) - time.time())
+        return _whole_seconds(await self._done(self.storage.get_expiry(key)) - time.time())
 
-    async def mark(self, key: str, seconds: int) -> None:
-        """Set the mark `key` to expire in `seconds`, unless it outlives that already."""
-        if await self.seconds_left(key) >= seconds:
+    async def mark(self, key: str, seconds: int, *, unless_longer: bool = True) -> None:
+        """Set the mark `key` to expire in `seconds` (unless it outlives that already)."""
+        if unless_longer and await self.seconds_left(key) >= seconds:
             return
-        await _done(self.storage.clear(key))
-        await _done(self.storage.incr(key, seconds))
+        await self._done(self.storage.clear(key))
+        await self._done(self.storage.incr(key, seconds))
 
-
-async def _done(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+    async def _done(self, value: Any) -> Any:
+        return await value if self._awaits else value
 
 
 def _whole_seconds(seconds: float) -> int:
@@ -224,7 +223,7 @@ def open_storage(settings: Settings) -> Any:
     """In-process memory, or Redis (no client retries: a failure is answered by
     serving without limits, at once)."""
     if not settings.redis_url:
-        return MemoryStorage()
+        return LoopMemoryStorage()
     _check_redis_url(settings.redis_url)
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
@@ -375,15 +374,14 @@ class BucketLimits(RateLimits):
             return False
         if digest in self._known_here:
             return True
-        return bool(await _done(self._buckets.storage.get(_known_key(digest))))
+        return bool(await self._buckets.count(_known_key(digest)))
 
     async def _remember_key(self, digest: str) -> None:
         now = time.monotonic()
         if now - self._known_here.get(digest, -math.inf) < KNOWN_KEY_RENEW_SECONDS:
             return
         self._known_here[digest] = now
-        await _done(self._buckets.storage.clear(_known_key(digest)))
-        await _done(self._buckets.storage.incr(_known_key(digest), KNOWN_KEY_SECONDS))
+        await self._buckets.mark(_known_key(digest), KNOWN_KEY_SECONDS, unless_longer=False)
 
     def _store_failed(self, exc: Exception) -> None:
         now = time.monotonic()
