@@ -1,10 +1,13 @@
 """Rate limits of /api/v2: per API key, per client IP, and for wrong keys per IP.
 
-Every limit is a bucket of the `limits` library (its sliding window counter: a
-bucket of N calls that refills at N per window, smoothly, like a token bucket),
-kept in this process's memory or, with SMMPANEL_REDIS_URL, in Redis shared by
-every process.  A call is checked before any database work and refused with
-HTTP 429, `Retry-After` and {"error": "Too many requests"}:
+Every limit is a bucket of the `limits` library, which has no token bucket:
+its sliding window counter comes closest (N calls per window of W seconds; the
+previous window's calls weigh less as it slides out, so a steady client gets
+N/W a second and a burst of N waits at most W seconds).  The buckets live in
+this process's memory (ratelimit_memory.py) or, with SMMPANEL_REDIS_URL, in
+Redis shared by every process.  A call is checked in the event loop, before
+any thread or database work, and refused with HTTP 429, `Retry-After` and
+{"error": "Too many requests"}:
 
 - a key with a limit of its own (`smmpanel users set NAME --rate-limit`) is
   held to that limit alone; other keys to the key limit, and their calls also
