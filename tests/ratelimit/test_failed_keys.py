@@ -18,8 +18,8 @@ def test_two_thousand_wrong_keys_are_slowed_then_locked_out(db: Database) -> Non
     """Wrong keys: 5 a second, and 12 within the hour lock the address out for
     the hour.  Of 2,000 wrong keys sent as fast as one client can, 13 are looked
     up (the 13th trips the lockout); every other call is refused before any
-    database work.  ~5 s: 2,000 calls over HTTP, and the slowed phase waits
-    for its bucket to refill."""
+    database work.  5-8 s: 2,000 calls over HTTP, and the slowed phase
+    waits for its bucket to refill."""
     known, unused = make_customer(db), make_customer(db, "unused")
     settings = limited_settings(
         rate_limit_key="1000/hour",

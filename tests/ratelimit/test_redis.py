@@ -31,8 +31,8 @@ def test_two_serve_processes_share_their_buckets(
 ) -> None:
     """Two `smmpanel serve` processes on two ports, one Redis: a key's 10 calls an
     hour are 10 in all (in memory, each process would have served its 7 of the
-    14); a wrong-key penalty earned at one holds at the other.  ~6 s: two real
-    server processes start and migrate."""
+    14); a wrong-key penalty earned at one holds at the other.  6-12 s: two real
+    server processes start, each importing the panel and checking the schema."""
     alice = make_customer(db)
     env = smmpanel_env(
         db.url,
