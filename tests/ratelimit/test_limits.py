@@ -4,6 +4,9 @@ an account's own limit, and the switch."""
 from __future__ import annotations
 
 import time
+from typing import Any
+
+from sqlalchemy import event
 
 from smmpanel.accounts.service import set_rate_limit
 from smmpanel.db import Database
@@ -95,3 +98,22 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(db: Database) -> None:
         # A proxy chain: the client is the last address no trusted proxy added.
         assert panel.call(alice.key, ip="198.51.100.1, 10.1.2.3").status_code == 429
         assert panel.call(alice.key, ip="198.51.100.2, 10.1.2.3").json() == BALANCE
+
+
+def test_the_accounts_limits_are_read_once_per_refresh_not_per_call(db: Database) -> None:
+    alice = make_customer(db)
+    set_rate_limit(db, username="alice", rate_limit="1000/s")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "rate_limit" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        settings = limited_settings(rate_limit_key="5/hour", rate_limit_refresh_seconds=60)
+        with limited_panel(db, settings) as panel:
+            assert panel.statuses(alice.key, 40) == [200] * 40  # her own limit, not 5
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(reads) == 1
