@@ -1,7 +1,8 @@
 """Throughput of /api/v2 against a bare Starlette baseline, measured in one run.
 
     python bench/bench_api.py [--seconds 5] [--concurrency 16] [--database-url URL]
-                              [--workers 1 2]
+                              [--workers 1 2] [--rate-limits on|off]
+                              [--actions balance add status]
 
 Starts a bare Starlette app that parses the body and answers JSON (the
 ceiling for any route on this machine, one uvicorn process), then the panel
@@ -10,6 +11,10 @@ The load comes from `wrk` when it is installed (Debian package `wrk`), else
 from Python client threads, which saturate long before the server does;
 either way the result is requests per second and the ratio to the baseline
 of the same run, so numbers from different machines compare.
+
+`--rate-limits on` (the default, as `serve` runs) checks every call against
+in-memory buckets too large ever to refuse one, so their cost is measured;
+`off` serves without them.
 """
 
 from __future__ import annotations
@@ -87,8 +92,12 @@ end
 """
 
 
-def _wrk(url: str, body: str, seconds: float, connections: int, work: Path) -> float:
-    """Requests per second from wrk, with `{n}` in the body made unique per request."""
+ACTIONS = ("balance", "add", "status")
+
+
+def _wrk(url: str, body: str, seconds: float, connections: int, work: Path) -> tuple[float, int]:
+    """Requests per second and requests made, from wrk, with `{n}` in the body
+    made unique per request."""
     script = work / "load.lua"
     script.write_text(f"BODY = {body!r}\n" + WRK_SCRIPT)
     done = subprocess.run(
@@ -100,12 +109,13 @@ def _wrk(url: str, body: str, seconds: float, connections: int, work: Path) -> f
     if "Non-2xx" in done.stdout:
         raise RuntimeError(done.stdout)
     line = next(x for x in done.stdout.splitlines() if x.startswith("Requests/sec:"))
-    return float(line.split()[1])
+    made = next(x for x in done.stdout.splitlines() if " requests in " in x)
+    return float(line.split()[1]), int(made.split()[0])
 
 
 def _load(
     url: str, make_body: Callable[[int], dict[str, str]], seconds: float, threads: int
-) -> float:
+) -> tuple[float, int]:
     done = [0] * threads
     stop = time.monotonic() + seconds
 
@@ -125,7 +135,7 @@ def _load(
         w.start()
     for w in workers:
         w.join()
-    return sum(done) / (time.monotonic() - started)
+    return sum(done) / (time.monotonic() - started), sum(done)
 
 
 def main() -> None:
@@ -136,10 +146,14 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn processes, one run each"
     )
+    parser.add_argument("--rate-limits", choices=["on", "off"], default="on")
+    parser.add_argument(
+        "--actions", nargs="+", choices=ACTIONS, default=list(ACTIONS), help="what to measure"
+    )
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="smmpanel-bench-"))
     url = options.database_url or f"sqlite:///{work / 'bench.db'}"
-    env = {**os.environ, "SMMPANEL_DATABASE_URL": url}
+    env = {**os.environ, "SMMPANEL_DATABASE_URL": url, **_rate_limits(options.rate_limits)}
     (work / "baseline.py").write_text(BASELINE_APP)
     smmpanel = [sys.executable, "-c", "from smmpanel.cli import main; main()"]
     subprocess.run([*smmpanel, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -181,8 +195,12 @@ def main() -> None:
     secs, conc = options.seconds, options.concurrency
     try:
         base_url = f"http://127.0.0.1:{base_port}/api/v2"
-        base, tool = _measure(base_url, key, "balance", secs, conc, work, tag="base")
-        rates: list[tuple[str, float]] = [("baseline: bare Starlette + parse", base)]
+        base, tool, base_cpu = _measure(
+            base_url, key, "balance", secs, conc, work, tag="base", server=baseline.pid
+        )
+        rates: list[tuple[str, float, float]] = [
+            ("baseline: bare Starlette + parse", base, base_cpu)
+        ]
         for workers in options.workers:
             panel_port = free_port()
             panel = _start(
@@ -193,9 +211,18 @@ def main() -> None:
             )
             try:
                 panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
-                for action in ("balance", "add", "status"):
-                    rate, _ = _measure(panel_url, key, action, secs, conc, work, tag=f"w{workers}")
-                    rates.append((f"{action}, {workers} worker(s)", rate))
+                for action in options.actions:
+                    rate, _, cpu = _measure(
+                        panel_url,
+                        key,
+                        action,
+                        secs,
+                        conc,
+                        work,
+                        tag=f"w{workers}",
+                        server=panel.pid,
+                    )
+                    rates.append((f"{action}, {workers} worker(s)", rate, cpu))
             finally:
                 panel.terminate()
                 panel.wait(10)
@@ -213,31 +240,78 @@ def main() -> None:
     placed = json.loads(orders)[0]["id"] if orders.strip() != "[]" else 0
     print(
         f"backend={backend} concurrency={options.concurrency} seconds={options.seconds} "
-        f"load={tool} orders placed={placed}"
+        f"load={tool} rate-limits={options.rate_limits} orders placed={placed}"
     )
-    print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}")
-    for name, rate in rates:
-        print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x")
+    print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}{'server CPU us/req':>20}")
+    for name, rate, cpu in rates:
+        print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x{cpu:>20.0f}")
+
+
+def _rate_limits(mode: str) -> dict[str, str]:
+    """The environment of the panel: limits off, or on with buckets no load here fills."""
+    if mode == "off":
+        return {"SMMPANEL_RATE_LIMITS": "off"}
+    return {
+        "SMMPANEL_RATE_LIMITS": "on",
+        "SMMPANEL_REDIS_URL": "",
+        "SMMPANEL_RATE_LIMIT_KEY": "1000000/second",
+        "SMMPANEL_RATE_LIMIT_IP": "1000000/second",
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process `pid` and its descendants, from /proc
+    (Linux; 0 elsewhere).  Per request it is far less disturbed than requests per
+    second by other work on the machine."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    procs: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total = {pid}, 0.0
+    for _ in range(3):  # uvicorn's tree is at most a supervisor and its workers
+        tree |= {child for child, (parent, _) in procs.items() if parent in tree}
+    for member in tree:
+        total += procs.get(member, (0, 0.0))[1]
+    return total
 
 
 def _measure(
-    url: str, key: str, action: str, secs: float, conc: int, work: Path, *, tag: str
-) -> tuple[float, str]:
-    """Requests per second of one action: `balance`, `add` with a link unique to
-    this run and request, or `status` of order 1 (placed by the first `add`)."""
+    url: str,
+    key: str,
+    action: str,
+    secs: float,
+    conc: int,
+    work: Path,
+    *,
+    tag: str,
+    server: int,
+) -> tuple[float, str, float]:
+    """Requests per second of one action, the load tool, and the server's CPU
+    microseconds per request: `balance`, `add` with a link unique to this run and
+    request, or `status` of order 1 (placed by the first `add`)."""
     fields = {"key": key, "action": action}
     if action == "status":
         fields["order"] = "1"
     elif action == "add":
         fields.update(service="1", quantity="10", link=f"https://example.com/{tag}-{{n}}")
+    cpu_before = _cpu_seconds(server)
     if shutil.which("wrk"):
         body = "&".join(f"{k}={quote(v, safe='{}')}" for k, v in fields.items())
-        return _wrk(url, body, secs, conc, work), "wrk"
+        rate, made = _wrk(url, body, secs, conc, work)
+        tool = "wrk"
+    else:
 
-    def make_body(n: int) -> dict[str, str]:
-        return {k: v.replace("{n}", str(n)) for k, v in fields.items()}
+        def make_body(n: int) -> dict[str, str]:
+            return {k: v.replace("{n}", str(n)) for k, v in fields.items()}
 
-    return _load(url, make_body, secs, conc), "python threads"
+        rate, made = _load(url, make_body, secs, conc)
+        tool = "python threads"
+    cpu = (_cpu_seconds(server) - cpu_before) / max(made, 1) * 1e6
+    return rate, tool, cpu
 
 
 if __name__ == "__main__":

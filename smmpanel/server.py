@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from smmpanel.api_v2.app import create_app
+from smmpanel.api_v2.ratelimit import proxy_options
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
@@ -35,7 +36,7 @@ def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
     db = Database(
         database_url or settings.database_url, busy_timeout=settings.db_busy_timeout_seconds
     )
-    return create_app(db, max_body=settings.max_body_bytes, workers=settings.db_threads)
+    return create_app(db, max_body=settings.max_body_bytes, settings=settings)
 
 
 def app_from_environment() -> Starlette:
@@ -67,11 +68,23 @@ def run_processes(config: uvicorn.Config) -> None:
 
 @contextmanager
 def serve_in_thread(
-    app: Starlette, *, host: str = "127.0.0.1", port: int | None = None
+    app: Starlette,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    settings: Settings | None = None,
 ) -> Iterator[str]:
-    """Serve `app` from a background thread; yields the base URL, stops on exit."""
+    """Serve `app` from a background thread; yields the base URL, stops on exit.
+    `settings` (default: the environment's) says which proxies are trusted."""
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        **proxy_options(settings or Settings()),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

@@ -33,6 +33,11 @@ from smmpanel.schema import upgrade_schema  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
+# Many tests (fuzz, concurrency) hammer the API from one IP, with junk keys:
+# rate limits are off unless a test turns them on (tests/ratelimit/ does, through
+# Settings or a subprocess's environment).
+os.environ.setdefault("SMMPANEL_RATE_LIMITS", "off")
+
 
 def _pg_admin_url() -> str:
     url = os.environ.get("SMMPANEL_TEST_POSTGRES_URL", DEFAULT_PG)

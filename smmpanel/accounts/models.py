@@ -58,6 +58,9 @@ class Account(Base):
     # (stored encrypted, smmpanel.secretbox).
     webhook_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     webhook_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The API rate limit of this account's keys: NULL = the panel's default,
+    # "off", or "N/second" ("N/minute", "N/hour"); see accounts/rate_limit.py.
+    rate_limit: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -91,6 +91,8 @@ class AccountRow:
     extended_fields: bool
     key_prefix: str | None
     orders: int
+    # None: the panel's default rate limit; else "off" or "N/second" (minute, hour).
+    rate_limit: str | None = None
 
 
 def list_accounts(db: Database) -> list[AccountRow]:
@@ -123,9 +125,23 @@ def list_accounts(db: Database) -> list[AccountRow]:
                 extended_fields=a.extended_fields,
                 key_prefix=prefix,
                 orders=int(count),
+                rate_limit=a.rate_limit,
             )
             for a, prefix, count in session.execute(query)
         ]
+
+
+def rate_limit_overrides(db: Database) -> dict[str, str]:
+    """The key digests of accounts with their own rate limit, and that limit.
+    The API reloads them every few seconds instead of reading per request; only
+    the few accounts with a limit of their own are read."""
+    query = (
+        select(ApiKey.key_hash, Account.rate_limit)
+        .join(Account, Account.id == ApiKey.account_id)
+        .where(Account.rate_limit.is_not(None), ApiKey.revoked_at.is_(None))
+    )
+    with db.read_core() as connection:
+        return {digest: str(limit) for digest, limit in connection.execute(query)}
 
 
 def account_balance(db: Database, account_id: int) -> tuple[int, str]:

@@ -26,6 +26,7 @@ from smmpanel.accounts.models import (
     Currency,
 )
 from smmpanel.accounts.panel import get_setting, put_setting
+from smmpanel.accounts.rate_limit import DEFAULT, BadRate, normalise_rate
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
@@ -151,6 +152,20 @@ def set_account_options(
             account.status = status
         if email is not None:
             account.email = email or None
+
+
+def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | None:
+    """Give the account's keys their own API rate limit (``N/second``, ``N/minute``,
+    ``N/hour`` or ``off``), or ``default`` for the panel's; returns what is stored
+    (None: the default).  A running server applies it within seconds."""
+    text = (rate_limit or "").strip().lower()
+    try:
+        stored = None if text == DEFAULT else normalise_rate(text)
+    except BadRate as exc:
+        raise InvalidAccountInput(f"{exc} (or default)") from None
+    with db.write() as session:
+        account_by_username(session, username).rate_limit = stored
+    return stored
 
 
 def set_custom_rate(

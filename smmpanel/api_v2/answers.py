@@ -23,6 +23,11 @@ UNAVAILABLE = "Service temporarily unavailable"
 class JSONAnswer(Response):
     media_type = "application/json"
 
+    def __init__(self, content: Any, status_code: int = 200, **kwargs: Any) -> None:
+        # Kept for what runs after the answer (the rate limits count wrong keys).
+        self.answer = content
+        super().__init__(content, status_code, **kwargs)
+
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

@@ -31,6 +31,7 @@ from smmpanel.api_v2.actions import ACTIONS, KEYED_ACTIONS
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
 from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
+from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, CommitOutcomeUnknown, Database
 from smmpanel.errors import DomainError
@@ -127,9 +128,12 @@ class ApiEndpoint:
     """/api/v2 as an ASGI app: every method reaches it (Starlette would answer
     HEAD by running GET, and other methods in plain text), only GET and POST act."""
 
-    def __init__(self, db: Database, *, max_body: int, threads: int) -> None:
+    def __init__(
+        self, db: Database, *, max_body: int, threads: int, rate_limits: RateLimits
+    ) -> None:
         self.db = db
         self.max_body = max_body
+        self.rate_limits = rate_limits
         # Few threads run the database work: with 16 in flight on two cores, GIL
         # switching cut in-process throughput from ~970 to ~540 calls/s (measured).
         self.reads = CapacityLimiter(threads)
@@ -151,13 +155,20 @@ class ApiEndpoint:
             return JSONAnswer({"error": INCORRECT_REQUEST, "detail": str(exc)})
         except ClientDisconnect:
             return JSONAnswer({"error": INCORRECT_REQUEST, "detail": "the body ended early"})
+        caller = await self.rate_limits.admit(request, params)
+        if caller.refusal is not None:
+            return caller.refusal
         gate = self.writes if action_name(params) in WRITE_ACTIONS else self.reads
         if not await self._admitted(gate):
             return answers.database_unavailable(self.db.busy_timeout)
         try:
-            return await anyio.to_thread.run_sync(answer_of, self.db, params, limiter=self.threads)
+            response = await anyio.to_thread.run_sync(
+                answer_of, self.db, params, limiter=self.threads
+            )
         finally:
             gate.release()
+        await self.rate_limits.settle(caller, getattr(response, "answer", None))
+        return response
 
     async def _admitted(self, gate: CapacityLimiter) -> bool:
         """A place at the gate, waited for no longer than the database's busy
@@ -174,20 +185,38 @@ class ApiEndpoint:
         return admitted
 
 
-def api_routes(db: Database, *, max_body: int = 1_000_000, workers: int = 4) -> list[Route]:
-    endpoint = ApiEndpoint(db, max_body=max_body, threads=workers)
+def api_routes(
+    db: Database,
+    *,
+    max_body: int = 1_000_000,
+    workers: int = 4,
+    rate_limits: RateLimits | None = None,
+) -> list[Route]:
+    endpoint = ApiEndpoint(
+        db, max_body=max_body, threads=workers, rate_limits=rate_limits or RateLimits()
+    )
     return [Route("/api/v2", endpoint), Route("/api/v2/", endpoint)]
 
 
-def create_app(db: Database, *, max_body: int = 1_000_000, workers: int | None = None) -> Starlette:
+def create_app(
+    db: Database,
+    *,
+    max_body: int = 1_000_000,
+    workers: int | None = None,
+    settings: Settings | None = None,
+) -> Starlette:
     """The panel's ASGI app.  `workers`: threads running database work at once,
-    for reads and again for writes (default SMMPANEL_DB_THREADS)."""
-    workers = workers or Settings().db_threads
+    for reads and again for writes (default SMMPANEL_DB_THREADS); `settings`
+    (default: from the environment) chooses them and the rate limits."""
+    settings = settings or Settings()
+    workers = workers or settings.db_threads
+    rate_limits = rate_limits_for(settings, db)
 
     async def health(_request: Request) -> Response:
         return JSONAnswer({"status": "ok"})
 
-    routes = [*api_routes(db, max_body=max_body, workers=workers), Route("/healthz", health)]
+    api = api_routes(db, max_body=max_body, workers=workers, rate_limits=rate_limits)
+    routes = [*api, Route("/healthz", health)]
     app = Starlette(
         routes=routes,
         exception_handlers={

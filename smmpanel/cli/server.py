@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import create_account, fund_account
+from smmpanel.api_v2.ratelimit import check_settings, proxy_options
 from smmpanel.catalog.models import Service
 from smmpanel.cli.common import (
     CliError,
@@ -73,6 +74,7 @@ def serve(
     processes = workers or settings.workers
     if processes < 1:
         raise CliError(f"SMMPANEL_WORKERS must be 1 or more, not {processes}")
+    check_settings(settings)  # a bad rate limit is refused here, not in each process
     # Migrations run here, once, before any worker process starts.
     with open_panel(database_url, migrate=True) as db:
         echo(f"smmpanel: database {safe_url(db.url)}")
@@ -135,7 +137,8 @@ def demo_settings(settings: Settings) -> Settings:
     """The demo's settings, installed in-process: its provider simulator is on
     loopback, and without SMMPANEL_SECRET_KEY an ephemeral key encrypts the
     secrets of its database, which is fresh each time."""
-    update: dict[str, object] = {"allow_private_urls": True}
+    # No rate limits: curl by hand on one machine, nothing to limit.
+    update: dict[str, object] = {"allow_private_urls": True, "rate_limits": False}
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
         update["secret_key"] = SecretStr(new_key())
     return settings.model_copy(update=update)
@@ -165,6 +168,7 @@ def _run(db: Database, host: str, port: int, settings: Settings) -> None:
         port=port,
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
+        **proxy_options(settings),
     )
 
 
@@ -184,6 +188,7 @@ def _run_processes(url: str, host: str, port: int, settings: Settings, processes
             port=port,
             log_level=settings.log_level.lower(),
             access_log=settings.access_log,
+            **proxy_options(settings),
         )
         run_processes(config)
     finally:

@@ -15,6 +15,7 @@ from smmpanel.accounts.service import (
     rotate_api_key,
     set_account_options,
     set_custom_rate,
+    set_rate_limit,
 )
 from smmpanel.accounts.webhooks import rotate_webhook_secret, set_webhook
 from smmpanel.catalog.queries import list_services
@@ -159,16 +160,29 @@ def set_options(
     email: Annotated[
         str | None, typer.Option("--email", help="Contact e-mail address (empty removes it).")
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="API calls the account's key may make: N/s (N/minute, N/hour), `off` for "
+            "none, or `default` for the panel's (docs/operations.md, Rate limits).",
+            metavar="N/s|off|default",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Change an account's options, status, e-mail or custom service rates."""
+    """Change an account's options, status, e-mail, API rate limit or custom service rates."""
     chosen_status = None if status is None else pick(status, ACCOUNT_STATUSES, "status")
     rates = _parse_rates(rate or [])
-    if extended_fields is None and status is None and email is None and not rates:
+    nothing = extended_fields is None and status is None and email is None
+    if nothing and not rates and rate_limit is None:
         raise BadValue("nothing to change; give at least one option (see --help)")
     with open_panel(database_url) as db:
         find_account(db, name)
         _require_services(db, [service_id for service_id, _ in rates])
+        limit = None
+        if rate_limit is not None:  # first: a bad value is refused before any change
+            limit = set_rate_limit(db, username=name, rate_limit=rate_limit)
         set_account_options(
             db, username=name, extended_fields=extended_fields, status=chosen_status, email=email
         )
@@ -181,6 +195,8 @@ def set_options(
         changes.append(f"status {chosen_status}")
     if email is not None:
         changes.append(f"email {email or '(none)'}")
+    if rate_limit is not None:
+        changes.append(f"rate limit {limit or 'default'}")
     for service_id, value in rates:
         shown = "removed" if value is None else format_units(to_units(value))
         changes.append(f"rate for service {service_id} {shown}")
@@ -242,6 +258,7 @@ def _account_json(row: AccountRow) -> dict[str, Any]:
         "extended_fields": row.extended_fields,
         "key_prefix": row.key_prefix,
         "orders": row.orders,
+        "rate_limit": row.rate_limit or "default",
     }
 
 
@@ -254,7 +271,17 @@ def list_users(as_json: JsonFlag = False, database_url: DatabaseUrl = None) -> N
         emit_json([_account_json(row) for row in rows])
         return
     emit_table(
-        ["id", "username", "status", "currency", "balance", "extended", "key", "orders"],
+        [
+            "id",
+            "username",
+            "status",
+            "currency",
+            "balance",
+            "extended",
+            "key",
+            "orders",
+            "rate limit",
+        ],
         (
             (
                 r.id,
@@ -265,6 +292,7 @@ def list_users(as_json: JsonFlag = False, database_url: DatabaseUrl = None) -> N
                 on_off(r.extended_fields),
                 f"{r.key_prefix}..." if r.key_prefix else "(none)",
                 r.orders,
+                r.rate_limit or "default",
             )
             for r in rows
         ),

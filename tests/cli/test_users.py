@@ -151,6 +151,7 @@ def test_list(run: Run, db: Database) -> None:
             "extended_fields": False,
             "key_prefix": alice.key[:6],
             "orders": 0,
+            "rate_limit": "default",
         },
         {
             "id": rows[1]["id"],
@@ -162,6 +163,7 @@ def test_list(run: Run, db: Database) -> None:
             "extended_fields": False,
             "key_prefix": rows[1]["key_prefix"],
             "orders": 0,
+            "rate_limit": "default",
         },
     ]
     table = run("users", "list").stdout
@@ -175,6 +177,7 @@ def test_list(run: Run, db: Database) -> None:
         "off",
         f"{alice.key[:6]}...",
         "0",
+        "default",
     ]
 
 
