@@ -63,9 +63,7 @@ def test_a_second_demo_leaves_the_running_demo_and_its_database_alone(tmp_path: 
         # The same port: refused before the database is touched.
         assert_refused(run(tmp_path, "demo", "--port", str(port)), f"port {port} on 127.0.0.1")
         # Another port, same directory: the first demo's lock on its file refuses it.
-        assert_refused(
-            run(tmp_path, "demo", "--port", str(other_port)), "another demo is running"
-        )
+        assert_refused(run(tmp_path, "demo", "--port", str(other_port)), "another demo is running")
 
         # The first demo still serves the same file, and its key still works.
         assert database.stat().st_ino == inode
