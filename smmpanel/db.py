@@ -2,8 +2,9 @@
 
 Every write transaction on SQLite starts with ``BEGIN IMMEDIATE``: a deferred
 transaction that reads and then writes fails at once with "database is locked"
-when another writer holds the lock, whatever the busy timeout (measured; see
-shared/design.md).  Reads use a plain deferred ``BEGIN`` so they never queue
+when another writer holds the lock, whatever the busy timeout (measured: it
+cannot wait for the lock, since waiting could deadlock two writers that both
+hold a read snapshot).  Reads use a plain deferred ``BEGIN`` so they never queue
 behind writers in WAL mode.
 """
 

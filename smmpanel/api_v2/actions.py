@@ -1,5 +1,5 @@
 """The actions of API v2.  Each runs synchronously (in one worker thread per
-request), calls the domain and shapes the answer exactly as contract.md says."""
+request), calls the domain and shapes the answer exactly as docs/api.md says."""
 
 from __future__ import annotations
 

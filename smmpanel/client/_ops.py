@@ -182,7 +182,7 @@ def refill(order_id: int) -> Op[RefillResult]:
 
 
 def _service_id(service: int | str) -> ParamValue:
-    """A service id: an int as the contract has it, or a panel's own non-numeric id."""
+    """A service id: an int as the API has it, or a panel's own non-numeric id."""
     try:
         return dialect.parse_id(service)
     except ValueError:

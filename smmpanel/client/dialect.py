@@ -307,7 +307,7 @@ _KEY_CODES = {
     "rate_limit": "rate_limited",
 }
 
-# English messages (contract.md's table and the usual variants), first match wins.
+# English messages (docs/api.md's table and the usual variants), first match wins.
 _MESSAGE_CODES: tuple[tuple[str, str], ...] = (
     (
         r"(invalid|incorrect|wrong|bad|unknown|missing)\W+(api\W+)?key|key\W+(is\W+)?invalid",

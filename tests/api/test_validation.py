@@ -1,4 +1,4 @@
-"""`add` for every service type with the parameters of contract.md, and every
+"""`add` for every service type with the parameters of docs/api.md, and every
 refusal of `add` with its exact message.  A refusal never charges."""
 
 from __future__ import annotations
