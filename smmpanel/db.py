@@ -2,9 +2,10 @@
 
 Every write transaction on SQLite starts with ``BEGIN IMMEDIATE``: a deferred
 transaction that reads and then writes fails at once with "database is locked"
-when another writer holds the lock, whatever the busy timeout (measured).
-Reads use a plain deferred ``BEGIN`` so they never queue behind writers in WAL
-mode.
+when another writer holds the lock, whatever the busy timeout (measured: it
+cannot wait for the lock, since waiting could deadlock two writers that both
+hold a read snapshot).  Reads use a plain deferred ``BEGIN`` so they never queue
+behind writers in WAL mode.
 
 Waiting is bounded by ``busy_timeout``: for a lock (SQLite's busy timeout,
 PostgreSQL's lock_timeout), for a pooled connection and for a new one

@@ -20,6 +20,7 @@ from smmpanel.logscrub import install_log_scrubbing
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
 APP_FACTORY = "smmpanel.server:app_from_environment"
+LISTEN_BACKLOG = 2048  # uvicorn's default
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -46,24 +47,43 @@ def app_from_environment() -> Starlette:
     return panel_app(Settings())
 
 
-def run_processes(config: uvicorn.Config) -> None:
-    """uvicorn's `workers=N` (config.workers processes on one listening socket),
-    with TCP_NODELAY kept on the connections.  uvicorn 0.54 binds that socket
-    with proto 0, accepted sockets inherit it, and asyncio then leaves Nagle on:
-    every keep-alive request after the first waited ~40 ms for a delayed ACK
-    (measured: 2 processes served 350 balance calls/s, 1 process 1,200;
-    uvicorn issue #3149).  Re-wrapped with IPPROTO_TCP, asyncio sets it."""
-    listener = config.bind_socket()
-    if listener.family in (socket.AF_INET, socket.AF_INET6) and listener.proto == 0:
-        listener = socket.socket(
-            listener.family, listener.type, socket.IPPROTO_TCP, fileno=listener.detach()
-        )
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port and listening, for uvicorn to serve on.
+
+    Binding before anything else is done lets `serve` and `demo` say "port in use"
+    before they touch a database, and print their address only once it is theirs.
+    The socket is created with IPPROTO_TCP, not uvicorn's proto 0: accepted sockets
+    inherit the proto, and asyncio sets TCP_NODELAY only on IPPROTO_TCP ones.
+    Without it every keep-alive request after the first waited ~40 ms for a delayed
+    ACK (measured with 2 processes: 350 balance calls/s instead of 3,200; uvicorn
+    issue #3149).  Raises OSError (EADDRINUSE: the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)  # now, so that a second process cannot bind it too
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # for the worker processes of --workers N
+    return sock
+
+
+def serve_on(listener: socket.socket, config: uvicorn.Config) -> None:
+    """Serve config's app on the bound listener until Ctrl+C or SIGTERM."""
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
+
+
+def run_processes(listener: socket.socket, config: uvicorn.Config) -> None:
+    """uvicorn's `workers=N`: config.workers processes accepting on one listener."""
     try:
         Multiprocess(config, sockets=[listener]).run()
     except KeyboardInterrupt:
         pass
-    finally:
-        listener.close()
 
 
 @contextmanager

@@ -22,7 +22,7 @@ class TooManyIds(DomainError):
     pass
 
 
-# Errors whose message is already the contract's exact string.
+# Errors whose message is already the exact string of docs/api.md.
 _OWN_MESSAGE: tuple[type[DomainError], ...] = (
     order_errors.QuantityTooLow,
     order_errors.QuantityTooHigh,
@@ -52,7 +52,7 @@ _FIXED: dict[type[DomainError], str] = {
 def error_body(exc: DomainError) -> dict[str, str]:
     """The JSON answer for a refused request: {"error": message} and, for
     malformed parameters, a "detail" saying which one (clients match on
-    "error", so the contract's string stays exact)."""
+    "error", so the documented string stays exact)."""
     if isinstance(exc, _OWN_MESSAGE):
         return {"error": str(exc)}
     for kind, message in _FIXED.items():

@@ -29,7 +29,7 @@ class ServiceType:
         return self.quantity == "package"
 
 
-# The `delay` (minutes) a Subscriptions order may ask for, as contract.md lists them.
+# The `delay` (minutes) a Subscriptions order may ask for, as docs/api.md lists them.
 SUBSCRIPTION_DELAYS = frozenset(
     (0, 5, 10, 15, 20, *range(30, 61, 10), *range(90, 301, 30), *range(360, 601, 60))
 )

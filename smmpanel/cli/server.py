@@ -1,8 +1,12 @@
 """`smmpanel serve` and `smmpanel demo`: run the panel's web app with uvicorn."""
 
+import errno
 import os
+import socket
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -32,7 +36,7 @@ from smmpanel.money import format_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
 from smmpanel.secretbox import SecretBox, new_key
-from smmpanel.server import APP_FACTORY, panel_app, run_processes
+from smmpanel.server import APP_FACTORY, bind_listener, panel_app, run_processes, serve_on
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.worker import build_worker
 
@@ -75,16 +79,18 @@ def serve(
     if processes < 1:
         raise CliError(f"SMMPANEL_WORKERS must be 1 or more, not {processes}")
     check_settings(settings)  # a bad rate limit is refused here, not in each process
-    # Migrations run here, once, before any worker process starts.
-    with open_panel(database_url, migrate=True) as db:
-        echo(f"smmpanel: database {safe_url(db.url)}")
-        shown = f", {processes} processes" if processes > 1 else ""
-        echo(f"smmpanel: serving {_base_url(host, port)}/api/v2{shown} (Ctrl+C stops)")
-        if processes == 1:
-            _run(db, host, port, settings)
-            return
-        url = db.url
-    _run_processes(url, host, port, settings, processes)
+    # The port first: if it is taken, nothing else happens (no migration either).
+    with closing(_listen(host, port)) as listener:
+        # Migrations run here, once, before any worker process starts.
+        with open_panel(database_url, migrate=True) as db:
+            echo(f"smmpanel: database {safe_url(db.url)}")
+            shown = f", {processes} processes" if processes > 1 else ""
+            echo(f"smmpanel: serving {_base_url(host, port)}/api/v2{shown} (Ctrl+C stops)")
+            if processes == 1:
+                _run(db, listener, settings)
+                return
+            url = db.url
+        _run_processes(url, listener, settings, processes)
 
 
 def demo(
@@ -107,8 +113,8 @@ def demo(
             help=(
                 f"Put the demo in this database, which must be empty. Without it the demo "
                 f"uses {DEMO_FILE} in the current directory, deleted and recreated each "
-                f"time (SMMPANEL_DATABASE_URL is not used, so a demo never touches your "
-                f"real panel)."
+                f"time unless another demo or process has it open (SMMPANEL_DATABASE_URL "
+                f"is not used, so a demo never touches your real panel)."
             ),
             show_default=False,
         ),
@@ -118,19 +124,24 @@ def demo(
     install_log_scrubbing()
     # The environment's database is not used: a demo never touches the real panel.
     url = database_url or global_database_url()
-    if url is None:
-        url = _fresh_demo_file()
     settings = demo_settings(Settings())
     for name, seconds in DEMO_INTERVALS.items():
         os.environ.setdefault(f"SMMPANEL_{name}_SECONDS", seconds)
-    with use_settings(settings), open_panel(url, migrate=True) as db:
-        _require_empty(db)
-        with running_simulator(speed=speed, balance="100000") as simulator:
-            key = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
-            base = _base_url(host, port)
-            _print_welcome(db, base, key, simulator.base_url)
-            if serve:
-                _run_with_worker(db, host, port, settings)
+    with ExitStack() as held:
+        held.enter_context(use_settings(settings))
+        # The port, then the demo's own file, before anything is deleted or written:
+        # a second demo stops here and leaves the running one alone.
+        listener = held.enter_context(closing(_listen(host, port))) if serve else None
+        if url is None:
+            url = held.enter_context(_own_demo_file())
+        with open_panel(url, migrate=True) as db:
+            _require_empty(db)
+            with running_simulator(speed=speed, balance="100000") as simulator:
+                key = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
+                base = _base_url(host, port)
+                _print_welcome(db, base, key, simulator.base_url)
+                if listener is not None:
+                    _run_with_worker(db, listener, settings)
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -144,35 +155,47 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(update=update)
 
 
-def _run_with_worker(db: Database, host: str, port: int, settings: Settings) -> None:
+def _run_with_worker(db: Database, listener: socket.socket, settings: Settings) -> None:
     """The worker in a background thread, the API in the foreground."""
     stop = threading.Event()
     worker = build_worker(db, name="demo-worker", poll_interval=0.2)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
-        _run(db, host, port, settings)
+        _run(db, listener, settings)
     finally:
         stop.set()
         thread.join(timeout=10)
 
 
-def _run(db: Database, host: str, port: int, settings: Settings) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, or one `Error:` line saying why there is none."""
+    try:
+        return bind_listener(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(
+                f"port {port} on {host} is in use (a panel or a demo already running?); "
+                f"stop it or choose another --port"
+            ) from None
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _run(db: Database, listener: socket.socket, settings: Settings) -> None:
     app = panel_app(settings, db.url)
     sys.stdout.flush()  # the key and URLs reach a pipe before the server blocks
     # No access log by default: a line per request cost more than the request
     # itself on the balance action (measured); SMMPANEL_ACCESS_LOG=1 turns it on.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         **proxy_options(settings),
     )
+    serve_on(listener, config)
 
 
-def _run_processes(url: str, host: str, port: int, settings: Settings, processes: int) -> None:
+def _run_processes(url: str, listener: socket.socket, settings: Settings, processes: int) -> None:
     """Several uvicorn processes on one socket, each building its app from the
     environment: on two cores two processes served 2.2x the balance calls of one
     (measured; one process is bound by the GIL)."""
@@ -184,13 +207,11 @@ def _run_processes(url: str, host: str, port: int, settings: Settings, processes
             APP_FACTORY,
             factory=True,
             workers=processes,
-            host=host,
-            port=port,
             log_level=settings.log_level.lower(),
             access_log=settings.access_log,
             **proxy_options(settings),
         )
-        run_processes(config)
+        run_processes(listener, config)
     finally:
         if previous is None:
             os.environ.pop("SMMPANEL_DATABASE_URL", None)
@@ -205,11 +226,65 @@ def _base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def _fresh_demo_file() -> str:
+@contextmanager
+def _own_demo_file() -> Iterator[str]:
+    """The URL of a fresh DEMO_FILE in the current directory, held for the demo's
+    life by an exclusive lock on DEMO_FILE.lock: a second demo started here stops
+    instead of deleting the file the first one is serving.  A file that another
+    process has open (a `serve` or a shell on it) is never deleted either."""
     path = Path.cwd() / DEMO_FILE
-    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        leftover.unlink(missing_ok=True)
-    return f"sqlite:///{path}"
+    with _exclusive_lock(Path(f"{path}.lock")):
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        users = _processes_using(files)
+        if users:
+            raise CliError(
+                f"{path} is open in process {', '.join(map(str, users))}; a demo never "
+                f"deletes a database in use: stop that process, or run the demo elsewhere"
+            )
+        for leftover in files:
+            leftover.unlink(missing_ok=True)
+        yield f"sqlite:///{path}"
+
+
+@contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    """flock(LOCK_EX) on path, released when the block ends or the process dies
+    (even killed).  The lock file itself stays: deleting it would let two
+    processes lock two different files of the same name."""
+    import fcntl  # POSIX only, and only the demo needs it
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CliError(
+                f"another demo is running from this directory (it holds {path}); "
+                f"stop it first, or start this one in another directory"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _processes_using(files: list[Path]) -> list[int]:
+    """Ids of the other processes with one of these files open, read from /proc
+    (Linux; elsewhere, or for processes we may not inspect, none are found)."""
+    targets = {str(file.resolve()) for file in files if file.exists()}
+    if not targets:
+        return []
+    users = []
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        pid = int(fds.parent.name)
+        if pid == os.getpid():
+            continue
+        try:
+            opened = {os.readlink(fd) for fd in fds.iterdir()}
+        except OSError:  # gone meanwhile, or not ours to see
+            continue
+        if opened & targets:
+            users.append(pid)
+    return sorted(users)
 
 
 def _require_empty(db: Database) -> None:

@@ -341,8 +341,22 @@ class BaseClient:
 
     def _redacted(self, exc: ApiError) -> ApiError:
         """The panel's error, without the key should the panel have echoed it."""
-        message = self._redact(exc.message)
-        return exc if message == exc.message else ApiError(message, exc.code)
+        return ApiError(
+            self._redact(exc.message),
+            exc.code,
+            details={name: self._redact(text) for name, text in exc.details.items()},
+            answer=self._redact_all(exc.answer),
+        )
+
+    def _redact_all(self, data: object) -> object:
+        """A decoded answer with the key hidden in every string of it."""
+        if isinstance(data, str):
+            return self._redact(data)
+        if isinstance(data, dict):
+            return {self._redact(str(k)): self._redact_all(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self._redact_all(item) for item in data]
+        return data
 
     def _unreadable(self, call: Call, response: httpx.Response, exc: Exception) -> SmmError:
         snippet = self._snippet(response)

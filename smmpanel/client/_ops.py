@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from . import dialect
-from .dialect import ID_ERROR_CODES, answer_error
+from .dialect import ID_ERROR_CODES, answer_error, error_details
 from .errors import ApiError
 from .models import (
     Balance,
@@ -74,7 +74,12 @@ def to_ids(ids: Ids, what: str = "id") -> list[int]:
 def _raise_for(data: object) -> None:
     error = answer_error(data)
     if error is not None:
-        raise ApiError(error.message, error.code)
+        raise _api_error(error, data)
+
+
+def _api_error(error: ItemError, answer: object) -> ApiError:
+    """The panel's error with everything it said about it."""
+    return ApiError(error.message, error.code, details=error_details(answer), answer=answer)
 
 
 def _single(results: Sequence[Any]) -> Any:
@@ -84,7 +89,7 @@ def _single(results: Sequence[Any]) -> Any:
     if error is not None:
         if error.code in ("missing", "unreadable"):
             raise ValueError(error.message)
-        raise ApiError(error.message, error.code)
+        raise _api_error(error, result.raw or {"error": error.message})
     return result
 
 
@@ -152,7 +157,7 @@ class Batches(Generic[T]):
         data = yield Call(self.action, params, self.retry)
         error = answer_error(data)
         if error is not None and not (len(chunk) == 1 and error.code in ID_ERROR_CODES):
-            raise ApiError(error.message, error.code)
+            raise _api_error(error, data)
         return self.parse(data, chunk)
 
 
@@ -177,7 +182,7 @@ def refill(order_id: int) -> Op[RefillResult]:
 
 
 def _service_id(service: int | str) -> ParamValue:
-    """A service id: an int as the contract has it, or a panel's own non-numeric id."""
+    """A service id: an int as the API has it, or a panel's own non-numeric id."""
     try:
         return dialect.parse_id(service)
     except ValueError:

@@ -136,7 +136,7 @@ class AsyncClient(BaseClient):
     ) -> PlacedOrder:
         """Place an order; parameters left ``None`` are not sent, lists are joined by newlines.
 
-        ``service`` is the contract's integer id (a panel's non-numeric id given as a
+        ``service`` is the API's integer id (a panel's non-numeric id given as a
         string is sent as it is).
 
         Without ``request_id`` a lost answer raises :class:`OrderMayExistError`

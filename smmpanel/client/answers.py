@@ -1,4 +1,4 @@
-"""Parsers of whole answers, tolerant of the dialects of contract.md.
+"""Parsers of whole answers, tolerant of the dialects other panels answer in.
 
 Import them from :mod:`smmpanel.client.dialect`, which re-exports them.
 

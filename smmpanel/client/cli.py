@@ -122,10 +122,13 @@ def _session(
     method: RequestMethod | None,
     timeout: float | None,
     retries: int | None,
+    as_json: bool,
 ) -> Iterator[Client]:
     """A client of the configured panel; SDK errors become one line on stderr and an exit code.
 
-    Options after the command win over those before it, which win over the environment.
+    A whole-call error of the panel is that line with the panel's explanation, and
+    with --json also the panel's error object on stdout.  Options after the command
+    win over those before it, which win over the environment.
     """
     base = _settings(ctx)
     url, key = url or base.url, key or base.key
@@ -146,7 +149,9 @@ def _session(
         with client:
             yield client
     except ApiError as exc:
-        _fail(f"error: {exc.message} [{exc.code}]", EXIT_API)
+        if _wants_json(ctx, as_json):
+            print_json(_error_object(exc))
+        _fail(f"error: {exc} [{exc.code}]", EXIT_API)
     except SmmError as exc:  # TransportError, OrderMayExistError, ProtocolError
         _fail(f"error: {exc}", EXIT_TRANSPORT)
     except ValueError as exc:
@@ -157,6 +162,13 @@ def _session(
         _fail(
             f"internal error: {type(exc).__name__}: {str(exc).replace(key, '***')}", EXIT_INTERNAL
         )
+
+
+def _error_object(exc: ApiError) -> object:
+    """What the panel answered, for --json: its own error object when it sent one."""
+    if isinstance(exc.answer, dict):
+        return exc.answer
+    return {"error": exc.message, **exc.details}
 
 
 def _finish(results: list[Any]) -> None:
@@ -195,7 +207,7 @@ def balance(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the account's balance."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         result = client.balance()
     if _wants_json(ctx, as_json):
         print_json(result.to_dict())
@@ -216,7 +228,7 @@ def services(
     as_json: JsonOpt = False,
 ) -> None:
     """List the panel's services."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         found = client.services()
     if category:
         found = [s for s in found if category.lower() in s.category.lower()]
@@ -320,7 +332,7 @@ def add(
     comment_lines = _read_lines(comments_file, "--comments-file") or comments
     username_lines = _read_lines(usernames_file, "--usernames-file") or usernames
     extra = _key_values(param or [])
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         placed = client.add(
             service,
             link or None,
@@ -386,7 +398,7 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the status of orders."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         _many(ctx, "status", ids, client.statuses, as_json)
 
 
@@ -402,7 +414,7 @@ def refill(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for refills of orders."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         _many(ctx, "refill", ids, client.refills, as_json)
 
 
@@ -418,7 +430,7 @@ def refill_status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the status of refill requests."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         _many(ctx, "refill-status", ids, client.refill_statuses, as_json)
 
 
@@ -434,7 +446,7 @@ def cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask to cancel orders."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         _many(ctx, "cancel", ids, client.cancel, as_json)
 
 
@@ -450,7 +462,7 @@ def cancel_status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the status of cancel requests."""
-    with _session(ctx, url, key, method, timeout, retries) as client:
+    with _session(ctx, url, key, method, timeout, retries, as_json) as client:
         _many(ctx, "cancel-status", ids, client.cancel_statuses, as_json)
 
 

@@ -6,7 +6,7 @@ Plain functions, reused by the SDK and by the panel's upstream relay:
   :func:`parse_bool`, :func:`order_status`, :func:`refill_status`,
   :func:`cancel_status`, :func:`service_type`;
 - errors: :func:`error_code` (message or untranslated key -> normalised code),
-  :func:`error_message` and :func:`answer_error`;
+  :func:`error_message`, :func:`error_details` and :func:`answer_error`;
 - whole answers: :func:`parse_services`, :func:`parse_placed_order`,
   :func:`parse_balance` and, per id, :func:`parse_order_statuses`,
   :func:`parse_refills`, :func:`parse_refill_statuses`, :func:`parse_cancels`,
@@ -30,6 +30,7 @@ __all__ = [
     "cancel_status",
     "clean_key",
     "error_code",
+    "error_details",
     "error_message",
     "make_error",
     "order_status",
@@ -306,7 +307,7 @@ _KEY_CODES = {
     "rate_limit": "rate_limited",
 }
 
-# English messages (contract.md's table and the usual variants), first match wins.
+# English messages (docs/api.md's table and the usual variants), first match wins.
 _MESSAGE_CODES: tuple[tuple[str, str], ...] = (
     (
         r"(invalid|incorrect|wrong|bad|unknown|missing)\W+(api\W+)?key|key\W+(is\W+)?invalid",
@@ -381,6 +382,40 @@ def error_message(value: object) -> str | None:
         parts = [error_message(item) for item in value]
         return "; ".join(part for part in parts if part) or None
     return str(value)
+
+
+# Words some panels put beside the message ({"status": "error", "error": "..."}):
+# they say nothing the message does not.
+_NO_DETAIL = frozenset({"error", "fail", "failed", "false", "0", "null"})
+
+
+def error_details(data: object) -> dict[str, str]:
+    """The text an error answer gives beside its message, by field name.
+
+    ``{"error": "Incorrect request", "detail": "quantity: required"}`` gives
+    ``{"detail": "quantity: required"}``; fields of an error object
+    (``{"error": {"message": ..., "hint": ...}}``) count too. Only text fields,
+    ``detail`` first; the message itself and bare markers such as
+    ``"status": "error"`` are left out.
+    """
+    if not isinstance(data, Mapping):
+        return {}
+    value = data.get("error")
+    message_keys = {"error"}
+    if value is True or value == 1:
+        message_keys |= {"message", "msg"}
+    fields = dict(data)
+    if isinstance(value, Mapping):
+        fields |= {key: text for key, text in value.items() if key not in fields}
+        message_keys |= {"message", "msg", "text", "description"}
+    details: dict[str, str] = {}
+    for key, text in fields.items():
+        if str(key) in message_keys or not isinstance(text, str):
+            continue
+        text = " ".join(text.split())
+        if text and text.lower() not in _NO_DETAIL:
+            details[str(key)] = text
+    return dict(sorted(details.items(), key=lambda item: item[0] != "detail"))
 
 
 def make_error(message: str) -> ItemError:

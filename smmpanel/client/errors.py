@@ -13,6 +13,8 @@ No message ever contains the API key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .dialect import error_code
 
 __all__ = ["ApiError", "OrderMayExistError", "ProtocolError", "SmmError", "TransportError"]
@@ -27,16 +29,38 @@ class ApiError(SmmError):
 
     ``message`` is the panel's text, ``code`` the normalised code
     (``not_enough_funds``, ``invalid_key``, ...; see
-    :data:`smmpanel.client.dialect.ERROR_CODES`). Never retried.
+    :data:`smmpanel.client.dialect.ERROR_CODES`), ``details`` the other text
+    fields of the answer by name (``{"detail": "quantity: required"}``),
+    ``detail`` those as one line (``None`` without any), and ``answer`` the
+    panel's error answer itself, as decoded. ``str()`` is the message followed by
+    the detail: ``Incorrect request (quantity: required)``. Never retried.
     """
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        *,
+        details: Mapping[str, str] | None = None,
+        answer: object = None,
+    ) -> None:
         self.message = message
         self.code = code if code is not None else error_code(message)
+        self.details = dict(details or {})
+        self.answer = answer
+        super().__init__(f"{message} ({self.detail})" if self.detail else message)
+
+    @property
+    def detail(self) -> str | None:
+        """The panel's explanation: its ``detail``, then any other text, on one line."""
+        parts = [
+            text if name == "detail" else f"{name}: {text}" for name, text in self.details.items()
+        ]
+        return "; ".join(parts) or None
 
     def __repr__(self) -> str:
-        return f"ApiError({self.message!r}, code={self.code!r})"
+        details = f", details={self.details!r}" if self.details else ""
+        return f"ApiError({self.message!r}, code={self.code!r}{details})"
 
 
 class TransportError(SmmError):

@@ -33,7 +33,7 @@ __all__ = [
 
 
 class OrderStatus(enum.StrEnum):
-    """The status of an order, in the contract's exact spelling."""
+    """The status of an order, in the API's exact spelling."""
 
     PENDING = "Pending"
     IN_PROGRESS = "In progress"
@@ -67,7 +67,7 @@ class CancelStatus(enum.StrEnum):
 
 
 class ServiceType(enum.StrEnum):
-    """The service types of contract.md; ``Service.type`` compares equal to these."""
+    """The service types of docs/api.md; ``Service.type`` compares equal to these."""
 
     DEFAULT = "Default"
     PACKAGE = "Package"

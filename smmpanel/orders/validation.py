@@ -2,7 +2,7 @@
 
 Parsing is lenient (numbers as strings or numbers, surrounding spaces, lines
 separated by \\n, \\r\\n or \\r) and every refusal is a domain error naming the
-parameter, so the edge can answer with the contract's message.
+parameter, so the edge can answer with the API's message (docs/api.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-# Canonical service type names, exactly as contract.md spells them.
+# Canonical service type names, exactly as docs/api.md spells them.
 DEFAULT = "Default"
 PACKAGE = "Package"
 CUSTOM_COMMENTS = "Custom Comments"

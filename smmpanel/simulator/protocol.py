@@ -1,4 +1,4 @@
-"""API v2 actions: parameters in, the exact response shapes of contract.md out.
+"""API v2 actions: parameters in, the exact response shapes of docs/api.md out.
 
 Dialect quirks (a fault kind) change the formatting only, never the state.
 """

@@ -1,4 +1,4 @@
-"""Validation of `add` parameters, per service type, with contract.md's error messages."""
+"""Validation of `add` parameters, per service type, with the error messages of docs/api.md."""
 
 from __future__ import annotations
 

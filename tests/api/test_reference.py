@@ -41,7 +41,7 @@ EXTENDED_KEYS = [
     "desc_lang",
     "description_lang",
 ]
-# The `services` example of api-v2-reference.txt, verbatim.
+# The `services` example of the API's published reference document, verbatim.
 REFERENCE_SERVICES = """
 [
 {
@@ -230,7 +230,7 @@ def test_status_balance_refill_and_cancel_examples(db: Database, http: httpx.Cli
     ]
     resolve_refill(db, refill_id=1, status="Completed")
     resolve_refill(db, refill_id=2, status="Rejected")
-    # The reference prints "type" for the second entry; the contract settles on "status".
+    # The reference prints "type" for the second entry; the panel answers "status" (docs/api.md).
     assert api("refill_status", refills="1,2,3") == [
         {"refill": 1, "status": "Completed"},
         {"refill": 2, "status": "Rejected"},

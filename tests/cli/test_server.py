@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from smmpanel.accounts.errors import InvalidApiKey
 from smmpanel.accounts.queries import account_balance, authenticate
 from smmpanel.api_v2.app import create_app
 from smmpanel.db import Database
-from smmpanel.server import serve_in_thread
+from smmpanel.server import free_port, serve_in_thread
 from tests.cli.conftest import Run, invoke, last_line
 from tests.factories import make_customer
 
@@ -65,16 +66,17 @@ def test_demo_recreates_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_serve_migrates_then_runs_uvicorn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
 
-    def fake_run(app: Any, **kwargs: Any) -> None:
-        calls.append({"app": app, **kwargs})
+    def fake_serve_on(listener: socket.socket, config: uvicorn.Config) -> None:
+        calls.append({"address": listener.getsockname(), "config": config})
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr("smmpanel.cli.server.serve_on", fake_serve_on)
     url = f"sqlite:///{tmp_path / 'served.db'}"
-    result = invoke(["--database-url", url, "serve", "--host", "0.0.0.0", "--port", "9000"])
+    port = free_port()
+    result = invoke(["--database-url", url, "serve", "--host", "0.0.0.0", "--port", str(port)])
     assert result.exit_code == 0, result.output
-    assert "serving http://127.0.0.1:9000/api/v2" in result.stdout
+    assert f"serving http://127.0.0.1:{port}/api/v2" in result.stdout
     (call,) = calls
-    assert (call["host"], call["port"]) == ("0.0.0.0", 9000)
-    assert call["app"] is not None
+    assert call["address"] == ("0.0.0.0", port)  # bound before "serving" was printed
+    assert call["config"].app is not None
     # The schema was created: commands that need it now work.
     assert invoke(["--database-url", url, "users", "list"]).exit_code == 0

@@ -1,4 +1,4 @@
-"""Answers of other panels, in the dialects contract.md lists, as scripts for PanelServer.
+"""Answers of other panels, in the dialects real panels speak, as scripts for PanelServer.
 
 Each script answers by ``action:id-parameter`` (see ``Received.variant``).
 """

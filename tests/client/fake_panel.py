@@ -1,4 +1,4 @@
-"""A small in-memory panel speaking contract.md exactly, as a responder of PanelServer.
+"""A small in-memory panel speaking docs/api.md exactly, as a responder of PanelServer.
 
 Orders 1..299 exist from the start with statuses that cycle through the six
 order statuses; ``add`` creates orders from 1000 on, deduplicated by
@@ -88,7 +88,7 @@ class Order:
 
 
 class FakePanel:
-    """The contract's happy paths and its error messages, thread-safe."""
+    """The API's happy paths and its error messages, thread-safe."""
 
     def __init__(self, balance: Decimal = Decimal("100.84292")) -> None:
         self.balance = balance

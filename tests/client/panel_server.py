@@ -4,7 +4,7 @@
 background thread (``ThreadingHTTPServer``, HTTP/1.1 keep-alive). Each request
 is recorded (method, query, body parameters, headers) and answered by the
 server's ``responder``: by default a :class:`~.fake_panel.FakePanel` speaking
-the contract, or a :class:`Script` of recorded answers of other panels.
+the API of docs/api.md, or a :class:`Script` of recorded answers of other panels.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class Received:
 
     @property
     def params(self) -> dict[str, str]:
-        """Query and body parameters merged, the body winning (as the contract says)."""
+        """Query and body parameters merged, the body winning (as docs/api.md says)."""
         return {**self.query, **self.body_params}
 
     @property

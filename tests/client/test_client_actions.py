@@ -183,7 +183,7 @@ def test_statuses(api: Any, panel: PanelServer) -> None:
 
 
 def test_refill(api: Any, panel: PanelServer) -> None:
-    result = api.refill(3)  # the contract's single answer: {"refill": "5001"} (a string)
+    result = api.refill(3)  # the API's single answer: {"refill": "5001"} (a string)
     assert (result.order_id, result.refill_id, result.error) == (3, 5001, None)
     assert sent(panel, api).params["order"] == "3"
     with pytest.raises(ApiError) as info:

@@ -1,4 +1,4 @@
-"""Answers of other panels (contract.md's dialect list), served over real HTTP."""
+"""Answers of other panels (the dialects of tests/client/dialects.py), served over real HTTP."""
 
 from __future__ import annotations
 

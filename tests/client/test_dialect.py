@@ -138,7 +138,7 @@ def test_service_type_names() -> None:
     assert d.service_type(None) == "Default"
 
 
-# contract.md's error table, plus the usual variants and untranslated keys.
+# docs/api.md's error table, plus the usual variants and untranslated keys.
 ERRORS = [
     ("Invalid API key", "invalid_key"),
     ("Invalid key", "invalid_key"),

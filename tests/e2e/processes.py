@@ -32,10 +32,14 @@ def run_cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def process(env: dict[str, str], *args: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    env: dict[str, str], *args: str, log: Path, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """A long-running smmpanel command, stopped (and reaped) on exit."""
     with log.open("wb") as out:
-        proc = subprocess.Popen([*SMMPANEL, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*SMMPANEL, *args], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
         try:
             yield proc
         finally:
