@@ -1,4 +1,4 @@
-from smmpanel.errors import DomainError
+from smmpanel.errors import DomainError, InvalidValue
 
 
 class ProviderNotFound(DomainError):
@@ -11,6 +11,11 @@ class ProviderExists(DomainError):
 
 class InvalidProvider(DomainError):
     """A provider definition or mapping that cannot be stored."""
+
+
+class InvalidProviderUrl(InvalidProvider, InvalidValue):
+    """A provider URL the outbound guard refuses: a bad value, like a refused
+    webhook URL (the command line exits 2)."""
 
 
 class ProviderUnavailable(DomainError):

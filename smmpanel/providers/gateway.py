@@ -21,7 +21,7 @@ from smmpanel.netguard import (
     current_policy,
     same_origin,
 )
-from smmpanel.providers.errors import InvalidProvider
+from smmpanel.providers.errors import InvalidProviderUrl
 from smmpanel.providers.models import Provider
 from smmpanel.secretbox import reveal_secret
 
@@ -72,25 +72,25 @@ def masked_stored_key(stored: str) -> str:
 def check_provider_urls(
     api_url: str, lookup_url: str | None = None, *, policy: OutboundPolicy | None = None
 ) -> None:
-    """Refuse (InvalidProvider) an API URL the guard refuses, and a look-up URL
+    """Refuse (InvalidProviderUrl) an API URL the guard refuses, and a look-up URL
     that is not on the same scheme, host and port: the provider's key is sent
     to it, and must go nowhere but to the provider."""
     policy = policy or current_policy()
     try:
         check_url(api_url, policy)
     except UrlRefused as exc:
-        raise InvalidProvider(f"the API URL is refused: {exc}") from None
+        raise InvalidProviderUrl(f"the API URL is refused: {exc}") from None
     if lookup_url is None:
         return
     if not same_origin(lookup_url, api_url):
-        raise InvalidProvider(
+        raise InvalidProviderUrl(
             "the look-up URL must be on the provider's own host (the same scheme, host "
             "and port as its API URL): the provider's key is sent to it"
         )
     try:
         check_url(lookup_url, policy)
     except UrlRefused as exc:
-        raise InvalidProvider(f"the look-up URL is refused: {exc}") from None
+        raise InvalidProviderUrl(f"the look-up URL is refused: {exc}") from None
 
 
 def open_client(

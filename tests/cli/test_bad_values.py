@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from smmpanel.db import Base, Database
 from smmpanel.orders.service import place_order
+from tests import figures
 from tests.cli.conftest import Run, invoke
 from tests.factories import make_customer, make_service
 
@@ -75,9 +75,7 @@ def _snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def test_bad_values_exit_2_with_one_line_and_change_nothing(
-    db: Database, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_values_exit_2_with_one_line_and_change_nothing(db: Database) -> None:
     customer = make_customer(db)
     make_service(db)
     place_order(
@@ -104,9 +102,7 @@ def test_bad_values_exit_2_with_one_line_and_change_nothing(
             elif _snapshot(db) != before:
                 problems.append(f"{args}: changed the database")
                 before = _snapshot(db)
-    with capsys.disabled():
-        name = db.engine.dialect.name
-        print(f"\nbad values [{name}]: {tried} command/value pairs tried, {len(problems)} wrong")
+    figures.report(f"bad values [{figures.backend(db)}]", pairs_tried=tried, wrong=len(problems))
     assert problems == []
     assert tried > 300
 

@@ -89,7 +89,7 @@ def test_users_set_rate_limit(run: Run, db: Database) -> None:
 
 def test_a_bad_rate_limit_changes_nothing(run: Run, db: Database) -> None:
     make_customer(db)
-    result = run("users", "set", "alice", "--rate-limit", "lots", "--status", "suspended", ok=False)
+    result = run("users", "set", "alice", "--rate-limit", "lots", "--status", "suspended", code=2)
     assert result.stderr.strip() == (
         "Error: 'lots' is not a rate limit; write N/second, N/minute or N/hour, or off (or default)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,19 @@ STRICT = {
 
 
 def _served_app(monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]) -> Any:
-    """Run the command with uvicorn.run caught: the app and options it would serve."""
+    """Run the command with its serving caught: the app and options it would serve."""
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append({"app": app, **kwargs}))
+
+    def caught(_listener: socket.socket, config: uvicorn.Config) -> None:
+        calls.append(
+            {
+                "app": config.app,
+                "proxy_headers": config.proxy_headers,
+                "forwarded_allow_ips": config.forwarded_allow_ips,
+            }
+        )
+
+    monkeypatch.setattr("smmpanel.cli.server.serve_on", caught)
     result = invoke(args, env=env)
     assert result.exit_code == 0, result.output
     (call,) = calls

@@ -192,7 +192,7 @@ def test_users_webhook_refuses_a_url_inside(db: Database) -> None:
     result = invoke(
         ["--database-url", db.url, "users", "webhook", "alice", "http://169.254.169.254/x"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.startswith("Error: the webhook URL is refused: 169.254.169.254 is a ")
     assert "Traceback" not in result.output
 
@@ -245,7 +245,7 @@ def test_providers_add_refuses_a_url_inside(db: Database) -> None:
     result = invoke(
         ["--database-url", db.url, "providers", "add", "p", "http://0x7f000001/api/v2", "KEY1"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
         "Error: the API URL is refused: 0x7f000001 (127.0.0.1) is a loopback address; "
         "SMMPANEL_ALLOW_PRIVATE_URLS=1 allows it\n"
