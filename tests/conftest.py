@@ -23,6 +23,7 @@ import shutil  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
@@ -149,12 +150,29 @@ def panel_url(db: Database) -> Iterator[str]:
         yield url
 
 
+_FIGURE = "reliability figure"
+_FIGURES_SEEN: list[str] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Figures recorded by a test (and by its fixtures' teardown) ride on its
+    teardown report, which pytest-xdist sends from the worker to the controller."""
+    from tests.figures import take
+
+    report = yield
+    if report.when == "teardown":
+        report.user_properties.extend((_FIGURE, line) for line in take())
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _FIGURES_SEEN.extend(value for name, value in report.user_properties if name == _FIGURE)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The figures of the reliability suites (tests/figures.py), even under -q."""
-    from tests.figures import recorded
-
-    lines = recorded()
-    if lines:
+    if _FIGURES_SEEN:
         terminalreporter.section("reliability figures")
-        for line in lines:
+        for line in sorted(_FIGURES_SEEN):
             terminalreporter.write_line(line)

@@ -1,5 +1,9 @@
 """Figures measured by the reliability suites (fuzzing, faults, isolation),
-printed in a section at the end of the run, so that `pytest -q` shows them."""
+printed in a section at the end of the run, so that `pytest -q` shows them.
+
+A line recorded during a test travels with that test's report (its
+`user_properties`), so the figures reach the end of the run from pytest-xdist's
+worker processes too (tests/conftest.py collects them)."""
 
 from __future__ import annotations
 
@@ -20,8 +24,11 @@ def backend(db: Database) -> str:
     return "sqlite" if db.is_sqlite else "postgresql"
 
 
-def recorded() -> list[str]:
-    return list(_FIGURES)
+def take() -> list[str]:
+    """The lines recorded since the last call (by the test now being reported)."""
+    lines = list(_FIGURES)
+    _FIGURES.clear()
+    return lines
 
 
 def _show(value: Any) -> str:

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,14 +47,18 @@ def normalise(name: str) -> str:
 
 
 def pins(lock: str) -> dict[str, str]:
-    """name -> version, from a lock's `name==version` lines (each with its hashes)."""
+    """name -> version, from a lock's `name==version` lines (each with its hashes),
+    for this interpreter: a universal lock may pin a package once per Python
+    (`deprecated==1.3.1 ; python_full_version < '3.12'`)."""
     found: dict[str, str] = {}
     lines = (ROOT / lock).read_text().splitlines()
     for number, line in enumerate(lines):
         match = PIN.match(line)
         if match:
             assert lines[number + 1].strip().startswith("--hash=sha256:"), line
-            found[normalise(match.group(1))] = match.group(2)
+            marker = line.rstrip(" \\").partition(";")[2].strip()
+            if not marker or Marker(marker).evaluate():
+                found[normalise(match.group(1))] = match.group(2)
     return found
 
 

@@ -22,7 +22,13 @@ def smm(panel: PanelServer) -> Any:
     runner = CliRunner()
 
     def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Any:
-        base = {"SMM_API_URL": panel.url, "SMM_API_KEY": KEY, "SMM_API_METHOD": "post"}
+        # Wide COLUMNS, so table cells stay whole whatever the runner sets (xdist: 80).
+        base = {
+            "SMM_API_URL": panel.url,
+            "SMM_API_KEY": KEY,
+            "SMM_API_METHOD": "post",
+            "COLUMNS": "200",
+        }
         return runner.invoke(app, list(args), env={**base, **(env or {})}, input=stdin)
 
     return run
