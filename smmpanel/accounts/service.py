@@ -20,6 +20,7 @@ from smmpanel.accounts.errors import (
 )
 from smmpanel.accounts.models import (
     ACCOUNT_STATUSES,
+    SUSPENDED,
     Account,
     AccountServiceRate,
     ApiKey,
@@ -27,6 +28,8 @@ from smmpanel.accounts.models import (
 )
 from smmpanel.accounts.panel import get_setting, put_setting
 from smmpanel.accounts.rate_limit import DEFAULT, BadRate, normalise_rate
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import account_subject, changed_fields, money, record_audit, subject
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
@@ -67,7 +70,12 @@ class NewAccount:
 
 
 def create_account(
-    db: Database, *, username: str, email: str | None = None, currency: str | None = None
+    db: Database,
+    *,
+    username: str,
+    email: str | None = None,
+    currency: str | None = None,
+    actor: Actor = Actor.system(),
 ) -> NewAccount:
     """Create an account and its first API key (returned once, stored hashed)."""
     if not USERNAME_RE.match(username or ""):
@@ -80,17 +88,30 @@ def create_account(
         session.add(account)
         session.flush()
         key = _issue_key(session, account.id)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ACCOUNT_CREATED,
+            subject=account_subject(account.id),
+            after={"username": username, "email": email, "currency": code},
+        )
         return NewAccount(id=account.id, username=username, api_key=key)
 
 
-def rotate_api_key(db: Database, *, username: str) -> str:
+def rotate_api_key(db: Database, *, username: str, actor: Actor = Actor.system()) -> str:
     """Revoke every key of the account and issue a new one."""
     with db.write() as session:
         account = account_by_username(session, username)
-        session.execute(
-            update(ApiKey)
-            .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+        active = (ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+        revoked = session.scalar(select(func.count(ApiKey.id)).where(*active)) or 0
+        session.execute(update(ApiKey).where(*active).values(revoked_at=utcnow()))
+        # The count only: neither key (nor its hash) ever goes into the trail.
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.KEY_ROTATED,
+            subject=account_subject(account.id),
+            after={"keys_revoked": revoked},
         )
         return _issue_key(session, account.id)
 
@@ -111,7 +132,12 @@ def fund_amount_units(amount: Decimal | str) -> int:
 
 
 def fund_account(
-    db: Database, *, username: str, amount: Decimal | str, note: str = "", actor: str = "owner"
+    db: Database,
+    *,
+    username: str,
+    amount: Decimal | str,
+    note: str = "",
+    actor: Actor = Actor.system(),
 ) -> int:
     """Add (or, negative, deduct) money in the account's currency; returns the new
     balance in minor units.  A deduction never takes the balance below zero, a
@@ -120,8 +146,9 @@ def fund_account(
     kind = ledger_models.TOPUP if units > 0 else ledger_models.ADJUSTMENT
     with db.write() as session:
         account = account_by_username(session, username)
+        # The ledger names the owner as it always has; the trail says which person.
         entry = post_entry(
-            session, account_id=account.id, kind=kind, amount=units, actor=actor, note=note
+            session, account_id=account.id, kind=kind, amount=units, actor="owner", note=note
         )
         # The balance after the (atomic) update: checking it here is race-free,
         # and raising rolls the entry back.
@@ -131,6 +158,19 @@ def fund_account(
                 f"{account.currency}, above the largest a panel keeps "
                 f"({plain_decimal(MAX_BALANCE)})"
             )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ACCOUNT_FUNDED,
+            subject=account_subject(account.id),
+            before={"balance": money(entry.balance_after - units)},
+            after={
+                "balance": money(entry.balance_after),
+                "amount": money(units),
+                "currency": account.currency,
+                "note": note,
+            },
+        )
         return entry.balance_after
 
 
@@ -141,20 +181,52 @@ def set_account_options(
     extended_fields: bool | None = None,
     status: str | None = None,
     email: str | None = None,
+    actor: Actor = Actor.system(),
 ) -> None:
     if status is not None and status not in ACCOUNT_STATUSES:
         raise InvalidAccountInput(f"status is one of {', '.join(ACCOUNT_STATUSES)}")
     with db.write() as session:
         account = account_by_username(session, username)
+        before = {"extended_fields": account.extended_fields, "email": account.email}
         if extended_fields is not None:
             account.extended_fields = extended_fields
-        if status is not None:
+        if status is not None and status != account.status:
+            _audit_status(session, account, status, actor)
             account.status = status
         if email is not None:
             account.email = email or None
+        old, new = changed_fields(
+            before, {"extended_fields": account.extended_fields, "email": account.email}
+        )
+        if new:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ACCOUNT_CHANGED,
+                subject=account_subject(account.id),
+                before=old,
+                after=new,
+            )
 
 
-def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | None:
+def _audit_status(session: Session, account: Account, status: str, actor: Actor) -> None:
+    record_audit(
+        session,
+        actor=actor,
+        action=(
+            AuditAction.ACCOUNT_SUSPENDED
+            if status == SUSPENDED
+            else AuditAction.ACCOUNT_UNSUSPENDED
+        ),
+        subject=account_subject(account.id),
+        before={"status": account.status},
+        after={"status": status},
+    )
+
+
+def set_rate_limit(
+    db: Database, *, username: str, rate_limit: str, actor: Actor = Actor.system()
+) -> str | None:
     """Give the account's keys their own API rate limit (``N/second``, ``N/minute``,
     ``N/hour`` or ``off``), or ``default`` for the panel's; returns what is stored
     (None: the default).  A running server applies it within seconds."""
@@ -164,12 +236,26 @@ def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | Non
     except BadRate as exc:
         raise InvalidAccountInput(f"{exc} (or default)") from None
     with db.write() as session:
-        account_by_username(session, username).rate_limit = stored
+        account = account_by_username(session, username)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.RATE_LIMIT_SET,
+            subject=account_subject(account.id),
+            before={"rate_limit": account.rate_limit or DEFAULT},
+            after={"rate_limit": stored or DEFAULT},
+        )
+        account.rate_limit = stored
     return stored
 
 
 def set_custom_rate(
-    db: Database, *, username: str, service_id: int, rate: Decimal | str | None
+    db: Database,
+    *,
+    username: str,
+    service_id: int,
+    rate: Decimal | str | None,
+    actor: Actor = Actor.system(),
 ) -> None:
     """Give the account its own price (base currency, per 1000) for one service;
     `rate=None` removes it."""
@@ -177,20 +263,32 @@ def set_custom_rate(
         account = account_by_username(session, username)
         if session.get(Service, service_id) is None:
             raise ServiceNotFound(f"no service {service_id}")
+        old = session.get(AccountServiceRate, (account.id, service_id))
+        before = None if old is None else old.rate
         session.execute(
             delete(AccountServiceRate).where(
                 AccountServiceRate.account_id == account.id,
                 AccountServiceRate.service_id == service_id,
             )
         )
-        if rate is not None:
-            units = to_units(parse_rate(rate))
+        units = None if rate is None else to_units(parse_rate(rate))
+        if units is not None:
             session.add(
                 AccountServiceRate(account_id=account.id, service_id=service_id, rate=units)
             )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.RATE_SET,
+            subject=account_subject(account.id),
+            before={"service": service_id, "rate": money(before)},
+            after={"service": service_id, "rate": money(units)},
+        )
 
 
-def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decimal:
+def set_currency_rate(
+    db: Database, *, code: str, rate: Decimal | str, actor: Actor = Actor.system()
+) -> Decimal:
     """Set how many units of `code` one base unit buys.  Existing balances are kept
     in their own currency, so a rate change never alters them."""
     code = (code or "").strip().upper()
@@ -202,6 +300,14 @@ def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decima
         if code == get_setting(session, "base_currency") and value != 1:
             raise InvalidAccountInput(f"{code} is the base currency; its rate is 1")
         row = session.get(Currency, code)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.CURRENCY_RATE_SET,
+            subject=subject("currency", code),
+            before={"rate": None if row is None else row.rate},
+            after={"rate": text},
+        )
         if row is None:
             session.add(Currency(code=code, rate=text))
         else:
@@ -210,7 +316,7 @@ def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decima
     return Decimal(text)
 
 
-def set_base_currency(db: Database, *, code: str) -> None:
+def set_base_currency(db: Database, *, code: str, actor: Actor) -> None:
     """Choose the base currency; only on a panel with no accounts or services yet,
     since every stored base-currency amount would change meaning."""
     code = (code or "").strip().upper()
@@ -222,6 +328,14 @@ def set_base_currency(db: Database, *, code: str) -> None:
         )
         if used:
             raise PanelInUse("the base currency can only be chosen on an empty panel")
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.BASE_CURRENCY_SET,
+            subject=subject("setting", "base_currency"),
+            before={"base_currency": get_setting(session, "base_currency")},
+            after={"base_currency": code},
+        )
         put_setting(session, "base_currency", code, allow_internal=True)
         row = session.get(Currency, code)
         if row is None:
