@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from sqlalchemy import select, text, update
 from smmpanel.audit.models import Actor, AuditAction, AuditEntry
 from smmpanel.audit.service import SecretInAudit, record_audit
 from smmpanel.db import Database
+from smmpanel.providers.catalog_sync import sync_prices_job
+from smmpanel.simulator.testing import running_simulator
 from smmpanel.timeutil import utcnow
 from tests.cli.conftest import Run, last_line
 from tests.factories import make_customer, make_service
@@ -163,3 +166,42 @@ def test_the_row_is_rolled_back_with_its_change(run: Run, db: Database) -> None:
         session.flush()
         raise RuntimeError("the change failed")
     assert audit_rows(run) == before
+
+
+def test_imports_and_price_sync_are_audited(run: Run, db: Database) -> None:
+    with running_simulator(manual_clock=True) as sim:
+        run("providers", "add", "sim", sim.api_url, sim.key)
+        run("providers", "import", "sim", "--markup", "25%", "--category", "Instagram Likes")
+        made = [(r["action"], r["subject"]) for r in reversed(audit_rows(run))]
+        assert made == [
+            ("provider_added", "provider:1"),
+            ("category_created", "category:1"),
+            ("service_created", "service:1"),
+            ("service_mapped", "service:1"),
+        ]
+        sim.control.catalog(service=2, rate="0.40")
+        run("providers", "sync-prices")
+        sim.control.catalog(service=2, rate="0.48")
+        sync_prices_job(db, {})  # the worker's schedule
+    repriced = audit_rows(run, "--action", "service_changed")
+    assert [(r["actor"], r["subject"], r["before"], r["after"]) for r in repriced] == [
+        ("worker", "service:1", {"rate": "0.50000"}, {"rate": "0.60000", "by": "price sync"}),
+        (CLI, "service:1", {"rate": "0.32000"}, {"rate": "0.50000", "by": "price sync"}),
+    ]
+
+
+def test_catalog_import_audits_each_service(run: Run, db: Database, tmp_path: Path) -> None:
+    entry = {"service": 5, "name": "Views", "type": "Default", "category": "YouTube",
+             "rate": "0.5", "min": 10, "max": 100}  # fmt: skip
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps([entry]))
+    run("services", "import", str(catalog))
+    catalog.write_text(json.dumps([{**entry, "rate": "0.75"}]))
+    run("services", "import", str(catalog))
+    run("services", "import", str(catalog))  # unchanged: no row
+    rows = [(r["action"], r["subject"], r["before"]) for r in audit_rows(run)]
+    assert rows == [
+        ("service_changed", "service:5", {"rate": "0.50000"}),
+        ("service_created", "service:5", None),
+        ("category_created", "category:1", None),
+    ]
