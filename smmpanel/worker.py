@@ -7,13 +7,13 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
 from smmpanel.orders.fulfilment import FORWARD_JOB
+from smmpanel.orders.webhooks import WEBHOOK_JOB, deliver_webhook
 from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
 from smmpanel.providers.forwarding import RECONCILE_JOB, forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.service import create_account, fund_account
+from smmpanel.accounts.service import create_account
 from smmpanel.api_v2.ratelimit import check_settings, proxy_options
 from smmpanel.catalog.models import Service
 from smmpanel.cli.common import (
@@ -31,6 +31,7 @@ from smmpanel.cli.common import (
 )
 from smmpanel.config import Settings, use_settings
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.money import format_units
 from smmpanel.providers.catalog_sync import import_provider_services

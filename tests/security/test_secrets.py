@@ -15,9 +15,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text, update
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.webhooks import deliver_webhook, set_webhook, verify_signature
 from smmpanel.config import Settings
 from smmpanel.db import Database
+from smmpanel.orders.webhooks import deliver_webhook, set_webhook, verify_signature
 from smmpanel.providers.catalog_sync import fetch_provider_balance
 from smmpanel.providers.gateway import ProviderAccess
 from smmpanel.providers.models import Provider
