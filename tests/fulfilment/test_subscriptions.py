@@ -92,7 +92,7 @@ def _cost(units: int) -> int:
     return charge_units(RATE, units)
 
 
-def _entries(db: Database, account_id: int) -> list[tuple[str, int, str]]:
+def _entries(db: Database, account_id: int) -> list[tuple[str, int, str | None]]:
     with db.read() as session:
         rows = session.execute(
             select(LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.cause)
