@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -285,7 +285,7 @@ class ImportReport:
 
 
 def import_catalog(
-    db: Database, *, entries: list[Mapping[str, Any]], actor: Actor = Actor.system()
+    db: Database, *, entries: Sequence[Mapping[str, Any]], actor: Actor = Actor.system()
 ) -> ImportReport:
     """Import services in the format of the `services` answer, in one transaction.
     A given id is kept when free; an id held by a service of the same name and

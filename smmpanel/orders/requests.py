@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.panel import get_int
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import Service
@@ -45,6 +44,7 @@ from smmpanel.orders.models import (
     Order,
     Refill,
 )
+from smmpanel.panel.settings import get_int
 from smmpanel.timeutil import as_utc, utcnow
 
 REFILL_SENT = "Refill request was sent earlier"

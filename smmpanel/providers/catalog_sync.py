@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
-from smmpanel.catalog.models import Service
+from smmpanel.catalog.models import Service, ServiceSource
 from smmpanel.catalog.service import MAX_QUANTITY, ServiceSpec, _insert_service, takes_no_link
 from smmpanel.catalog.types import DEFAULT
 from smmpanel.db import Database
@@ -39,7 +39,7 @@ from smmpanel.providers.catalog_sync_upstream import (
     refresh_upstream_catalog,
 )
 from smmpanel.providers.errors import InvalidProvider, ProviderUnavailable
-from smmpanel.providers.models import Provider, ServiceSource, UpstreamService
+from smmpanel.providers.models import Provider, UpstreamService
 from smmpanel.providers.service import audited_source
 
 __all__ = [

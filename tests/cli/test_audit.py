@@ -15,12 +15,12 @@ from sqlalchemy import select, update
 
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import set_account_options
-from smmpanel.accounts.webhooks import set_webhook
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order, update_order
+from smmpanel.orders.webhooks import set_webhook
+from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.service import add_provider, map_service, set_provider_status
 from smmpanel.timeutil import utcnow
 from tests.cli.conftest import Run, last_line

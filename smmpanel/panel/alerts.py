@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit
 from smmpanel.db import Database
-from smmpanel.jobs.models import Alert
+from smmpanel.panel.models import Alert
 from smmpanel.timeutil import utcnow
 
 

@@ -36,8 +36,8 @@ from smmpanel.accounts.service import account_by_username
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import account_subject, record_audit
 from smmpanel.db import Database
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.queue import enqueue
-from smmpanel.jobs.worker import RetryLater
 from smmpanel.money import format_units
 from smmpanel.netguard import (
     OutboundPolicy,
