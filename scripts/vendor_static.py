@@ -47,13 +47,17 @@ def refresh() -> None:
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec, (folder, files) in PACKAGES.items():
-            tarball = subprocess.run(
-                ["npm", "pack", "--silent", spec],
-                cwd=tmp,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip().splitlines()[-1]
+            tarball = (
+                subprocess.run(
+                    ["npm", "pack", "--silent", spec],
+                    cwd=tmp,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             name, version = spec.rsplit("@", 1)
             target = VENDOR / folder
             shutil.rmtree(target, ignore_errors=True)

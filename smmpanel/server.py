@@ -33,11 +33,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
     """The panel's app on its own engine, whose waits are bounded by
     SMMPANEL_DB_BUSY_TIMEOUT_SECONDS (an API call answers 503 rather than wait
-    on a busy or unreachable database; the worker keeps its longer waits)."""
+    on a busy or unreachable database; the worker keeps its longer waits), with
+    the customer web pages beside /api/v2."""
     db = Database(
         database_url or settings.database_url, busy_timeout=settings.db_busy_timeout_seconds
     )
-    return create_app(db, max_body=settings.max_body_bytes, settings=settings)
+    return create_app(db, max_body=settings.max_body_bytes, settings=settings, web=True)
 
 
 def app_from_environment() -> Starlette:

@@ -17,8 +17,18 @@ DEFAULTS: dict[str, str] = {
     "base_currency": "USD",
     DUPLICATE_LINK_SCOPE: "panel",
     "default_refill_days": "30",
+    # The customer web (docs/web.md): its name, whether anyone may sign up, whether
+    # the service list is public, and the terms page's text.
+    "panel_name": "smmpanel",
+    "signup": "on",
+    "public_services": "on",
+    "terms": "",
 }
-CHOICE_KEYS: dict[str, tuple[str, ...]] = {DUPLICATE_LINK_SCOPE: LINK_SCOPES}
+CHOICE_KEYS: dict[str, tuple[str, ...]] = {
+    DUPLICATE_LINK_SCOPE: LINK_SCOPES,
+    "signup": ("on", "off"),
+    "public_services": ("on", "off"),
+}
 INTEGER_KEYS: dict[str, tuple[int, int]] = {"default_refill_days": (1, 3650)}
 
 # The on/off setting that duplicate_link_scope replaced.  A panel that stored it
