@@ -26,6 +26,7 @@ from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.web import i18n, pages_account, pages_public
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
+from smmpanel.web.links import public_url
 from smmpanel.web.rendering import build_templates, render
 from smmpanel.web.session import LANGUAGE, current_user, derived_secret
 
@@ -149,7 +150,3 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
     )
     app.state.templates = templates
     return app
-
-
-def public_url(settings: Settings) -> str:
-    return (settings.public_url or "http://127.0.0.1:8000").rstrip("/")
