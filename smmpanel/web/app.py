@@ -23,7 +23,7 @@ from starlette_wtf import CSRFProtectMiddleware
 from smmpanel.accounts.panel import get_setting
 from smmpanel.accounts.passwords import Throttle
 from smmpanel.config import Settings
-from smmpanel.db import Database
+from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.web import i18n, pages_account, pages_public
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
@@ -109,13 +109,19 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         )
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on page %s", request.url.path[:200], exc_info=exc)
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            # Busy or unreachable database: nothing was done, trying again may work.
+            log.warning("database unavailable on page %s: %s", request.url.path[:200], type(exc))
+            status, detail = 503, "The panel is busy; try again in a moment."
+        else:
+            log.exception("unhandled error on page %s", request.url.path[:200], exc_info=exc)
+            status, detail = 500, "Something went wrong on our side."
         return render(
             templates,
             request,
             "error.html",
-            {"status": 500, "detail": "Something went wrong on our side."},
-            status_code=500,
+            {"status": status, "detail": detail},
+            status_code=status,
         )
 
     app = Starlette(

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette_wtf import StarletteForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from smmpanel.web.i18n import current_language
@@ -51,12 +51,3 @@ class ChangePasswordForm(Form):
 
 class ResetForm(Form):
     password = PasswordField("New password", [DataRequired(), _PASSWORD])
-
-
-class LanguageForm(Form):
-    language = HiddenField("Language", [DataRequired(), Length(max=8)])
-    back = HiddenField("Back", [Length(max=500)])
-
-
-class LogoutForm(Form):
-    pass

@@ -26,11 +26,20 @@ def build_templates() -> Jinja2Templates:
         i18n.gettext_, i18n.ngettext_, newstyle=True
     )
     env.filters["money"] = format_units
-    env.globals["csrf_token"] = csrf_token
+    env.globals["csrf_token"] = form_token
     # For messages made at run time (errors): `_()` would %-format them.
     env.globals["translate"] = i18n.gettext_
     env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     return Jinja2Templates(env=env)
+
+
+def form_token(request: Request) -> str:
+    """The CSRF token for a form of this page; empty on an error page rendered
+    before the session and CSRF middleware ran (its forms are then refused)."""
+    if "session" not in request.scope or not hasattr(request.state, "csrf_config"):
+        return ""
+    token: str = csrf_token(request)
+    return token
 
 
 def render(

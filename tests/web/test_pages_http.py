@@ -253,3 +253,35 @@ def test_bad_input_never_500(db: Database, browser_factory: Any, path: str) -> N
     ]:
         answer = browser.http.post(path, content=body, headers=headers)
         assert answer.status_code < 500, (path, headers, answer.text[:500])
+
+
+def test_login_throttled_per_ip(db: Database) -> None:
+    from smmpanel.accounts.passwords import (
+        LoginRefused,
+        LoginThrottled,
+        Throttle,
+        log_in,
+        set_password,
+    )
+
+    make_customer(db, username="ursula")
+    set_password(db, username="ursula", password=PASSWORD)
+    throttle = Throttle(per_ip=3, per_user=100)
+    for name in ("a", "b", "c"):  # three usernames, one IP
+        with pytest.raises(LoginRefused):
+            log_in(db, username=name, password="guess guess", ip="203.0.113.9", throttle=throttle)
+    with pytest.raises(LoginThrottled):
+        log_in(db, username="ursula", password=PASSWORD, ip="203.0.113.9", throttle=throttle)
+    # Another address is not held back by this one's failures.
+    assert log_in(db, username="ursula", password=PASSWORD, ip="198.51.100.7", throttle=throttle)
+
+
+def test_a_suspended_account_is_logged_out(db: Database, browser_factory: Any) -> None:
+    from smmpanel.accounts.service import set_account_options
+
+    browser: Browser = browser_factory()
+    browser.sign_up("victor")
+    assert "Hello, victor" in browser.get("/").text
+    set_account_options(db, username="victor", status="suspended")
+    assert "Hello" not in browser.get("/").text
+    assert browser.log_in("victor").status_code == 400
