@@ -89,6 +89,9 @@ def put_setting(
     return key, value
 
 
+MAX_VALUE = 255  # settings.value's column
+
+
 def _checked(key: str, value: str, *, allow_internal: bool) -> tuple[str, str]:
     if key == LEGACY_LINK_CHECK:
         switch = _ON_OFF.get(value.lower())
@@ -98,6 +101,8 @@ def _checked(key: str, value: str, *, allow_internal: bool) -> tuple[str, str]:
     settable = set(DEFAULTS) - (set() if allow_internal else INTERNAL_KEYS)
     if key not in settable:
         raise InvalidAccountInput(f"unknown setting {key!r}; known: {', '.join(sorted(settable))}")
+    if len(value) > MAX_VALUE:
+        raise InvalidAccountInput(f"{key} takes at most {MAX_VALUE} characters")
     if key in CHOICE_KEYS:
         value = value.lower()
         if value not in CHOICE_KEYS[key]:

@@ -48,4 +48,7 @@ def local_path(value: str | None, default: str = "/") -> str:
     field must not send anyone elsewhere."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would be "//evil.example".
+    if any(char.isspace() or not char.isprintable() for char in value):
+        return default
     return value[:500]

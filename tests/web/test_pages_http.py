@@ -165,8 +165,18 @@ def test_language_from_browser_and_switch(db: Database, browser_factory: Any) ->
 
 def test_language_switch_stays_on_site(db: Database, browser_factory: Any) -> None:
     browser: Browser = browser_factory()
-    answer = browser.submit("/language", {"language": "ru", "back": "//evil.example/x"}, page="/")
-    assert answer.headers["location"] == "/"
+    for back in ("//evil.example/x", "/\t/evil.example", "/\\evil.example", "https://evil.example"):
+        answer = browser.submit("/language", {"language": "ru", "back": back}, page="/")
+        assert answer.headers["location"] == "/", back
+    answer = browser.submit("/language", {"language": "en", "back": "/terms"}, page="/")
+    assert answer.headers["location"] == "/terms"
+
+
+def test_setting_texts_are_bounded(db: Database) -> None:
+    from smmpanel.accounts.errors import InvalidAccountInput
+
+    with db.write() as session, pytest.raises(InvalidAccountInput, match="at most 255"):
+        put_setting(session, "terms", "x" * 256)
 
 
 def test_public_services_with_search(db: Database, browser_factory: Any) -> None:
