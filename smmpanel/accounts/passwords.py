@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput
 from smmpanel.accounts.models import ACTIVE, Account, Currency, LoginFailure, PasswordReset
-from smmpanel.accounts.panel import get_setting
 from smmpanel.accounts.service import account_by_username, create_account
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
+from smmpanel.panel.settings import get_setting
 from smmpanel.timeutil import as_utc, utcnow
 from smmpanel.tokens import new_token
 

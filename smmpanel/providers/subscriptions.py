@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.client import OrderStatusResult
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.money import charge_units, div_half_up, format_units, to_units
 from smmpanel.orders import fulfilment as states
@@ -51,7 +51,8 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import charge_post, is_provisional, new_post, post_max, settle_post
 from smmpanel.orders.requests import queue_request_forward
-from smmpanel.providers.models import ServiceSource, UpstreamService
+from smmpanel.panel.alerts import raise_alert
+from smmpanel.providers.models import UpstreamService
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.subscriptions")

@@ -20,10 +20,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette_wtf import CSRFProtectMiddleware
 
-from smmpanel.accounts.panel import get_setting
 from smmpanel.accounts.passwords import Throttle
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.panel.settings import get_setting
 from smmpanel.web import i18n, pages_account, pages_public
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from smmpanel.accounts.panel import get_setting
 from smmpanel.catalog.queries import ServiceView, list_services
+from smmpanel.panel.settings import get_setting
 from smmpanel.web.i18n import current_language
 from smmpanel.web.pages import db_of, page, user_of
 

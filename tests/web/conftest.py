@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from smmpanel.api_v2.app import create_app
 from smmpanel.config import Settings
 from smmpanel.db import Database
-from smmpanel.server import serve_in_thread
+from smmpanel.server import serve_in_thread, site_app
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -28,7 +27,7 @@ def web_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture
 def web_url(db: Database) -> Iterator[str]:
-    with serve_in_thread(create_app(db, settings=web_settings(), web=True)) as url:
+    with serve_in_thread(site_app(db, web_settings())) as url:
         yield url
 
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.panel import put_setting
 from smmpanel.accounts.passwords import issue_reset_token
 from smmpanel.db import Database
+from smmpanel.panel.settings import put_setting
 from tests.factories import make_service
 from tests.web.conftest import PASSWORD
 

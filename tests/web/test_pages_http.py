@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from smmpanel.accounts.models import Account, PasswordReset
-from smmpanel.accounts.panel import put_setting
 from smmpanel.accounts.passwords import issue_reset_token
 from smmpanel.db import Database
+from smmpanel.panel.settings import put_setting
 from tests.factories import make_customer, make_service
 from tests.web.conftest import PASSWORD, Browser
 
@@ -173,9 +173,9 @@ def test_language_switch_stays_on_site(db: Database, browser_factory: Any) -> No
 
 
 def test_setting_texts_are_bounded(db: Database) -> None:
-    from smmpanel.accounts.errors import InvalidAccountInput
+    from smmpanel.panel.errors import InvalidSetting
 
-    with db.write() as session, pytest.raises(InvalidAccountInput, match="at most 255"):
+    with db.write() as session, pytest.raises(InvalidSetting, match="at most 255"):
         put_setting(session, "terms", "x" * 256)
 
 
