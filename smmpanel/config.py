@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     # networks (e.g. "127.0.0.1, 10.0.0.0/8").  Empty: the socket peer is the client.
     trusted_proxies: str = ""
 
+    # --- The customer web (docs/web.md) ---
+    # The panel's address as customers reach it, for links the panel hands out
+    # (password reset links); empty: http://127.0.0.1:8000.
+    public_url: str = ""
+    # Send the session cookie over HTTPS only (the demo turns it off: it serves
+    # plain HTTP on loopback).  Serve the panel behind TLS with this on.
+    web_https_only: bool = True
+    # Refused web logins within 15 minutes after which further attempts are
+    # refused: from one client IP, and for one username.
+    login_failures_per_ip: int = 20
+    login_failures_per_user: int = 5
+
 
 _installed: Settings | None = None
 

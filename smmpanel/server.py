@@ -18,6 +18,7 @@ from smmpanel.api_v2.ratelimit import proxy_options
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
+from smmpanel.web.app import create_web_app
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
 LISTEN_BACKLOG = 2048  # uvicorn's default
@@ -33,11 +34,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
     """The panel's app on its own engine, whose waits are bounded by
     SMMPANEL_DB_BUSY_TIMEOUT_SECONDS (an API call answers 503 rather than wait
-    on a busy or unreachable database; the worker keeps its longer waits)."""
+    on a busy or unreachable database; the worker keeps its longer waits), with
+    the customer web pages beside /api/v2."""
     db = Database(
         database_url or settings.database_url, busy_timeout=settings.db_busy_timeout_seconds
     )
-    return create_app(db, max_body=settings.max_body_bytes, settings=settings)
+    return site_app(db, settings)
+
+
+def site_app(db: Database, settings: Settings) -> Starlette:
+    """/api/v2 and the customer pages over `db`: two apps side by side, so that
+    an API call never passes through the pages' session and CSRF middleware."""
+    web = create_web_app(db, settings)
+    return create_app(db, max_body=settings.max_body_bytes, settings=settings, web=web)
 
 
 def app_factory(settings: Settings) -> Callable[[], Starlette]:

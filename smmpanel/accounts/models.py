@@ -54,6 +54,13 @@ class Account(Base):
     # The API rate limit of this account's keys: NULL = the panel's default,
     # "off", or "N/second" ("N/minute", "N/hour"); see accounts/rate_limit.py.
     rate_limit: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The web login: an argon2 hash (pwdlib), NULL until a password is set.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Bumped by a password change or reset: web sessions carry the epoch they
+    # logged in at, and one with an older epoch is logged out.
+    auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The web pages' language ("en", "ru"); NULL: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -68,3 +75,31 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PasswordReset(Base):
+    """A one-time link to set an account's password: stored as the SHA-256 of its
+    token, used at most once, refused after `expires_at`."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginFailure(Base):
+    """One refused web login, counted per client IP and per username to throttle
+    password guessing (rows older than the window are deleted as new ones come)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "ip:203.0.113.9" or "user:alice" (lower-cased).
+    subject: Mapped[str] = mapped_column(String(128), index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

@@ -57,15 +57,25 @@ def create_account(
     email: str | None = None,
     currency: str | None = None,
     actor: Actor = Actor.system(),
+    password_hash: str | None = None,
+    language: str | None = None,
 ) -> NewAccount:
-    """Create an account and its first API key (returned once, stored hashed)."""
+    """Create an account and its first API key (returned once, stored hashed).
+    `password_hash` (accounts.passwords.hash_password) lets it log in on the web."""
     if not USERNAME_RE.match(username or ""):
         raise InvalidAccountInput("a username is 1-64 letters, digits or . _ - @")
     with db.write() as session:
         code = _currency_code(session, currency)
         if session.execute(select(Account.id).where(Account.username == username)).first():
             raise AccountExists(f"account {username!r} exists already")
-        account = Account(username=username, email=email, currency=code, balance=0)
+        account = Account(
+            username=username,
+            email=email,
+            currency=code,
+            balance=0,
+            password_hash=password_hash,
+            language=language,
+        )
         session.add(account)
         session.flush()
         key = _issue_key(session, account.id)

@@ -22,8 +22,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smmpanel.accounts.queries import authenticate, key_digest
 from smmpanel.api_v2 import answers
@@ -204,10 +204,14 @@ def create_app(
     max_body: int = 1_000_000,
     workers: int | None = None,
     settings: Settings | None = None,
+    web: ASGIApp | None = None,
 ) -> Starlette:
     """The panel's ASGI app.  `workers`: threads running database work at once,
     for reads and again for writes (default SMMPANEL_DB_THREADS); `settings`
-    (default: from the environment) chooses them and the rate limits."""
+    (default: from the environment) chooses them and the rate limits.  `web`:
+    the customer pages (smmpanel.web, built by smmpanel.server), mounted at /
+    as their own app so that their middleware never runs for /api/v2; without
+    it every other path answers a JSON 404."""
     settings = settings or Settings()
     workers = workers or settings.db_threads
     rate_limits = rate_limits_for(settings, db)
@@ -215,8 +219,15 @@ def create_app(
     async def health(_request: Request) -> Response:
         return JSONAnswer({"status": "ok"})
 
+    async def not_found(_request: Request) -> Response:
+        raise HTTPException(404)
+
     api = api_routes(db, max_body=max_body, workers=workers, rate_limits=rate_limits)
-    routes = [*api, Route("/healthz", health)]
+    routes: list[BaseRoute] = [*api, Route("/healthz", health)]
+    if web is not None:
+        # Under /api every path stays the API's: a JSON 404, never a page.
+        routes += [Route("/api", not_found), Mount("/api", routes=[])]
+        routes.append(Mount("/", app=web))
     app = Starlette(
         routes=routes,
         exception_handlers={

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
+from smmpanel.accounts.passwords import hash_password
 from smmpanel.accounts.service import create_account
 from smmpanel.api_v2.ratelimit import check_settings, proxy_options
 from smmpanel.catalog.models import Service
@@ -39,6 +40,7 @@ from smmpanel.providers.service import add_provider
 from smmpanel.secretbox import SecretBox, new_key
 from smmpanel.server import app_factory, bind_listener, panel_app, run_processes, serve_on
 from smmpanel.simulator.testing import running_simulator
+from smmpanel.tokens import new_token
 from smmpanel.worker import build_worker
 
 DEMO_FILE = "smmpanel-demo.db"
@@ -87,7 +89,8 @@ def serve(
         with open_panel(database_url, migrate=True) as db:
             echo(f"smmpanel: database {safe_url(db.url)}")
             shown = f", {processes} processes" if processes > 1 else ""
-            echo(f"smmpanel: serving {_base_url(host, port)}/api/v2{shown} (Ctrl+C stops)")
+            base = _base_url(host, port)
+            echo(f"smmpanel: serving {base}/api/v2 and the pages at {base}/{shown} (Ctrl+C stops)")
             if processes == 1:
                 _run(db, listener, settings)
                 return
@@ -137,9 +140,9 @@ def demo(
         with open_panel(url, migrate=True) as db:
             _require_empty(db)
             with running_simulator(speed=speed, balance="100000") as simulator:
-                key = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
+                key, password = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
                 base = _base_url(host, port)
-                _print_welcome(db, base, key, simulator.base_url)
+                _print_welcome(db, base, key, password, simulator.base_url)
                 if listener is not None:
                     _run_with_worker(db, listener, settings)
 
@@ -148,8 +151,13 @@ def demo_settings(settings: Settings) -> Settings:
     """The demo's settings, installed in-process: its provider simulator is on
     loopback, and without SMMPANEL_SECRET_KEY an ephemeral key encrypts the
     secrets of its database, which is fresh each time."""
-    # No rate limits: curl by hand on one machine, nothing to limit.
-    update: dict[str, object] = {"allow_private_urls": True, "rate_limits": False}
+    # No rate limits: curl by hand on one machine, nothing to limit.  The session
+    # cookie goes over plain HTTP: the demo serves http://127.0.0.1.
+    update: dict[str, object] = {
+        "allow_private_urls": True,
+        "rate_limits": False,
+        "web_https_only": False,
+    }
     update |= {k: v for k, v in DEMO_INTERVALS.items() if k not in settings.model_fields_set}
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
         update["secret_key"] = SecretStr(new_key())
@@ -293,9 +301,12 @@ def _require_empty(db: Database) -> None:
         )
 
 
-def _seed(db: Database, provider_url: str, provider_key: str, simulator_base: str) -> str:
+def _seed(
+    db: Database, provider_url: str, provider_key: str, simulator_base: str
+) -> tuple[str, str]:
     """The simulator as provider, its catalog imported at a 25% markup, and a
-    funded demo account; returns the account's API key."""
+    funded demo account; returns the account's API key and web password (random:
+    a demo reachable from a network is not open to whoever knows the code)."""
     add_provider(
         db,
         name=DEMO_PROVIDER,
@@ -304,12 +315,15 @@ def _seed(db: Database, provider_url: str, provider_key: str, simulator_base: st
         dialect={"timeout": 10, "lookup_url": f"{simulator_base}/_sim/orders"},
     )
     import_provider_services(db, provider_name=DEMO_PROVIDER, markup_percent="25", round_places=2)
-    account = create_account(db, username=DEMO_USER)
+    password = new_token(9)
+    account = create_account(
+        db, username=DEMO_USER, email="demo@example.com", password_hash=hash_password(password)
+    )
     fund_account(db, username=DEMO_USER, amount=DEMO_FUNDS, note="demo funds")
-    return account.api_key
+    return account.api_key, password
 
 
-def _print_welcome(db: Database, base: str, key: str, simulator: str) -> None:
+def _print_welcome(db: Database, base: str, key: str, password: str, simulator: str) -> None:
     api = f"{base}/api/v2"
     with db.read() as session:
         balance, currency = session.execute(
@@ -318,7 +332,7 @@ def _print_welcome(db: Database, base: str, key: str, simulator: str) -> None:
         services = session.scalar(select(func.count(Service.id))) or 0
     echo("smmpanel demo is ready")
     echo(f"  database: {safe_url(db.url)}")
-    echo(f"  panel:    {base}")
+    echo(f"  panel:    {base}  (log in as {DEMO_USER}, password {password})")
     echo(f"  API:      {api}")
     echo(f"  account:  {DEMO_USER}, balance {format_units(balance)} {currency}")
     echo(f"  catalog:  {services} services imported from a provider simulator at {simulator}")

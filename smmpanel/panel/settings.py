@@ -20,8 +20,18 @@ DEFAULTS: dict[str, str] = {
     "base_currency": "USD",
     DUPLICATE_LINK_SCOPE: "panel",
     "default_refill_days": "30",
+    # The customer web (docs/web.md): its name, whether anyone may sign up, whether
+    # the service list is public, and the terms page's text.
+    "panel_name": "smmpanel",
+    "signup": "on",
+    "public_services": "on",
+    "terms": "",
 }
-CHOICE_KEYS: dict[str, tuple[str, ...]] = {DUPLICATE_LINK_SCOPE: LINK_SCOPES}
+CHOICE_KEYS: dict[str, tuple[str, ...]] = {
+    DUPLICATE_LINK_SCOPE: LINK_SCOPES,
+    "signup": ("on", "off"),
+    "public_services": ("on", "off"),
+}
 INTEGER_KEYS: dict[str, tuple[int, int]] = {"default_refill_days": (1, 3650)}
 
 # The on/off setting that duplicate_link_scope replaced.  A panel that stored it
@@ -82,6 +92,9 @@ def put_setting(
     return key, value
 
 
+MAX_VALUE = 255  # settings.value's column
+
+
 def change_setting(db: Database, *, key: str, value: str, actor: Actor) -> tuple[str, str]:
     """The owner changes a setting (put_setting in a transaction of its own, audited);
     returns the key and value stored."""
@@ -109,6 +122,8 @@ def _checked(key: str, value: str, *, allow_internal: bool) -> tuple[str, str]:
     settable = set(DEFAULTS) - (set() if allow_internal else INTERNAL_KEYS)
     if key not in settable:
         raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(sorted(settable))}")
+    if len(value) > MAX_VALUE:
+        raise InvalidSetting(f"{key} takes at most {MAX_VALUE} characters")
     if key in CHOICE_KEYS:
         value = value.lower()
         if value not in CHOICE_KEYS[key]:

@@ -64,6 +64,11 @@ def test_settings(run: Run, db: Database) -> None:
         "base_currency": "USD",
         "default_refill_days": "30",
         "duplicate_link_scope": "panel",
+        # The customer web's (docs/web.md).
+        "panel_name": "smmpanel",
+        "public_services": "on",
+        "signup": "on",
+        "terms": "",
     }
     assert run("settings", "set", "duplicate_link_scope", "Account").stdout.strip() == (
         "duplicate_link_scope = account"

@@ -1,0 +1,32 @@
+"""`smmpanel users reset-link NAME`: a customer's web login, from the owner's side."""
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from smmpanel.accounts.passwords import issue_reset_token
+from smmpanel.cli import users
+from smmpanel.cli.common import DatabaseUrl, echo, open_panel
+from smmpanel.config import Settings
+from smmpanel.web.links import reset_link as link_of
+
+
+def register(_root: typer.Typer) -> None:
+    users.app.command("reset-link")(reset_link)
+
+
+def reset_link(
+    name: users.Name,
+    hours: Annotated[
+        int, typer.Option("--hours", help="Hours the link stays valid.", min=1, max=24 * 14)
+    ] = 24,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a one-time link that sets the account's password on the web (for an
+    account made here, or a customer who forgot theirs).  It works once, until it
+    expires; the panel keeps only its hash.  The address is SMMPANEL_PUBLIC_URL's."""
+    with open_panel(database_url) as db:
+        token = issue_reset_token(db, username=name, ttl=timedelta(hours=hours))
+    echo(f"One-time password link for {name} (valid {hours} h; send it to the customer):")
+    echo(link_of(Settings(), token))

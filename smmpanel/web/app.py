@@ -1,0 +1,158 @@
+"""The web app: its own Starlette app, mounted at / beside /api/v2, so that the
+session, CSRF and header middleware run for pages only and an /api/v2 call
+never passes through them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette_wtf import CSRFProtectMiddleware
+
+from smmpanel.accounts.passwords import Throttle
+from smmpanel.config import Settings
+from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.panel.settings import get_setting
+from smmpanel.web import i18n, pages_account, pages_public
+from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
+from smmpanel.web.links import public_url
+from smmpanel.web.rendering import build_templates, render
+from smmpanel.web.session import LANGUAGE, current_user, derived_secret
+
+log = logging.getLogger("smmpanel.web")
+STATIC = Path(__file__).parent / "static"
+SESSION_COOKIE = "smmpanel_session"
+SESSION_DAYS = 14
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """What every page handler needs, kept on the app's state."""
+
+    db: Database
+    throttle: Throttle
+    public_url: str
+
+
+class PageSetup:
+    """Per page request, before its handler: the panel's texts and switches, the
+    logged-in account (its session checked against its auth epoch) and the
+    language.  Static files skip it."""
+
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        name, signup, public = await run_in_threadpool(_panel_texts, self.db)
+        request.state.panel_name = name
+        request.state.signup_open = signup == "on"
+        request.state.public_services = public == "on"
+        user = await current_user(request, self.db)
+        chosen = request.session.get(LANGUAGE)
+        i18n.use_language(
+            (user.language if user else None)
+            or (chosen if isinstance(chosen, str) else None)
+            or i18n.from_accept_language(request.headers.get("accept-language"))
+            or i18n.DEFAULT
+        )
+        await self.app(scope, receive, send)
+
+
+def _panel_texts(db: Database) -> tuple[str, str, str]:
+    with db.read() as session:
+        return (
+            get_setting(session, "panel_name"),
+            get_setting(session, "signup"),
+            get_setting(session, "public_services"),
+        )
+
+
+def create_web_app(db: Database, settings: Settings) -> Starlette:
+    """The pages over `db`; SMMPANEL_SECRET_KEY signs their session cookies and
+    CSRF tokens (through keys derived from it)."""
+    if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
+        raise ValueError("the web pages need SMMPANEL_SECRET_KEY (smmpanel secrets new-key)")
+    secret = settings.secret_key.get_secret_value()
+    templates = build_templates()
+    routes: list[BaseRoute] = [
+        *pages_public.routes(),
+        *pages_account.routes(),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code in (302, 303) and exc.headers:
+            return RedirectResponse(exc.headers["location"], status_code=exc.status_code)
+        return render(
+            templates,
+            request,
+            "error.html",
+            {"status": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            # Busy or unreachable database: nothing was done, trying again may work.
+            log.warning("database unavailable on page %s: %s", request.url.path[:200], type(exc))
+            status, detail = 503, "The panel is busy; try again in a moment."
+        else:
+            log.exception("unhandled error on page %s", request.url.path[:200], exc_info=exc)
+            status, detail = 500, "Something went wrong on our side."
+        return render(
+            templates,
+            request,
+            "error.html",
+            {"status": status, "detail": detail},
+            status_code=status,
+        )
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=derived_secret(secret, "session"),
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_DAYS * 24 * 3600,
+                same_site="lax",
+                https_only=settings.web_https_only,
+            ),
+            Middleware(
+                CSRFProtectMiddleware,
+                csrf_secret=derived_secret(secret, "csrf"),
+                csrf_field_name=CSRF_FIELD,
+                csrf_time_limit=CSRF_TIME_LIMIT,
+            ),
+            Middleware(PageSetup, db=db),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.router.redirect_slashes = False
+    app.state.web = WebContext(
+        db=db,
+        throttle=Throttle(
+            per_ip=settings.login_failures_per_ip, per_user=settings.login_failures_per_user
+        ),
+        public_url=public_url(settings),
+    )
+    app.state.templates = templates
+    return app

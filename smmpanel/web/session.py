@@ -1,0 +1,62 @@
+"""The web session: a signed cookie (Starlette's SessionMiddleware) holding the
+account id, the account's auth epoch at login, the CSRF token and the language
+chosen before login.  Nothing secret is in it: it is signed, not encrypted."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from smmpanel.accounts.passwords import WebUser, session_user
+from smmpanel.db import Database
+
+USER = "uid"
+EPOCH = "epoch"
+LANGUAGE = "lang"
+
+
+def derived_secret(secret_key: str, purpose: str) -> str:
+    """A key for one purpose (session cookies, CSRF tokens) from
+    SMMPANEL_SECRET_KEY, so the stored secrets' key itself never signs cookies."""
+    return hmac.new(
+        secret_key.encode(), f"smmpanel web {purpose}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+async def current_user(request: Request, db: Database) -> WebUser | None:
+    """The logged-in account, or None; a session whose epoch is stale (the
+    password changed since) is cleared."""
+    cached: WebUser | None = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    account_id, epoch = request.session.get(USER), request.session.get(EPOCH)
+    if not isinstance(account_id, int) or not isinstance(epoch, int):
+        return None
+    user = await run_in_threadpool(session_user, db, account_id=account_id, auth_epoch=epoch)
+    if user is None:
+        log_out(request)
+        return None
+    request.state.user = user
+    return user
+
+
+def log_in(request: Request, user: WebUser) -> None:
+    """A fresh session for the account (nothing of the anonymous one is kept
+    but its language choice, so a planted session cannot be logged into)."""
+    language = request.session.get(LANGUAGE)
+    request.session.clear()
+    request.session.update({USER: user.id, EPOCH: user.auth_epoch})
+    if language:
+        request.session[LANGUAGE] = language
+    request.state.user = user
+
+
+def log_out(request: Request) -> None:
+    language = request.session.get(LANGUAGE)
+    request.session.clear()
+    if language:
+        request.session[LANGUAGE] = language
+    request.state.user = None
