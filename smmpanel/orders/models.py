@@ -64,7 +64,9 @@ class Order(Base):
         CheckConstraint(f"status IN ({_in(ORDER_STATUSES)})", name="order_status_known"),
         CheckConstraint("charge >= 0 AND remains >= 0", name="order_amounts"),
         CheckConstraint("refunded >= 0 AND refunded <= charge", name="order_refunded"),
-        Index("ix_orders_account_status", "account_id", "status"),
+        # The customer's lists, newest first by id (keyset pages; migration 0010).
+        Index("ix_orders_account_status_id", "account_id", "status", "id"),
+        Index("ix_orders_account_id_id", "account_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
