@@ -7,19 +7,19 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook
+from smmpanel.accounts.webhooks import deliver_webhook
 from smmpanel.config import Settings
 from smmpanel.db import Database
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
-from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
-from smmpanel.orders.fulfilment import FORWARD_JOB
-from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
-from smmpanel.providers.forwarding import RECONCILE_JOB, forward_failed, forward_order
+from smmpanel.orders.dripfeed import dripfeed_runs
+from smmpanel.providers.catalog_sync import sync_prices_job
+from smmpanel.providers.forwarding import forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
-from smmpanel.providers.subscriptions import EXPIRY_JOB, subscription_expiry
+from smmpanel.providers.subscriptions import subscription_expiry
 
 
 def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
@@ -27,25 +27,26 @@ def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
 
 
 def handlers(settings: Settings | None = None) -> dict[str, Handler]:
+    """The handler of each JobKind (exactly one each: tests/jobs/test_kinds.py)."""
     settings = settings or Settings()
     wait_alert_after = timedelta(minutes=settings.order_wait_alert_minutes)
     return {
-        FORWARD_JOB: partial(forward_order, wait_alert_after=wait_alert_after),
-        RECONCILE_JOB: reconcile_order_job,
-        "status_sync": sync_statuses,
-        PRICE_SYNC_JOB: sync_prices_job,
-        "forward_refill": forward_refill,
-        "forward_cancel": forward_cancel,
-        "reconcile_all": _reconcile_all,
-        WEBHOOK_JOB: deliver_webhook,
-        DRIPFEED_JOB: dripfeed_runs,
-        EXPIRY_JOB: subscription_expiry,
+        JobKind.FORWARD_ORDER: partial(forward_order, wait_alert_after=wait_alert_after),
+        JobKind.RECONCILE_ORDER: reconcile_order_job,
+        JobKind.STATUS_SYNC: sync_statuses,
+        JobKind.PRICE_SYNC: sync_prices_job,
+        JobKind.FORWARD_REFILL: forward_refill,
+        JobKind.FORWARD_CANCEL: forward_cancel,
+        JobKind.RECONCILE_ALL: _reconcile_all,
+        JobKind.WEBHOOK: deliver_webhook,
+        JobKind.DRIPFEED_RUNS: dripfeed_runs,
+        JobKind.SUBSCRIPTION_EXPIRY: subscription_expiry,
     }
 
 
 def failure_hooks() -> dict[str, FailureHook]:
     """What a job that gave up leaves behind: a forward, an order the owner sees."""
-    return {FORWARD_JOB: forward_failed}
+    return {JobKind.FORWARD_ORDER: forward_failed}
 
 
 def schedules() -> list[ScheduleSpec]:
@@ -55,11 +56,13 @@ def schedules() -> list[ScheduleSpec]:
         return int(os.environ.get(f"SMMPANEL_{name.upper()}_SECONDS", default))
 
     return [
-        ScheduleSpec("status_sync", "status_sync", every("status_sync", 60)),
-        ScheduleSpec("reconcile", "reconcile_all", every("reconcile", 300)),
-        ScheduleSpec("price_sync", PRICE_SYNC_JOB, every("price_sync", 3600)),
-        ScheduleSpec("dripfeed", DRIPFEED_JOB, every("dripfeed", 30)),
-        ScheduleSpec("subscription_expiry", EXPIRY_JOB, every("subscription_expiry", 3600)),
+        ScheduleSpec("status_sync", JobKind.STATUS_SYNC, every("status_sync", 60)),
+        ScheduleSpec("reconcile", JobKind.RECONCILE_ALL, every("reconcile", 300)),
+        ScheduleSpec("price_sync", JobKind.PRICE_SYNC, every("price_sync", 3600)),
+        ScheduleSpec("dripfeed", JobKind.DRIPFEED_RUNS, every("dripfeed", 30)),
+        ScheduleSpec(
+            "subscription_expiry", JobKind.SUBSCRIPTION_EXPIRY, every("subscription_expiry", 3600)
+        ),
     ]
 
 

@@ -40,7 +40,6 @@ from smmpanel.providers.errors import InvalidProvider, ProviderUnavailable
 from smmpanel.providers.models import Provider, ServiceSource, UpstreamService
 
 __all__ = [
-    "PRICE_SYNC_JOB",
     "CatalogDiff",
     "ImportResult",
     "ImportedService",
@@ -56,8 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("smmpanel.catalog_sync")
-
-PRICE_SYNC_JOB = "price_sync"
 
 
 # --- reports ------------------------------------------------------------------
