@@ -1,14 +1,15 @@
 """Where an order stands with its upstream provider: one state machine.
 
 ``Order.forward_state`` is NULL for an order the owner fulfils by hand (it
-never moves) and otherwise one of `ForwardState`.  Every change goes through
+never moves) and otherwise one of `ForwardState`.  A subscription's post is
+created `accepted` (it exists at the provider before it exists here); every
+later change goes through
 `move_forward_state`, which refuses a move the table below does not allow and
 writes an order event with the actor, as ``change_order_status`` does for
 statuses.  The database refuses any other value (CHECK constraint
 ``order_forward_state_known``).
 
-    (none)    -> queued | parent | accepted (a subscription's post, reported
-                 by its provider)
+    (none)    -> queued | parent (a drip-feed), when the order is placed
     queued    -> sending | rejected (no mapping left) | failed (its job gave
                  up) | accepted (adopted by the owner)
     sending   -> accepted | queued (refused: the next provider) | rejected |
@@ -41,7 +42,7 @@ S = ForwardState
 
 # from -> the states it may move to.  None: not forwarded (yet).
 ALLOWED_MOVES: dict[ForwardState | None, frozenset[ForwardState]] = {
-    None: frozenset({S.QUEUED, S.PARENT, S.ACCEPTED}),
+    None: frozenset({S.QUEUED, S.PARENT}),
     # Sent; refused for want of a mapping; its job failed; adopted by the owner.
     S.QUEUED: frozenset({S.SENDING, S.REJECTED, S.FAILED, S.ACCEPTED}),
     # Answered; refused (next provider, or canceled); outcome unknown.

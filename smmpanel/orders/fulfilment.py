@@ -45,7 +45,7 @@ def plan_fulfilment(
     queue_forward(session, order, actor=actor)
 
 
-def queue_forward(session: Session, order: Order, *, actor: str) -> None:
+def queue_forward(session: Session, order: Order, *, actor: str = "forwarding") -> None:
     session.flush()
     move_forward_state(session, order=order, to=ForwardState.QUEUED, actor=actor)
     enqueue(

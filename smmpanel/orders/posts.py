@@ -28,7 +28,6 @@ from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import charge_units
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange, OrderNotFound
-from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
@@ -61,7 +60,7 @@ def new_post(
     quantity: int,
     actor: str,
     provider_order_id: str | None = None,
-    forward_state: ForwardState | None = None,
+    forward_state: str | None = None,
     provisional: bool = False,
 ) -> Order:
     """Insert the next post of `sub` (caller holds its lock), not charged yet."""
@@ -89,6 +88,7 @@ def new_post(
         updated_at=now,
         provider_id=sub.provider_id if provider_order_id else None,
         provider_order_id=provider_order_id,
+        forward_state=forward_state,
         parent_id=sub.id,
         run_number=number,
     )
@@ -104,8 +104,6 @@ def new_post(
             created_at=now,
         )
     )
-    if forward_state is not None:
-        move_forward_state(session, order=post, to=forward_state, actor=actor, reason="reported")
     return post
 
 

@@ -49,7 +49,7 @@ from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue, wake_jobs
 from smmpanel.jobs.worker import RetryLater
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange
-from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
+from smmpanel.orders.forwarding_states import ForwardState, can_move, move_forward_state
 from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order, OrderKind
@@ -307,6 +307,20 @@ def _source_of(session: Session, order: Order) -> ServiceSource | None:
 def _accepted(db: Database, attempt: Attempt, upstream_id: str) -> None:
     with db.write() as session:
         order = lock_order(session, attempt.order_id)
+        if not can_move(order.forward_state, ForwardState.ACCEPTED):
+            # Settled here while the call was under way (the owner canceled it
+            # as never sent): the move is refused, but what the upstream said
+            # is kept in the call record for the owner to act on.
+            log.warning(
+                "order %s is %s, yet %s accepted it as upstream order %s",
+                order.id,
+                order.forward_state,
+                attempt.access.name,
+                upstream_id,
+            )
+            detail = f"upstream order {upstream_id}, after the order was {order.forward_state}"
+            session.add(_call(attempt, "accepted", detail))
+            return
         order.provider_order_id = upstream_id
         move_forward_state(
             session,
