@@ -307,7 +307,9 @@ def reconcile(
     adoptions = [_adoption(pair) for pair in adopt or []]
     with open_panel(database_url) as db:
         for found in adoptions:
-            adopt_upstream_order(db, order_id=int(found[1]), upstream_order_id=found[2])
+            adopt_upstream_order(
+                db, order_id=int(found[1]), upstream_order_id=found[2], actor="owner"
+            )
             echo(f"order {found[1]}: adopted upstream order {found[2]}")
         for order_id in cancel or []:
             cancel_unforwarded_order(db, order_id=order_id, why="the owner found no upstream order")
