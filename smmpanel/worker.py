@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from smmpanel.accounts.webhooks import deliver_webhook
-from smmpanel.config import Settings
+from smmpanel.config import Settings, current_settings
 from smmpanel.db import Database
 from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import dripfeed_runs
+from smmpanel.orders.webhooks import deliver_webhook
 from smmpanel.providers.catalog_sync import sync_prices_job
 from smmpanel.providers.forwarding import forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
@@ -28,7 +27,7 @@ def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
 
 def handlers(settings: Settings | None = None) -> dict[str, Handler]:
     """The handler of each JobKind (exactly one each: tests/jobs/test_kinds.py)."""
-    settings = settings or Settings()
+    settings = settings or current_settings()
     wait_alert_after = timedelta(minutes=settings.order_wait_alert_minutes)
     return {
         JobKind.FORWARD_ORDER: partial(forward_order, wait_alert_after=wait_alert_after),
@@ -49,19 +48,15 @@ def failure_hooks() -> dict[str, FailureHook]:
     return {JobKind.FORWARD_ORDER: forward_failed}
 
 
-def schedules() -> list[ScheduleSpec]:
-    """Intervals come from SMMPANEL_*_SECONDS variables, for demos and tests."""
-
-    def every(name: str, default: int) -> int:
-        return int(os.environ.get(f"SMMPANEL_{name.upper()}_SECONDS", default))
-
+def schedules(settings: Settings) -> list[ScheduleSpec]:
+    """The periodic jobs, at the intervals of the settings (SMMPANEL_*_SECONDS)."""
     return [
-        ScheduleSpec("status_sync", JobKind.STATUS_SYNC, every("status_sync", 60)),
-        ScheduleSpec("reconcile", JobKind.RECONCILE_ALL, every("reconcile", 300)),
-        ScheduleSpec("price_sync", JobKind.PRICE_SYNC, every("price_sync", 3600)),
-        ScheduleSpec("dripfeed", JobKind.DRIPFEED_RUNS, every("dripfeed", 30)),
+        ScheduleSpec("status_sync", JobKind.STATUS_SYNC, settings.status_sync_seconds),
+        ScheduleSpec("reconcile", JobKind.RECONCILE_ALL, settings.reconcile_seconds),
+        ScheduleSpec("price_sync", JobKind.PRICE_SYNC, settings.price_sync_seconds),
+        ScheduleSpec("dripfeed", JobKind.DRIPFEED_RUNS, settings.dripfeed_seconds),
         ScheduleSpec(
-            "subscription_expiry", JobKind.SUBSCRIPTION_EXPIRY, every("subscription_expiry", 3600)
+            "subscription_expiry", JobKind.SUBSCRIPTION_EXPIRY, settings.subscription_expiry_seconds
         ),
     ]
 
@@ -73,11 +68,11 @@ def build_worker(
     poll_interval: float = 0.5,
     settings: Settings | None = None,
 ) -> Worker:
-    """A worker with every handler; its schedules are created or updated.  The
-    job lease (how long a crashed worker's job waits before another takes it)
-    comes from SMMPANEL_JOB_LEASE_SECONDS, default 60."""
-    ensure_schedules(db, schedules())
-    lease = timedelta(seconds=float(os.environ.get("SMMPANEL_JOB_LEASE_SECONDS", 60)))
+    """A worker with every handler; its schedules are created or updated.  Its
+    intervals and job lease come from `settings` (default: the current ones)."""
+    settings = settings or current_settings()
+    ensure_schedules(db, schedules(settings))
+    lease = timedelta(seconds=settings.job_lease_seconds)
     worker = Worker(
         db,
         handlers(settings),

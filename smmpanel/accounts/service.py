@@ -7,41 +7,25 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import (
     AccountExists,
     AccountNotFound,
-    BalanceLimit,
     InvalidAccountInput,
-    PanelInUse,
     UnknownCurrency,
 )
-from smmpanel.accounts.models import (
-    ACCOUNT_STATUSES,
-    Account,
-    AccountServiceRate,
-    ApiKey,
-    Currency,
-)
-from smmpanel.accounts.panel import get_setting, put_setting
+from smmpanel.accounts.models import ACCOUNT_STATUSES, SUSPENDED, Account, ApiKey, Currency
 from smmpanel.accounts.rate_limit import DEFAULT, BadRate, normalise_rate
-from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.models import Service
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import account_subject, changed_fields, record_audit, subject
 from smmpanel.db import Database
-from smmpanel.ledger import models as ledger_models
-from smmpanel.ledger.service import post_entry
 from smmpanel.money import (
-    MAX_BALANCE,
-    MAX_BALANCE_UNITS,
-    format_units,
-    parse_amount,
     parse_exchange_rate,
-    parse_rate,
     plain_decimal,
-    to_units,
 )
+from smmpanel.panel.settings import get_setting
 from smmpanel.timeutil import utcnow
 from smmpanel.tokens import new_token
 
@@ -67,7 +51,12 @@ class NewAccount:
 
 
 def create_account(
-    db: Database, *, username: str, email: str | None = None, currency: str | None = None
+    db: Database,
+    *,
+    username: str,
+    email: str | None = None,
+    currency: str | None = None,
+    actor: Actor = Actor.system(),
 ) -> NewAccount:
     """Create an account and its first API key (returned once, stored hashed)."""
     if not USERNAME_RE.match(username or ""):
@@ -80,17 +69,30 @@ def create_account(
         session.add(account)
         session.flush()
         key = _issue_key(session, account.id)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ACCOUNT_CREATED,
+            subject=account_subject(account.id),
+            after={"username": username, "email": email, "currency": code},
+        )
         return NewAccount(id=account.id, username=username, api_key=key)
 
 
-def rotate_api_key(db: Database, *, username: str) -> str:
+def rotate_api_key(db: Database, *, username: str, actor: Actor = Actor.system()) -> str:
     """Revoke every key of the account and issue a new one."""
     with db.write() as session:
         account = account_by_username(session, username)
-        session.execute(
-            update(ApiKey)
-            .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+        active = (ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+        revoked = session.scalar(select(func.count(ApiKey.id)).where(*active)) or 0
+        session.execute(update(ApiKey).where(*active).values(revoked_at=utcnow()))
+        # The count only: neither key (nor its hash) ever goes into the trail.
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.KEY_ROTATED,
+            subject=account_subject(account.id),
+            after={"keys_revoked": revoked},
         )
         return _issue_key(session, account.id)
 
@@ -101,39 +103,6 @@ def _issue_key(session: Session, account_id: int) -> str:
     return key
 
 
-def fund_amount_units(amount: Decimal | str) -> int:
-    """The minor units of a top-up (or, negative, a deduction): exact, at most
-    MAX_AMOUNT, never zero; an InvalidValue otherwise."""
-    units = to_units(parse_amount(amount))
-    if units == 0:
-        raise InvalidAccountInput("the amount must not be zero")
-    return units
-
-
-def fund_account(
-    db: Database, *, username: str, amount: Decimal | str, note: str = "", actor: str = "owner"
-) -> int:
-    """Add (or, negative, deduct) money in the account's currency; returns the new
-    balance in minor units.  A deduction never takes the balance below zero, a
-    top-up never above MAX_BALANCE."""
-    units = fund_amount_units(amount)
-    kind = ledger_models.TOPUP if units > 0 else ledger_models.ADJUSTMENT
-    with db.write() as session:
-        account = account_by_username(session, username)
-        entry = post_entry(
-            session, account_id=account.id, kind=kind, amount=units, actor=actor, note=note
-        )
-        # The balance after the (atomic) update: checking it here is race-free,
-        # and raising rolls the entry back.
-        if entry.balance_after > MAX_BALANCE_UNITS:
-            raise BalanceLimit(
-                f"the balance of {username} would be {format_units(entry.balance_after)} "
-                f"{account.currency}, above the largest a panel keeps "
-                f"({plain_decimal(MAX_BALANCE)})"
-            )
-        return entry.balance_after
-
-
 def set_account_options(
     db: Database,
     *,
@@ -141,20 +110,52 @@ def set_account_options(
     extended_fields: bool | None = None,
     status: str | None = None,
     email: str | None = None,
+    actor: Actor = Actor.system(),
 ) -> None:
     if status is not None and status not in ACCOUNT_STATUSES:
         raise InvalidAccountInput(f"status is one of {', '.join(ACCOUNT_STATUSES)}")
     with db.write() as session:
         account = account_by_username(session, username)
+        before = {"extended_fields": account.extended_fields, "email": account.email}
         if extended_fields is not None:
             account.extended_fields = extended_fields
-        if status is not None:
+        if status is not None and status != account.status:
+            _audit_status(session, account, status, actor)
             account.status = status
         if email is not None:
             account.email = email or None
+        old, new = changed_fields(
+            before, {"extended_fields": account.extended_fields, "email": account.email}
+        )
+        if new:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ACCOUNT_CHANGED,
+                subject=account_subject(account.id),
+                before=old,
+                after=new,
+            )
 
 
-def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | None:
+def _audit_status(session: Session, account: Account, status: str, actor: Actor) -> None:
+    record_audit(
+        session,
+        actor=actor,
+        action=(
+            AuditAction.ACCOUNT_SUSPENDED
+            if status == SUSPENDED
+            else AuditAction.ACCOUNT_UNSUSPENDED
+        ),
+        subject=account_subject(account.id),
+        before={"status": account.status},
+        after={"status": status},
+    )
+
+
+def set_rate_limit(
+    db: Database, *, username: str, rate_limit: str, actor: Actor = Actor.system()
+) -> str | None:
     """Give the account's keys their own API rate limit (``N/second``, ``N/minute``,
     ``N/hour`` or ``off``), or ``default`` for the panel's; returns what is stored
     (None: the default).  A running server applies it within seconds."""
@@ -164,33 +165,22 @@ def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | Non
     except BadRate as exc:
         raise InvalidAccountInput(f"{exc} (or default)") from None
     with db.write() as session:
-        account_by_username(session, username).rate_limit = stored
+        account = account_by_username(session, username)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.RATE_LIMIT_SET,
+            subject=account_subject(account.id),
+            before={"rate_limit": account.rate_limit or DEFAULT},
+            after={"rate_limit": stored or DEFAULT},
+        )
+        account.rate_limit = stored
     return stored
 
 
-def set_custom_rate(
-    db: Database, *, username: str, service_id: int, rate: Decimal | str | None
-) -> None:
-    """Give the account its own price (base currency, per 1000) for one service;
-    `rate=None` removes it."""
-    with db.write() as session:
-        account = account_by_username(session, username)
-        if session.get(Service, service_id) is None:
-            raise ServiceNotFound(f"no service {service_id}")
-        session.execute(
-            delete(AccountServiceRate).where(
-                AccountServiceRate.account_id == account.id,
-                AccountServiceRate.service_id == service_id,
-            )
-        )
-        if rate is not None:
-            units = to_units(parse_rate(rate))
-            session.add(
-                AccountServiceRate(account_id=account.id, service_id=service_id, rate=units)
-            )
-
-
-def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decimal:
+def set_currency_rate(
+    db: Database, *, code: str, rate: Decimal | str, actor: Actor = Actor.system()
+) -> Decimal:
     """Set how many units of `code` one base unit buys.  Existing balances are kept
     in their own currency, so a rate change never alters them."""
     code = (code or "").strip().upper()
@@ -202,32 +192,20 @@ def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decima
         if code == get_setting(session, "base_currency") and value != 1:
             raise InvalidAccountInput(f"{code} is the base currency; its rate is 1")
         row = session.get(Currency, code)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.CURRENCY_RATE_SET,
+            subject=subject("currency", code),
+            before={"rate": None if row is None else row.rate},
+            after={"rate": text},
+        )
         if row is None:
             session.add(Currency(code=code, rate=text))
         else:
             row.rate = text
             row.updated_at = utcnow()
     return Decimal(text)
-
-
-def set_base_currency(db: Database, *, code: str) -> None:
-    """Choose the base currency; only on a panel with no accounts or services yet,
-    since every stored base-currency amount would change meaning."""
-    code = (code or "").strip().upper()
-    if not CURRENCY_RE.match(code):
-        raise InvalidAccountInput("a currency code is 3-8 capital letters, like EUR")
-    with db.write() as session:
-        used = session.scalar(select(func.count(Account.id))) or session.scalar(
-            select(func.count(Service.id))
-        )
-        if used:
-            raise PanelInUse("the base currency can only be chosen on an empty panel")
-        put_setting(session, "base_currency", code, allow_internal=True)
-        row = session.get(Currency, code)
-        if row is None:
-            session.add(Currency(code=code, rate="1"))
-        else:
-            row.rate = "1"
 
 
 def account_by_username(session: Session, username: str) -> Account:

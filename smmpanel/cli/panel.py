@@ -6,15 +6,9 @@ import typer
 from sqlalchemy import select
 
 from smmpanel.accounts.models import Currency
-from smmpanel.accounts.panel import (
-    CHOICE_KEYS,
-    DEFAULTS,
-    INTEGER_KEYS,
-    INTERNAL_KEYS,
-    get_setting,
-    put_setting,
-)
-from smmpanel.accounts.service import set_base_currency, set_currency_rate
+from smmpanel.accounts.service import set_currency_rate
+from smmpanel.audit.models import Actor
+from smmpanel.catalog.pricing import set_base_currency
 from smmpanel.cli.common import (
     DatabaseUrl,
     JsonFlag,
@@ -27,6 +21,14 @@ from smmpanel.cli.common import (
 )
 from smmpanel.db import Database
 from smmpanel.money import plain_decimal
+from smmpanel.panel.settings import (
+    CHOICE_KEYS,
+    DEFAULTS,
+    INTEGER_KEYS,
+    INTERNAL_KEYS,
+    change_setting,
+    get_setting,
+)
 
 currencies = typer.Typer(
     help="Currencies accounts can hold, and their exchange rates.", no_args_is_help=True
@@ -61,7 +63,7 @@ def currency_set(
 ) -> None:
     """Add a currency or change its exchange rate (balances keep their amounts)."""
     with open_panel(database_url) as db:
-        value = set_currency_rate(db, code=code, rate=rate)
+        value = set_currency_rate(db, code=code, rate=rate, actor=Actor.cli())
         base = base_currency(db)
     echo(f"1 {base} = {plain_decimal(value)} {code.strip().upper()}")
 
@@ -97,7 +99,7 @@ def currency_list(as_json: JsonFlag = False, database_url: DatabaseUrl = None) -
 def currency_base(code: Code, database_url: DatabaseUrl = None) -> None:
     """Choose the base currency (only on a panel without accounts and services)."""
     with open_panel(database_url) as db:
-        set_base_currency(db, code=code)
+        set_base_currency(db, code=code, actor=Actor.cli())
         base = base_currency(db)
     echo(f"base currency: {base}")
 
@@ -121,8 +123,8 @@ def setting_set(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change a panel setting."""
-    with open_panel(database_url) as db, db.write() as session:
-        stored_key, stored = put_setting(session, key.strip(), value)
+    with open_panel(database_url) as db:
+        stored_key, stored = change_setting(db, key=key.strip(), value=value, actor=Actor.cli())
     echo(f"{stored_key} = {stored}")
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
 from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
 from smmpanel.orders.models import Order, OrderKind
-from smmpanel.providers.models import ServiceSource
 
 
 def is_provider_backed(session: Session, service_id: int) -> bool:

@@ -42,23 +42,25 @@ from typing import Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert, resolve_alerts
 from smmpanel.jobs.crash import crash_point
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue, wake_jobs
-from smmpanel.jobs.worker import RetryLater
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange
 from smmpanel.orders.forwarding_states import ForwardState, can_move, move_forward_state
 from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order, OrderKind
+from smmpanel.panel.alerts import raise_alert, resolve_alerts
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import (
     PROVIDER_ACTIVE,
     Provider,
     ProviderOrderRecord,
-    ServiceSource,
     UpstreamService,
 )
 from smmpanel.providers.service import pause_provider
@@ -439,7 +441,7 @@ def forward_failed(session: Session, payload: dict[str, Any], error: str) -> Non
     )
 
 
-def resend_order(db: Database, *, order_id: int, actor: str = "owner") -> bool:
+def resend_order(db: Database, *, order_id: int, actor: Actor) -> bool:
     """The owner sends a failed (or waiting) order again, to every mapping of its
     service in turn, as new.  Returns True when a new forward job was queued,
     False when the waiting one was made due now."""
@@ -458,8 +460,16 @@ def resend_order(db: Database, *, order_id: int, actor: str = "owner") -> bool:
                     else ""
                 )
             )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ORDER_RESENT,
+            subject=subject("order", order_id),
+            before={"forward_state": order.forward_state, "error": order.forward_error},
+            after={"forward_state": ForwardState.QUEUED},
+        )
         move_forward_state(
-            session, order=order, to=ForwardState.QUEUED, actor=actor, reason="resent"
+            session, order=order, to=ForwardState.QUEUED, actor=str(actor), reason="resent"
         )
         order.forward_skip = []
         order.waiting_since, order.forward_error = None, ""

@@ -24,8 +24,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
 from smmpanel.netguard import guarded_client, same_origin
@@ -34,8 +36,9 @@ from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
 from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
+from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
-from smmpanel.providers.models import Provider, ServiceSource
+from smmpanel.providers.models import Provider
 from smmpanel.providers.upstream import UpstreamError
 
 log = logging.getLogger("smmpanel.reconcile")
@@ -115,7 +118,7 @@ def _check_known(
         log.warning("order %s: status look-up failed: %s", order_id, exc)
         report.waiting.append(order_id)
         return
-    adopt_upstream_order(db, order_id=order_id, upstream_order_id=str(result.order_id))
+    adopt_upstream_order(db, order_id=order_id, upstream_order_id=str(result.order_id), actor=None)
     report.adopted.append(order_id)
 
 
@@ -159,10 +162,12 @@ def _search(
         )
     free = [c for c in candidates if c not in taken]
     if free:
-        adopt_upstream_order(db, order_id=order_id, upstream_order_id=free[0])
+        adopt_upstream_order(db, order_id=order_id, upstream_order_id=free[0], actor=None)
         report.adopted.append(order_id)
     else:
-        cancel_unforwarded_order(db, order_id=order_id, why="the upstream has no such order")
+        cancel_unforwarded_order(
+            db, order_id=order_id, why="the upstream has no such order", actor=None
+        )
         report.canceled.append(order_id)
 
 
@@ -193,30 +198,60 @@ def lookup_upstream_orders(access: ProviderAccess, *, service: str, link: str) -
 
 
 def adopt_upstream_order(
-    db: Database, *, order_id: int, upstream_order_id: str, actor: str = ACTOR
+    db: Database, *, order_id: int, upstream_order_id: str, actor: Actor | None
 ) -> None:
-    """Record that the upstream has this order under `upstream_order_id`."""
+    """Record that the upstream has this order under `upstream_order_id`; `actor`
+    None: reconciliation found it by itself (audited are people's decisions)."""
     with db.write() as session:
         order = lock_order(session, order_id)
+        if actor is not None:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ORDER_ADOPTED_BY_HAND,
+                subject=subject("order", order_id),
+                before={"forward_state": order.forward_state},
+                after={
+                    "forward_state": ForwardState.ACCEPTED,
+                    "upstream_order": str(upstream_order_id),
+                },
+            )
         move_forward_state(
             session,
             order=order,
             to=ForwardState.ACCEPTED,
-            actor=actor,
+            actor=ACTOR if actor is None else str(actor),
             reason=f"adopted upstream order {upstream_order_id}",
         )
         order.provider_order_id = str(upstream_order_id)
 
 
-def cancel_unforwarded_order(db: Database, *, order_id: int, why: str) -> None:
-    """The upstream surely has no order: cancel and refund (once)."""
+def cancel_unforwarded_order(db: Database, *, order_id: int, why: str, actor: Actor | None) -> None:
+    """The upstream surely has no order: cancel and refund (once); `actor` None:
+    reconciliation found so by itself."""
     with db.write() as session:
         order = lock_order(session, order_id)
-        move_forward_state(session, order=order, to=ForwardState.REJECTED, actor=ACTOR, reason=why)
+        before = {"forward_state": order.forward_state, "status": order.status}
+        move_forward_state(
+            session,
+            order=order,
+            to=ForwardState.REJECTED,
+            actor=ACTOR if actor is None else str(actor),
+            reason=why,
+        )
         try:
             change_order_status(session, order, status=CANCELED, actor="reconcile", note=why)
         except InvalidStatusChange:
             pass  # already final
+        if actor is not None:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ORDER_CANCELED_BY_HAND,
+                subject=subject("order", order_id),
+                before=before,
+                after={"forward_state": order.forward_state, "status": order.status, "why": why},
+            )
 
 
 def _wait_for_owner(db: Database, order_id: int, why: str, report: ReconcileReport) -> None:

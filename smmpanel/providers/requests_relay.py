@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from smmpanel.db import Database
-from smmpanel.jobs.worker import RetryLater
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.orders.forwarding_states import ForwardState
 from smmpanel.orders.models import (
     REFILL_OPEN,

@@ -19,7 +19,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.orders.dripfeed import refresh_parent_of
 from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.forwarding_states import ForwardState
@@ -33,6 +32,7 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import is_provisional
 from smmpanel.orders.requests import close_pending_cancels
+from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses

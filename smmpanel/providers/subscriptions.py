@@ -32,8 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.money import charge_units, div_half_up, format_units, to_units
 from smmpanel.orders.forwarding_states import ForwardState
@@ -50,7 +50,8 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import charge_post, is_provisional, new_post, post_max, settle_post
 from smmpanel.orders.requests import queue_request_forward
-from smmpanel.providers.models import ServiceSource, UpstreamService
+from smmpanel.panel.alerts import raise_alert
+from smmpanel.providers.models import UpstreamService
 from smmpanel.providers.upstream import UpstreamOrderStatus
 from smmpanel.timeutil import utcnow
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from smmpanel.db import Database
-from smmpanel.jobs.models import Alert
 from smmpanel.orders.models import Order, OrderEvent
 from smmpanel.orders.service import place_order
+from smmpanel.panel.models import Alert
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.cli.conftest import Run, last_line
 from tests.factories import make_customer, make_service
@@ -132,7 +132,7 @@ def test_reconcile_by_hand_and_alerts(run: Run, db: Database, sim: RunningSimula
                 OrderEvent.order_id == ids[0], OrderEvent.to_forward == "accepted"
             )
         ).all()
-        assert [tuple(row) for row in adopted] == [("reconcile", "owner")]
+        assert [(row[0], row[1].split(":")[0]) for row in adopted] == [("reconcile", "cli")]
     alerts = json.loads(run("alerts", "list", "--json").stdout)
     assert [a["kind"] for a in alerts] == ["reconcile"]
     run("alerts", "resolve", str(alerts[0]["id"]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from smmpanel.audit.models import Actor
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.orders.forwarding_states import IllegalForwardTransition
 from smmpanel.orders.models import Order, OrderEvent
@@ -40,7 +41,9 @@ def test_an_accepted_order_cannot_be_canceled_as_never_sent(relay: Relay) -> Non
     order_id = relay.order()
     relay.run()
     with pytest.raises(IllegalForwardTransition):
-        cancel_unforwarded_order(relay.db, order_id=order_id, why="the owner found none")
+        cancel_unforwarded_order(
+            relay.db, order_id=order_id, why="the owner found none", actor=Actor.cli()
+        )
     order = relay.get(order_id)
     assert (order.status, order.forward_state, order.refunded) == ("Pending", "accepted", 0)
     assert _moves(relay, order_id)[-1] == ("sending", "accepted", "forwarding")
@@ -53,7 +56,9 @@ def test_an_order_not_forwarded_cannot_be_adopted(relay: Relay) -> None:
         assert order is not None
         order.forward_state = None  # as an order of a manual service
     with pytest.raises(IllegalForwardTransition):
-        adopt_upstream_order(relay.db, order_id=order_id, upstream_order_id="999")
+        adopt_upstream_order(
+            relay.db, order_id=order_id, upstream_order_id="999", actor=Actor.cli()
+        )
     order = relay.get(order_id)
     assert (order.forward_state, order.provider_order_id) == (None, None)
 
@@ -65,7 +70,9 @@ def test_an_answer_after_the_owner_canceled_is_kept_but_moves_nothing(
 
     def owner_cancels_meanwhile(name: str) -> None:
         if name == "forward:after_send":
-            cancel_unforwarded_order(relay.db, order_id=order_id, why="the owner gave up")
+            cancel_unforwarded_order(
+                relay.db, order_id=order_id, why="the owner gave up", actor=Actor("cli", "owner")
+            )
 
     monkeypatch.setattr(forwarding, "crash_point", owner_cancels_meanwhile)
     relay.run()
@@ -79,5 +86,5 @@ def test_an_answer_after_the_owner_canceled_is_kept_but_moves_nothing(
     with relay.db.read() as session:
         calls = list(session.scalars(select(ProviderOrderRecord.detail)))
     assert calls == ["upstream order 1, after the order was rejected"]
-    assert _moves(relay, order_id)[-1] == ("sending", "rejected", "reconcile")
+    assert _moves(relay, order_id)[-1] == ("sending", "rejected", "cli:owner")
     assert find_balance_mismatches(relay.db) == []

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 import smmpanel
+from smmpanel.config import Settings
 from smmpanel.jobs.kinds import JobKind
 from smmpanel.worker import failure_hooks, handlers, schedules
 
@@ -20,7 +21,7 @@ def test_every_kind_has_exactly_one_handler_and_every_handler_a_kind() -> None:
 
 
 def test_schedules_and_failure_hooks_name_job_kinds() -> None:
-    assert all(isinstance(spec.kind, JobKind) for spec in schedules())
+    assert all(isinstance(spec.kind, JobKind) for spec in schedules(Settings()))
     assert all(isinstance(kind, JobKind) for kind in failure_hooks())
 
 
