@@ -49,6 +49,7 @@ from smmpanel.orders.models import (
     REQUEST_PENDING,
     REQUEST_REJECTED,
     Cancel,
+    ForwardState,
     Order,
     OrderEvent,
 )
@@ -56,7 +57,6 @@ from smmpanel.timeutil import as_utc, utcnow
 
 log = logging.getLogger("smmpanel.dripfeed")
 
-DRIPFEED_JOB = fulfilment.DRIPFEED_JOB
 ACTOR = "dripfeed"
 
 
@@ -87,7 +87,7 @@ def due_parents(db: Database, now: datetime) -> list[int]:
     query = (
         select(Order.id)
         .where(
-            Order.forward_state == fulfilment.PARENT,
+            Order.forward_state == ForwardState.PARENT,
             Order.status.in_(ACTIVE_STATUSES),
             or_(Order.next_run_at <= now, and_(Order.next_run_at.is_(None), ~running)),
         )
@@ -100,7 +100,7 @@ def due_parents(db: Database, now: datetime) -> list[int]:
 def advance_parent(session: Session, parent: Order, *, now: datetime) -> int:
     """Make the parent's due run, if any, then refresh it (caller holds its lock).
     Returns how many runs were made (0 or 1)."""
-    if parent.forward_state != fulfilment.PARENT or parent.status not in ACTIVE_STATUSES:
+    if parent.forward_state != ForwardState.PARENT or parent.status not in ACTIVE_STATUSES:
         return 0
     made = 0
     if parent.next_run_at is not None and as_utc(parent.next_run_at) <= now:
@@ -147,7 +147,7 @@ def _make_run(session: Session, parent: Order, now: datetime) -> Order | None:
             created_at=now,
         )
     )
-    fulfilment.queue_forward(session, run)
+    fulfilment.queue_forward(session, run, actor=ACTOR)
     parent.next_run_at = _next_run_at(parent, now) if number < runs else None
     parent.updated_at = now
     return run
@@ -222,14 +222,14 @@ def refresh_parent_of(session: Session, run: Order, *, actor: str) -> bool:
     found = session.execute(
         select(Order.forward_state).where(Order.id == run.parent_id, Order.kind == KIND_DRIPFEED)
     ).first()
-    if found is None or found[0] != fulfilment.PARENT:
+    if found is None or found[0] != ForwardState.PARENT:
         return False  # a subscription's post, or a manual drip-feed
     parent = lock_order(session, run.parent_id)
     return refresh_parent(session, parent, actor=actor)
 
 
 def is_dripfeed_parent(order: Order) -> bool:
-    return order.kind == KIND_DRIPFEED and order.forward_state == fulfilment.PARENT
+    return order.kind == KIND_DRIPFEED and order.forward_state == ForwardState.PARENT
 
 
 def stop_dripfeed(session: Session, parent: Order, *, actor: str) -> bool:

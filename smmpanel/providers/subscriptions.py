@@ -33,11 +33,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.models import ServiceSource
-from smmpanel.client import OrderStatusResult
 from smmpanel.db import Database
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.money import charge_units, div_half_up, format_units, to_units
-from smmpanel.orders import fulfilment as states
+from smmpanel.orders.forwarding_states import ForwardState
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
@@ -53,11 +52,11 @@ from smmpanel.orders.posts import charge_post, is_provisional, new_post, post_ma
 from smmpanel.orders.requests import queue_request_forward
 from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.models import UpstreamService
+from smmpanel.providers.upstream import UpstreamOrderStatus
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.subscriptions")
 
-EXPIRY_JOB = "subscription_expiry"
 ACTOR = "subscription"
 # Subscription params key: its upstream charge at the last sync, minor units.
 UPSTREAM_CHARGE = "upstream_charge"
@@ -83,7 +82,7 @@ def upstream_post_ids(raw: dict[str, Any]) -> list[str]:
 
 
 def record_subscription_posts(
-    session: Session, sub: Order, result: OrderStatusResult, *, actor: str
+    session: Session, sub: Order, result: UpstreamOrderStatus, *, actor: str
 ) -> int:
     """Make and charge a local child order for each post the upstream listed that
     is not known yet (inside the sync's transaction, the subscription locked).
@@ -116,7 +115,7 @@ def record_subscription_posts(
             quantity=min(units, most) if units else most,
             actor=actor,
             provider_order_id=upstream_id,
-            forward_state=states.ACCEPTED,
+            forward_state=ForwardState.ACCEPTED,
             provisional=not units,
         )
         if not _charge_or_cancel(session, post, actor):
@@ -164,7 +163,7 @@ def upstream_rate(session: Session, order: Order) -> int | None:
 
 
 def settle_from_upstream(
-    session: Session, post: Order, result: OrderStatusResult, *, actor: str
+    session: Session, post: Order, result: UpstreamOrderStatus, *, actor: str
 ) -> int:
     """Settle a post charged provisionally at `max` from its own upstream status:
     the units it reports, or those its charge paid for (plus its remains when it
@@ -172,7 +171,7 @@ def settle_from_upstream(
     Returns the amount refunded; 0 while that cannot be told yet."""
     if not is_provisional(post) or result.status is None:
         return 0
-    status = str(result.status.value)
+    status = result.status
     units = _reported_quantity(result)
     if units is None and status != CANCELED and result.charge is not None:
         units = _units_paid(session, post, to_units(result.charge))
@@ -185,7 +184,7 @@ def settle_from_upstream(
     return settle_post(session, post, units=units, actor=actor)
 
 
-def _reported_quantity(result: OrderStatusResult) -> int | None:
+def _reported_quantity(result: UpstreamOrderStatus) -> int | None:
     text = str(result.raw.get("quantity", "")).strip()
     return int(text) if text.isdigit() and int(text) > 0 else None
 
@@ -249,7 +248,7 @@ def stop_subscription(session: Session, sub: Order, *, actor: str, why: str) -> 
     except IntegrityError:
         return None  # a concurrent cancel request was first
     log.info("subscription %s stopped: %s", sub.id, why)
-    if sub.forward_state in (states.QUEUED, states.FAILED):  # not at its provider
+    if sub.forward_state in (ForwardState.QUEUED, ForwardState.FAILED):  # not at its provider
         change_order_status(session, sub, status=CANCELED, actor=actor, note=why)
         cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
     else:
