@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from smmpanel.db import Database
+from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.service import post_entry
@@ -124,7 +125,7 @@ def charge_post(session: Session, post: Order, *, actor: str) -> None:
         kind=ledger_models.CHARGE,
         amount=-amount,
         actor=actor,
-        cause=f"charge:order:{post.id}",
+        cause=causes.order_charge(post.id),
         order_id=post.id,
         note=f"post {post.run_number} of subscription {post.parent_id}: {post.quantity} units",
     )
@@ -153,7 +154,7 @@ def settle_post(session: Session, post: Order, *, units: int, actor: str) -> int
                 kind=ledger_models.REFUND,
                 amount=due,
                 actor=actor,
-                cause=f"settle:order:{post.id}",
+                cause=causes.order_settlement(post.id),
                 order_id=post.id,
                 note=f"post {post.run_number} of subscription {post.parent_id}: "
                 f"{units} of {post.total_quantity} units delivered",

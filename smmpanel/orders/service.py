@@ -19,6 +19,7 @@ from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.catalog.pricing import account_rate
 from smmpanel.db import Database
+from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.ledger.service import post_entry
@@ -156,7 +157,7 @@ def place_order_in(
             kind=ledger_models.CHARGE,
             amount=-charge,
             actor=actor,
-            cause=f"charge:order:{order_id}",
+            cause=causes.order_charge(order_id),
             order_id=order_id,
             fresh_cause=True,
         )
