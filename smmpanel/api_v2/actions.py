@@ -20,13 +20,13 @@ from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
 from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.queries import list_services
-from smmpanel.db import Database
+from smmpanel.db import Database, transaction
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units
 from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.requests import request_cancel, request_refill
-from smmpanel.orders.service import Replayed, checked_request_id, place_order_in
+from smmpanel.orders.service import place_order
 
 Json = Any
 Action = Callable[[Database, Principal, dict[str, Any]], Json]
@@ -46,24 +46,21 @@ def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """Authenticates in the order's own write transaction: one BEGIN IMMEDIATE
     for the key and the order, not a read transaction first."""
-    try:
-        with db.write() as session:
-            who = principal_for(session, digest)
-            service_id = int_param(params.get("service"))
-            if service_id is None:
-                raise ServiceNotFound("Incorrect service ID")
-            order_id = place_order_in(
-                session,
-                account_id=who.account_id,
-                service_id=service_id,
-                params=params,
-                request_id=checked_request_id(text_param(params, "request_id")),
-                # The actor columns hold 64 characters; usernames may have 64 themselves.
-                actor=f"api:{who.username}"[:64],
-            )
-    except Replayed as replay:
-        order_id = replay.order_id
-    return {"order": order_id}
+    with transaction(db) as session:
+        who = principal_for(session, digest)
+        service_id = int_param(params.get("service"))
+        if service_id is None:
+            raise ServiceNotFound("Incorrect service ID")
+        placed = place_order(
+            session,
+            account_id=who.account_id,
+            service_id=service_id,
+            params=params,
+            request_id=text_param(params, "request_id"),
+            # The actor columns hold 64 characters; usernames may have 64 themselves.
+            actor=f"api:{who.username}"[:64],
+        )
+    return {"order": placed.order_id}
 
 
 def status(db: Database, digest: str, params: dict[str, Any]) -> Json:

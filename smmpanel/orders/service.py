@@ -18,7 +18,7 @@ from smmpanel.accounts.panel import duplicate_link_scope
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.catalog.pricing import account_rate
-from smmpanel.db import Database
+from smmpanel.db import Database, transaction
 from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import InsufficientFunds
@@ -53,15 +53,8 @@ class PlacedOrder:
     replayed: bool = False
 
 
-class Replayed(Exception):
-    """A repeated request_id: roll the transaction back and answer `order_id`."""
-
-    def __init__(self, order_id: int) -> None:
-        self.order_id = order_id
-
-
 def place_order(
-    db: Database,
+    target: Database | Session,
     *,
     account_id: int,
     service_id: int,
@@ -69,30 +62,27 @@ def place_order(
     request_id: str | None = None,
     actor: str = "api",
 ) -> PlacedOrder:
-    """Validate, price, charge and record an order in one transaction.
+    """Validate, price, charge and record an order: in a write transaction of its
+    own when given the Database, in the caller's when given its Session (the API
+    authenticates in the same one; see db.transaction).
 
     With a `request_id`, a repeat of the same request returns the first order
-    and changes nothing; the same id with other parameters is refused.
+    (`replayed`) and writes nothing; the same id with other parameters is refused.
     """
     request_id = checked_request_id(request_id)
-    try:
-        with db.write() as session:
-            return PlacedOrder(
-                place_order_in(
-                    session,
-                    account_id=account_id,
-                    service_id=service_id,
-                    params=params,
-                    request_id=request_id,
-                    actor=actor,
-                )
-            )
-    except Replayed as replay:
-        return PlacedOrder(replay.order_id, replayed=True)
+    with transaction(target) as session:
+        return _place(
+            session,
+            account_id=account_id,
+            service_id=service_id,
+            params=params,
+            request_id=request_id,
+            actor=actor,
+        )
 
 
 def checked_request_id(request_id: str | None) -> str | None:
-    """A request_id as `place_order_in` takes it (trimmed), or InvalidOrderRequest."""
+    """A request_id trimmed, or InvalidOrderRequest."""
     if request_id is not None:
         request_id = request_id.strip()
         if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
@@ -102,7 +92,7 @@ def checked_request_id(request_id: str | None) -> str | None:
     return request_id
 
 
-def place_order_in(
+def _place(
     session: Session,
     *,
     account_id: int,
@@ -110,14 +100,12 @@ def place_order_in(
     params: Mapping[str, Any],
     request_id: str | None,
     actor: str,
-) -> int:
-    """`place_order` in the caller's write transaction (the API authenticates in
-    the same one); `request_id` as `checked_request_id` returns it.  Raises
-    Replayed for a repeated request_id: the caller must roll back and answer
-    with its order."""
+) -> PlacedOrder:
     idempotency = None
     if request_id is not None:
         idempotency = _claim_request_id(session, account_id, request_id, service_id, params)
+        if idempotency.order_id is not None:
+            return PlacedOrder(idempotency.order_id, replayed=True)
     service: Any = session.execute(_SERVICE, {"service_id": service_id}).first()
     if service is None or not service.enabled:
         raise ServiceNotFound("Incorrect service ID")
@@ -169,7 +157,7 @@ def place_order_in(
     if idempotency is not None:
         idempotency.order_id = order_id
         session.flush()
-    return order_id
+    return PlacedOrder(order_id)
 
 
 def _price(session: Session, account_id: int, service: Service) -> tuple[str, int]:
@@ -276,7 +264,9 @@ def _claim_request_id(
     params: Mapping[str, Any],
 ) -> IdempotencyKey:
     """Insert the key row first: a concurrent twin blocks on it (PostgreSQL) or
-    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer."""
+    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer.  Returns the
+    new row (no order yet), or the first request's row with its order (a
+    replay: nothing was written)."""
     fingerprint = _fingerprint(service_id, params)
     existing = session.get(IdempotencyKey, (account_id, request_id))
     if existing is None:
@@ -295,7 +285,7 @@ def _claim_request_id(
         raise IdempotencyConflict("request_id was used before with different parameters")
     if existing.order_id is None:
         raise IdempotencyConflict("request_id is being processed; retry shortly")
-    raise Replayed(existing.order_id)
+    return existing
 
 
 def update_order(
