@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from smmpanel.db import Database
 from smmpanel.orders import fulfilment
+from smmpanel.orders.creation import create_order
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
@@ -44,13 +45,11 @@ from smmpanel.orders.models import (
     KIND_DRIPFEED,
     KIND_ORDER,
     PARTIAL,
-    PENDING,
     REQUEST_COMPLETED,
     REQUEST_PENDING,
     REQUEST_REJECTED,
     Cancel,
     Order,
-    OrderEvent,
 )
 from smmpanel.timeutil import as_utc, utcnow
 
@@ -116,37 +115,24 @@ def _make_run(session: Session, parent: Order, now: datetime) -> Order | None:
         parent.next_run_at = None
         return None
     number = made + 1
-    run = Order(
+    run_id = create_order(
+        session,
         account_id=parent.account_id,
         service_id=parent.service_id,
         kind=KIND_ORDER,
         link=parent.link,
         quantity=parent.quantity,
-        total_quantity=parent.quantity,
-        remains=parent.quantity,
         rate=parent.rate,
         charge=0,  # the parent paid for every run
-        package=False,
         currency=parent.currency,
-        status=PENDING,
         params=dict(parent.params or {}),
-        active_link=None,
-        created_at=now,
-        updated_at=now,
         parent_id=parent.id,
         run_number=number,
-    )
-    session.add(run)
-    session.flush()
-    session.add(
-        OrderEvent(
-            order_id=run.id,
-            to_status=PENDING,
-            actor=ACTOR,
-            note=f"run {number} of {runs} of drip-feed order {parent.id}",
-            created_at=now,
-        )
-    )
+        actor=ACTOR,
+        note=f"run {number} of {runs} of drip-feed order {parent.id}",
+        now=now,
+    ).order_id
+    run = session.get_one(Order, run_id)
     fulfilment.queue_forward(session, run)
     parent.next_run_at = _next_run_at(parent, now) if number < runs else None
     parent.updated_at = now

@@ -7,9 +7,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,29 +19,18 @@ from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service
 from smmpanel.catalog.pricing import account_rate
 from smmpanel.db import Database, transaction
-from smmpanel.ledger import causes
-from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.ledger.service import post_entry
 from smmpanel.money import MAX_BALANCE_UNITS, charge_units
-from smmpanel.orders.errors import ActiveOrderExists, IdempotencyConflict, InvalidOrderRequest
+from smmpanel.orders.creation import create_order
+from smmpanel.orders.errors import IdempotencyConflict, InvalidOrderRequest
 from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
-from smmpanel.orders.models import (
-    KIND_SUBSCRIPTION,
-    PENDING,
-    IdempotencyKey,
-    Order,
-    OrderEvent,
-)
+from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
 from smmpanel.timeutil import utcnow
 
 MAX_REQUEST_ID_LENGTH = 255
-ACTIVE_LINK_MESSAGE = (
-    "You have active order with this link. Please wait until order being completed."
-)
 # Parameters that do not describe the order itself.
 _NOT_FINGERPRINTED = frozenset({"key", "action", "request_id"})
 
@@ -117,42 +106,25 @@ def _place(
         # No balance can pay it; refused before anything is written, since a
         # charge this large may not even fit the 64-bit columns.
         raise InsufficientFunds("Not enough funds on balance")
-    order_id = _insert_order(
+    order_id = create_order(
         session,
         account_id=account_id,
         service_id=service_id,
         kind=draft.kind,
         link=draft.link,
         quantity=draft.quantity,
+        total_quantity=draft.total_quantity,
         runs=draft.runs,
         interval=draft.interval,
-        total_quantity=draft.total_quantity,
         rate=rate,
         charge=charge,
         package=draft.package,
         currency=currency,
-        status=PENDING,
-        remains=draft.total_quantity,
         params=draft.params,
         active_link=_active_link_key(session, account_id, service_id, draft),
-        created_at=now,
-        updated_at=now,
-    )
-    if charge:
-        post_entry(
-            session,
-            account_id=account_id,
-            kind=ledger_models.CHARGE,
-            amount=-charge,
-            actor=actor,
-            cause=causes.order_charge(order_id),
-            order_id=order_id,
-            fresh_cause=True,
-        )
-    session.execute(
-        _INSERT_EVENT,
-        {"order_id": order_id, "to_status": PENDING, "actor": actor, "note": "", "created_at": now},
-    )
+        actor=actor,
+        now=now,
+    ).order_id
     plan_fulfilment(session, order_id=order_id, service_id=service_id)
     if idempotency is not None:
         idempotency.order_id = order_id
@@ -177,10 +149,6 @@ _PRICE = (
     )
     .where(Account.id == bindparam("account_id"))
 )
-_LINK_TAKEN = select(Order.id).where(Order.active_link == bindparam("link")).limit(1)
-_ORDERS = cast(Table, Order.__table__)
-_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
-_INSERT_EVENT = insert(cast(Table, OrderEvent.__table__))
 _SERVICE = select(
     Service.id,
     Service.type,
@@ -231,22 +199,6 @@ def same_target(link: str) -> str:
     host = host.lower().removeprefix("www.")
     path = path.rstrip("/")
     return f"{host}/{path}" if slash and path else host
-
-
-def _insert_order(session: Session, **values: Any) -> int:
-    """Insert the order row (Core: the ORM unit of work doubled the cost of
-    placing an order, measured); returns its id."""
-    link = values.get("active_link")
-    if link is not None and session.execute(_LINK_TAKEN, {"link": link}).first() is not None:
-        raise ActiveOrderExists(ACTIVE_LINK_MESSAGE)
-    try:
-        return int(session.execute(_INSERT_ORDER, values).scalar_one())
-    except IntegrityError as exc:
-        # A concurrent order took the link between our check and our insert;
-        # the whole transaction is void anyway, so no savepoint is needed.
-        if link is not None and "active_link" in str(exc.orig):
-            raise ActiveOrderExists(ACTIVE_LINK_MESSAGE) from None
-        raise
 
 
 def _fingerprint(service_id: int, params: Mapping[str, Any]) -> str:

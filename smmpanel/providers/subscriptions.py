@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 from smmpanel.client import OrderStatusResult
 from smmpanel.db import Database
 from smmpanel.jobs.alerts import raise_alert
-from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.money import charge_units, div_half_up, format_units, to_units
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.lifecycle import change_order_status, lock_order
@@ -49,7 +48,7 @@ from smmpanel.orders.models import (
     Cancel,
     Order,
 )
-from smmpanel.orders.posts import charge_post, is_provisional, new_post, post_max, settle_post
+from smmpanel.orders.posts import is_provisional, make_post, post_max, settle_post
 from smmpanel.orders.requests import queue_request_forward
 from smmpanel.providers.models import ServiceSource, UpstreamService
 from smmpanel.timeutil import utcnow
@@ -109,7 +108,7 @@ def record_subscription_posts(
         units = _units_paid(session, sub, to_units(result.charge) - charged_before)
     unpaid: list[Order] = []
     for upstream_id in fresh:
-        post = new_post(
+        post, paid = make_post(
             session,
             sub,
             quantity=min(units, most) if units else most,
@@ -117,8 +116,10 @@ def record_subscription_posts(
             provider_order_id=upstream_id,
             forward_state=states.ACCEPTED,
             provisional=not units,
+            record_unpaid=True,
         )
-        if not _charge_or_cancel(session, post, actor):
+        if not paid:
+            _cancel_unpaid(session, post, actor)
             unpaid.append(post)
     sub.updated_at = utcnow()
     if unpaid and sub.status in ACTIVE_STATUSES:
@@ -200,22 +201,16 @@ def _alert_unsettled(session: Session, post: Order) -> None:
     )
 
 
-def _charge_or_cancel(session: Session, post: Order, actor: str) -> bool:
-    """Charge the post now; False (and the post Canceled, charge 0) when the
-    balance does not cover it."""
-    try:
-        charge_post(session, post, actor=actor)
-    except InsufficientFunds:
-        change_order_status(
-            session,
-            post,
-            status=CANCELED,
-            actor=actor,
-            note="not enough funds for "
-            f"{format_units(charge_units(post.rate, post.quantity))} {post.currency}",
-        )
-        return False
-    return True
+def _cancel_unpaid(session: Session, post: Order, actor: str) -> None:
+    """A post the balance did not cover is recorded Canceled, charge 0."""
+    change_order_status(
+        session,
+        post,
+        status=CANCELED,
+        actor=actor,
+        note="not enough funds for "
+        f"{format_units(charge_units(post.rate, post.quantity))} {post.currency}",
+    )
 
 
 def _stopped_for_funds(session: Session, sub: Order, unpaid: list[Order], *, actor: str) -> None:
