@@ -14,12 +14,12 @@ from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
 from smmpanel.orders.fulfilment import FORWARD_JOB
+from smmpanel.orders.subscriptions import EXPIRY_JOB, subscription_expiry
 from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
 from smmpanel.providers.forwarding import RECONCILE_JOB, forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
-from smmpanel.providers.subscriptions import EXPIRY_JOB, subscription_expiry
 
 
 def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
