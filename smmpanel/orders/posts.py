@@ -8,7 +8,7 @@ subscription's ``max`` units:
 - a manual subscription's posts are recorded by the owner with the units
   delivered (``record_post``, `smmpanel orders post`);
 - a provider-backed subscription's posts come from the upstream
-  (providers/subscriptions.py), which may charge one provisionally at ``max``
+  (orders/subscriptions.py), which may charge one provisionally at ``max``
   and settle it later (``settle_post``): a refund of the difference, once,
   with its own ledger cause ``settle:order:<id>``.
 

@@ -34,10 +34,10 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import is_provisional
 from smmpanel.orders.requests import close_pending_cancels
-from smmpanel.orders.subscriptions import record_subscription_posts, settle_from_upstream
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses
+from smmpanel.providers.subscription_sync import record_subscription_posts, settle_from_upstream
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.status_sync")
