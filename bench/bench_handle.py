@@ -19,10 +19,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from smmpanel.accounts.service import create_account, fund_account
+from smmpanel.accounts.service import create_account
 from smmpanel.api_v2.app import handle
 from smmpanel.catalog.service import ServiceSpec, create_service
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.schema import upgrade_schema
 
 

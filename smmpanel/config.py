@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     # the worker raises an owner alert; it keeps waiting, and retrying, after.
     order_wait_alert_minutes: int = 60
 
+    # --- The worker (docs/operations.md) ---
+    # How often each periodic job runs (seconds).
+    status_sync_seconds: int = 60
+    reconcile_seconds: int = 300
+    price_sync_seconds: int = 3600
+    dripfeed_seconds: int = 30
+    subscription_expiry_seconds: int = 3600
+    # How long a job taken by a worker that died waits before another worker takes it.
+    job_lease_seconds: float = 60.0
+    # For the crash-recovery tests only: the worker SIGKILLs itself at this named
+    # point (e.g. "forward:sent"); empty, the normal case, never.
+    crash_at: str = ""
+
     # --- API rate limits (docs/operations.md, "Rate limits") ---
     # Master switch: off serves every call unlimited (the demo and the tests turn it off).
     rate_limits: bool = True

@@ -6,6 +6,7 @@ from smmpanel.db import Base
 from smmpanel.jobs import models as jobs_models
 from smmpanel.ledger import models as ledger_models
 from smmpanel.orders import models as orders_models
+from smmpanel.panel import models as panel_models
 from smmpanel.providers import models as providers_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "jobs_models",
     "ledger_models",
     "orders_models",
+    "panel_models",
     "providers_models",
 ]

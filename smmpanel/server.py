@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import uvicorn
@@ -19,7 +20,6 @@ from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
-APP_FACTORY = "smmpanel.server:app_from_environment"
 LISTEN_BACKLOG = 2048  # uvicorn's default
 
 
@@ -40,11 +40,17 @@ def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
     return create_app(db, max_body=settings.max_body_bytes, settings=settings)
 
 
-def app_from_environment() -> Starlette:
-    """The panel's app from SMMPANEL_* settings: uvicorn's factory for the worker
-    processes of `smmpanel serve --workers N` (the parent has migrated already)."""
+def app_factory(settings: Settings) -> Callable[[], Starlette]:
+    """uvicorn's factory for the worker processes of `smmpanel serve --workers N`:
+    it travels to each process pickled with its settings, so the parent's
+    settings (its --database-url too) configure the children without touching
+    os.environ (the parent has migrated already)."""
+    return functools.partial(_app_in_worker_process, settings)
+
+
+def _app_in_worker_process(settings: Settings) -> Starlette:
     install_log_scrubbing()
-    return panel_app(Settings())
+    return panel_app(settings)
 
 
 def bind_listener(host: str, port: int) -> socket.socket:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook
-from smmpanel.config import Settings
+from smmpanel.config import Settings, current_settings
 from smmpanel.db import Database
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
 from smmpanel.orders.fulfilment import FORWARD_JOB
 from smmpanel.orders.subscriptions import EXPIRY_JOB, subscription_expiry
+from smmpanel.orders.webhooks import WEBHOOK_JOB, deliver_webhook
 from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
 from smmpanel.providers.forwarding import RECONCILE_JOB, forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
@@ -27,7 +26,7 @@ def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
 
 
 def handlers(settings: Settings | None = None) -> dict[str, Handler]:
-    settings = settings or Settings()
+    settings = settings or current_settings()
     wait_alert_after = timedelta(minutes=settings.order_wait_alert_minutes)
     return {
         FORWARD_JOB: partial(forward_order, wait_alert_after=wait_alert_after),
@@ -48,18 +47,14 @@ def failure_hooks() -> dict[str, FailureHook]:
     return {FORWARD_JOB: forward_failed}
 
 
-def schedules() -> list[ScheduleSpec]:
-    """Intervals come from SMMPANEL_*_SECONDS variables, for demos and tests."""
-
-    def every(name: str, default: int) -> int:
-        return int(os.environ.get(f"SMMPANEL_{name.upper()}_SECONDS", default))
-
+def schedules(settings: Settings) -> list[ScheduleSpec]:
+    """The periodic jobs, at the intervals of the settings (SMMPANEL_*_SECONDS)."""
     return [
-        ScheduleSpec("status_sync", "status_sync", every("status_sync", 60)),
-        ScheduleSpec("reconcile", "reconcile_all", every("reconcile", 300)),
-        ScheduleSpec("price_sync", PRICE_SYNC_JOB, every("price_sync", 3600)),
-        ScheduleSpec("dripfeed", DRIPFEED_JOB, every("dripfeed", 30)),
-        ScheduleSpec("subscription_expiry", EXPIRY_JOB, every("subscription_expiry", 3600)),
+        ScheduleSpec("status_sync", "status_sync", settings.status_sync_seconds),
+        ScheduleSpec("reconcile", "reconcile_all", settings.reconcile_seconds),
+        ScheduleSpec("price_sync", PRICE_SYNC_JOB, settings.price_sync_seconds),
+        ScheduleSpec("dripfeed", DRIPFEED_JOB, settings.dripfeed_seconds),
+        ScheduleSpec("subscription_expiry", EXPIRY_JOB, settings.subscription_expiry_seconds),
     ]
 
 
@@ -70,11 +65,11 @@ def build_worker(
     poll_interval: float = 0.5,
     settings: Settings | None = None,
 ) -> Worker:
-    """A worker with every handler; its schedules are created or updated.  The
-    job lease (how long a crashed worker's job waits before another takes it)
-    comes from SMMPANEL_JOB_LEASE_SECONDS, default 60."""
-    ensure_schedules(db, schedules())
-    lease = timedelta(seconds=float(os.environ.get("SMMPANEL_JOB_LEASE_SECONDS", 60)))
+    """A worker with every handler; its schedules are created or updated.  Its
+    intervals and job lease come from `settings` (default: the current ones)."""
+    settings = settings or current_settings()
+    ensure_schedules(db, schedules(settings))
+    lease = timedelta(seconds=settings.job_lease_seconds)
     worker = Worker(
         db,
         handlers(settings),

@@ -8,9 +8,10 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from smmpanel.accounts.service import create_account, fund_account
+from smmpanel.accounts.service import create_account
 from smmpanel.catalog.service import ServiceSpec, create_service, import_catalog
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -19,7 +21,7 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
     assert diff == []
 
 
-def test_upgrade_from_first_revision_keeps_data(tmp_path) -> None:
+def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
     import sqlite3
 
     from smmpanel.schema import upgrade_schema

@@ -32,13 +32,6 @@ class Currency(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Setting(Base):
-    __tablename__ = "settings"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(255))
-
-
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
@@ -75,14 +68,3 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class AccountServiceRate(Base):
-    """A per-account price for one service, in the base currency."""
-
-    __tablename__ = "account_service_rates"
-    __table_args__ = (CheckConstraint("rate >= 0", name="custom_rate_not_negative"),)
-
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
-    rate: Mapped[int] = mapped_column(BigInteger)

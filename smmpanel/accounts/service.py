@@ -7,41 +7,23 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import (
     AccountExists,
     AccountNotFound,
-    BalanceLimit,
     InvalidAccountInput,
-    PanelInUse,
     UnknownCurrency,
 )
-from smmpanel.accounts.models import (
-    ACCOUNT_STATUSES,
-    Account,
-    AccountServiceRate,
-    ApiKey,
-    Currency,
-)
-from smmpanel.accounts.panel import get_setting, put_setting
+from smmpanel.accounts.models import ACCOUNT_STATUSES, Account, ApiKey, Currency
 from smmpanel.accounts.rate_limit import DEFAULT, BadRate, normalise_rate
-from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.models import Service
 from smmpanel.db import Database
-from smmpanel.ledger import models as ledger_models
-from smmpanel.ledger.service import post_entry
 from smmpanel.money import (
-    MAX_BALANCE,
-    MAX_BALANCE_UNITS,
-    format_units,
-    parse_amount,
     parse_exchange_rate,
-    parse_rate,
     plain_decimal,
-    to_units,
 )
+from smmpanel.panel.settings import get_setting
 from smmpanel.timeutil import utcnow
 from smmpanel.tokens import new_token
 
@@ -101,39 +83,6 @@ def _issue_key(session: Session, account_id: int) -> str:
     return key
 
 
-def fund_amount_units(amount: Decimal | str) -> int:
-    """The minor units of a top-up (or, negative, a deduction): exact, at most
-    MAX_AMOUNT, never zero; an InvalidValue otherwise."""
-    units = to_units(parse_amount(amount))
-    if units == 0:
-        raise InvalidAccountInput("the amount must not be zero")
-    return units
-
-
-def fund_account(
-    db: Database, *, username: str, amount: Decimal | str, note: str = "", actor: str = "owner"
-) -> int:
-    """Add (or, negative, deduct) money in the account's currency; returns the new
-    balance in minor units.  A deduction never takes the balance below zero, a
-    top-up never above MAX_BALANCE."""
-    units = fund_amount_units(amount)
-    kind = ledger_models.TOPUP if units > 0 else ledger_models.ADJUSTMENT
-    with db.write() as session:
-        account = account_by_username(session, username)
-        entry = post_entry(
-            session, account_id=account.id, kind=kind, amount=units, actor=actor, note=note
-        )
-        # The balance after the (atomic) update: checking it here is race-free,
-        # and raising rolls the entry back.
-        if entry.balance_after > MAX_BALANCE_UNITS:
-            raise BalanceLimit(
-                f"the balance of {username} would be {format_units(entry.balance_after)} "
-                f"{account.currency}, above the largest a panel keeps "
-                f"({plain_decimal(MAX_BALANCE)})"
-            )
-        return entry.balance_after
-
-
 def set_account_options(
     db: Database,
     *,
@@ -168,28 +117,6 @@ def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | Non
     return stored
 
 
-def set_custom_rate(
-    db: Database, *, username: str, service_id: int, rate: Decimal | str | None
-) -> None:
-    """Give the account its own price (base currency, per 1000) for one service;
-    `rate=None` removes it."""
-    with db.write() as session:
-        account = account_by_username(session, username)
-        if session.get(Service, service_id) is None:
-            raise ServiceNotFound(f"no service {service_id}")
-        session.execute(
-            delete(AccountServiceRate).where(
-                AccountServiceRate.account_id == account.id,
-                AccountServiceRate.service_id == service_id,
-            )
-        )
-        if rate is not None:
-            units = to_units(parse_rate(rate))
-            session.add(
-                AccountServiceRate(account_id=account.id, service_id=service_id, rate=units)
-            )
-
-
 def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decimal:
     """Set how many units of `code` one base unit buys.  Existing balances are kept
     in their own currency, so a rate change never alters them."""
@@ -208,26 +135,6 @@ def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decima
             row.rate = text
             row.updated_at = utcnow()
     return Decimal(text)
-
-
-def set_base_currency(db: Database, *, code: str) -> None:
-    """Choose the base currency; only on a panel with no accounts or services yet,
-    since every stored base-currency amount would change meaning."""
-    code = (code or "").strip().upper()
-    if not CURRENCY_RE.match(code):
-        raise InvalidAccountInput("a currency code is 3-8 capital letters, like EUR")
-    with db.write() as session:
-        used = session.scalar(select(func.count(Account.id))) or session.scalar(
-            select(func.count(Service.id))
-        )
-        if used:
-            raise PanelInUse("the base currency can only be chosen on an empty panel")
-        put_setting(session, "base_currency", code, allow_internal=True)
-        row = session.get(Currency, code)
-        if row is None:
-            session.add(Currency(code=code, rate="1"))
-        else:
-            row.rate = "1"
 
 
 def account_by_username(session: Session, username: str) -> Account:

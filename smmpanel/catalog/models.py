@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,3 +77,32 @@ class ServiceTranslation(Base):
     lang: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AccountServiceRate(Base):
+    """A per-account price for one service, in the base currency."""
+
+    __tablename__ = "account_service_rates"
+    __table_args__ = (CheckConstraint("rate >= 0", name="custom_rate_not_negative"),)
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
+    rate: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServiceSource(Base):
+    """A local service forwarded to an upstream service; several in priority order."""
+
+    __tablename__ = "service_sources"
+    __table_args__ = (UniqueConstraint("service_id", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    upstream_service_id: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    # Price sync: local rate = upstream rate x (1 + percent/100) + fixed, rounded.
+    # NULL markup: the owner prices this service by hand; sync leaves its rate.
+    markup_percent: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    markup_fixed: Mapped[int] = mapped_column(BigInteger, default=0)
+    round_places: Mapped[int] = mapped_column(Integer, default=5)

@@ -9,8 +9,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.models import AccountServiceRate
-from smmpanel.catalog.models import Category, CategoryTranslation, Service, ServiceTranslation
+from smmpanel.catalog.models import (
+    AccountServiceRate,
+    Category,
+    CategoryTranslation,
+    Service,
+    ServiceTranslation,
+)
 from smmpanel.catalog.pricing import account_rate
 from smmpanel.db import Database
 

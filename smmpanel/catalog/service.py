@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -216,7 +216,7 @@ class ImportReport:
     renumbered: dict[int, int] = field(default_factory=dict)  # wanted id -> given id
 
 
-def import_catalog(db: Database, *, entries: list[Mapping[str, Any]]) -> ImportReport:
+def import_catalog(db: Database, *, entries: Sequence[Mapping[str, Any]]) -> ImportReport:
     """Import services in the format of the `services` answer, in one transaction.
     A given id is kept when free; an id held by a service of the same name and
     type updates that service (reported as unchanged when nothing differs);

@@ -28,16 +28,10 @@ from smmpanel.ledger.models import LedgerEntry
 from smmpanel.money import format_units
 from smmpanel.orders.models import ORDER_STATUSES, OrderEvent
 from smmpanel.orders.posts import record_post
-from smmpanel.orders.queries import (
-    Forwarding,
-    OrderView,
-    forwarding_of,
-    list_orders,
-    order_events,
-    orders_by_id,
-)
+from smmpanel.orders.queries import OrderView, list_orders, order_events, orders_by_id
 from smmpanel.orders.service import update_order
 from smmpanel.providers.forwarding import resend_order
+from smmpanel.providers.queries import Forwarding, forwarding_of
 
 app = typer.Typer(help="Customer orders.", no_args_is_help=True)
 

@@ -6,15 +6,8 @@ import typer
 from sqlalchemy import select
 
 from smmpanel.accounts.models import Currency
-from smmpanel.accounts.panel import (
-    CHOICE_KEYS,
-    DEFAULTS,
-    INTEGER_KEYS,
-    INTERNAL_KEYS,
-    get_setting,
-    put_setting,
-)
-from smmpanel.accounts.service import set_base_currency, set_currency_rate
+from smmpanel.accounts.service import set_currency_rate
+from smmpanel.catalog.pricing import set_base_currency
 from smmpanel.cli.common import (
     DatabaseUrl,
     JsonFlag,
@@ -27,6 +20,14 @@ from smmpanel.cli.common import (
 )
 from smmpanel.db import Database
 from smmpanel.money import plain_decimal
+from smmpanel.panel.settings import (
+    CHOICE_KEYS,
+    DEFAULTS,
+    INTEGER_KEYS,
+    INTERNAL_KEYS,
+    get_setting,
+    put_setting,
+)
 
 currencies = typer.Typer(
     help="Currencies accounts can hold, and their exchange rates.", no_args_is_help=True

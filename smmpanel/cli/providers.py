@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.cli.common import (
     MAX_ID,
     BadValue,
@@ -27,15 +28,15 @@ from smmpanel.cli.common import (
 from smmpanel.cli.services import app as services_app
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
-from smmpanel.jobs.models import Alert
 from smmpanel.money import format_units, parse_exact, parse_rate
+from smmpanel.panel.models import Alert
 from smmpanel.providers.catalog_sync import (
     fetch_provider_balance,
     import_provider_services,
     sync_prices,
 )
 from smmpanel.providers.gateway import mask_key, masked_stored_key
-from smmpanel.providers.models import Provider, ServiceSource
+from smmpanel.providers.models import Provider
 from smmpanel.providers.reconcile import (
     adopt_upstream_order,
     cancel_unforwarded_order,

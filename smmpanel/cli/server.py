@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.service import create_account, fund_account
+from smmpanel.accounts.service import create_account
 from smmpanel.api_v2.ratelimit import check_settings, proxy_options
 from smmpanel.catalog.models import Service
 from smmpanel.cli.common import (
@@ -31,12 +31,13 @@ from smmpanel.cli.common import (
 )
 from smmpanel.config import Settings, use_settings
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.money import format_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
 from smmpanel.secretbox import SecretBox, new_key
-from smmpanel.server import APP_FACTORY, bind_listener, panel_app, run_processes, serve_on
+from smmpanel.server import app_factory, bind_listener, panel_app, run_processes, serve_on
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.worker import build_worker
 
@@ -45,7 +46,8 @@ DEMO_USER = "demo"
 DEMO_FUNDS = Decimal("100.00000")
 DEMO_PROVIDER = "simulator"
 DEMO_SPEED = 10.0  # seconds per stage at the simulator: an order completes in ~20 s
-DEMO_INTERVALS = {"STATUS_SYNC": "5", "DRIPFEED": "10", "RECONCILE": "30"}
+# The demo's worker syncs often, so orders visibly move (unless SMMPANEL_* says otherwise).
+DEMO_INTERVALS = {"status_sync_seconds": 5, "dripfeed_seconds": 10, "reconcile_seconds": 30}
 
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
 Port = Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=1, max=65535)]
@@ -125,8 +127,6 @@ def demo(
     # The environment's database is not used: a demo never touches the real panel.
     url = database_url or global_database_url()
     settings = demo_settings(Settings())
-    for name, seconds in DEMO_INTERVALS.items():
-        os.environ.setdefault(f"SMMPANEL_{name}_SECONDS", seconds)
     with ExitStack() as held:
         held.enter_context(use_settings(settings))
         # The port, then the demo's own file, before anything is deleted or written:
@@ -150,6 +150,7 @@ def demo_settings(settings: Settings) -> Settings:
     secrets of its database, which is fresh each time."""
     # No rate limits: curl by hand on one machine, nothing to limit.
     update: dict[str, object] = {"allow_private_urls": True, "rate_limits": False}
+    update |= {k: v for k, v in DEMO_INTERVALS.items() if k not in settings.model_fields_set}
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
         update["secret_key"] = SecretStr(new_key())
     return settings.model_copy(update=update)
@@ -158,7 +159,7 @@ def demo_settings(settings: Settings) -> Settings:
 def _run_with_worker(db: Database, listener: socket.socket, settings: Settings) -> None:
     """The worker in a background thread, the API in the foreground."""
     stop = threading.Event()
-    worker = build_worker(db, name="demo-worker", poll_interval=0.2)
+    worker = build_worker(db, name="demo-worker", poll_interval=0.2, settings=settings)
     thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
     thread.start()
     try:
@@ -196,27 +197,19 @@ def _run(db: Database, listener: socket.socket, settings: Settings) -> None:
 
 
 def _run_processes(url: str, listener: socket.socket, settings: Settings, processes: int) -> None:
-    """Several uvicorn processes on one socket, each building its app from the
-    environment: on two cores two processes served 2.2x the balance calls of one
-    (measured; one process is bound by the GIL)."""
+    """Several uvicorn processes on one socket, each building its app from these
+    settings (pickled to it; --database-url included): on two cores two processes
+    served 2.2x the balance calls of one (measured; one process is bound by the GIL)."""
     sys.stdout.flush()
-    previous = os.environ.get("SMMPANEL_DATABASE_URL")
-    os.environ["SMMPANEL_DATABASE_URL"] = url  # what --database-url said, for the children
-    try:
-        config = uvicorn.Config(
-            APP_FACTORY,
-            factory=True,
-            workers=processes,
-            log_level=settings.log_level.lower(),
-            access_log=settings.access_log,
-            **proxy_options(settings),
-        )
-        run_processes(listener, config)
-    finally:
-        if previous is None:
-            os.environ.pop("SMMPANEL_DATABASE_URL", None)
-        else:
-            os.environ["SMMPANEL_DATABASE_URL"] = previous
+    config = uvicorn.Config(
+        app_factory(settings.model_copy(update={"database_url": url})),
+        factory=True,
+        workers=processes,
+        log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
+        **proxy_options(settings),
+    )
+    run_processes(listener, config)
 
 
 def _base_url(host: str, port: int) -> str:

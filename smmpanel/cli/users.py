@@ -10,14 +10,11 @@ from smmpanel.accounts.queries import AccountRow, list_accounts
 from smmpanel.accounts.service import (
     account_by_username,
     create_account,
-    fund_account,
-    fund_amount_units,
     rotate_api_key,
     set_account_options,
-    set_custom_rate,
     set_rate_limit,
 )
-from smmpanel.accounts.webhooks import rotate_webhook_secret, set_webhook
+from smmpanel.catalog.pricing import set_custom_rate
 from smmpanel.catalog.queries import list_services
 from smmpanel.cli.common import (
     MAX_ID,
@@ -34,7 +31,10 @@ from smmpanel.cli.common import (
 )
 from smmpanel.db import Database
 from smmpanel.ledger.errors import InsufficientFunds
+from smmpanel.ledger.funding import fund_account, fund_amount_units
 from smmpanel.money import format_units, parse_rate, to_units
+from smmpanel.orders.queries import order_counts_by_account
+from smmpanel.orders.webhooks import rotate_webhook_secret, set_webhook
 
 app = typer.Typer(help="Customer accounts: create, fund, configure, list.", no_args_is_help=True)
 
@@ -266,7 +266,7 @@ def _account_json(row: AccountRow) -> dict[str, Any]:
 def list_users(as_json: JsonFlag = False, database_url: DatabaseUrl = None) -> None:
     """List the accounts with their balances."""
     with open_panel(database_url) as db:
-        rows = list_accounts(db)
+        rows = list_accounts(db, order_counts=order_counts_by_account(db))
     if as_json:
         emit_json([_account_json(row) for row in rows])
         return

@@ -55,16 +55,3 @@ class Schedule(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     interval_seconds: Mapped[int] = mapped_column(Integer)
     next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class Alert(Base):
-    """Something the owner must look at: a paused provider, stale orders, ..."""
-
-    __tablename__ = "alerts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64))
-    subject: Mapped[str] = mapped_column(String(128))
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from smmpanel.db import Database
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.queue import DEFAULT_LEASE, claim_job, finish_job, retry_job
 from smmpanel.jobs.schedules import enqueue_due_schedules
 
@@ -30,19 +31,6 @@ log = logging.getLogger("smmpanel.worker")
 
 Handler = Callable[[Database, dict[str, Any]], None]
 FailureHook = Callable[[Session, dict[str, Any], str], None]
-
-
-class RetryLater(Exception):
-    """Raised by a handler that cannot finish now (e.g. a paused provider).
-
-    `waiting=True` says the cause is outside the job (a provider paused or
-    unreachable): the attempt is not counted, so the job waits as long as it
-    takes instead of failing after its attempts."""
-
-    def __init__(self, reason: str, *, delay: float | None = None, waiting: bool = False) -> None:
-        super().__init__(reason)
-        self.delay = delay
-        self.waiting = waiting
 
 
 @dataclass

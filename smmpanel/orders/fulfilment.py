@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.jobs.queue import enqueue
 from smmpanel.orders.models import KIND_DRIPFEED, Order
-from smmpanel.providers.models import ServiceSource
 
 FORWARD_JOB = "forward_order"
 DRIPFEED_JOB = "dripfeed_runs"

@@ -19,7 +19,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.webhooks import queue_status_webhook
 from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import AlreadyPosted
@@ -36,6 +35,7 @@ from smmpanel.orders.models import (
     Order,
     OrderEvent,
 )
+from smmpanel.orders.webhooks import queue_status_webhook
 from smmpanel.timeutil import utcnow
 
 

@@ -20,7 +20,6 @@ from smmpanel.orders.models import (
     OrderEvent,
     Refill,
 )
-from smmpanel.providers.models import Provider
 
 
 @dataclass(frozen=True)
@@ -132,30 +131,6 @@ def list_orders(
         query = query.where(Account.username == username)
     with db.read() as session:
         return _with_post_sums(session, [OrderView(*tuple(row)) for row in session.execute(query)])
-
-
-@dataclass(frozen=True)
-class Forwarding:
-    """Where an order is on its way to a provider."""
-
-    state: str | None
-    provider: str | None
-    waiting_since: datetime | None
-    problem: str
-
-
-def forwarding_of(db: Database, order_ids: Sequence[int]) -> dict[int, Forwarding]:
-    if not order_ids:
-        return {}
-    query = (
-        select(
-            Order.id, Order.forward_state, Provider.name, Order.waiting_since, Order.forward_error
-        )
-        .outerjoin(Provider, Provider.id == Order.provider_id)
-        .where(Order.id.in_(list(set(order_ids))))
-    )
-    with db.read() as session:
-        return {row[0]: Forwarding(*row[1:]) for row in session.execute(query)}
 
 
 def order_events(db: Database, order_id: int) -> list[OrderEvent]:
@@ -294,3 +269,10 @@ def _request_view(row: Any, username: str) -> RequestView:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def order_counts_by_account(db: Database) -> dict[int, int]:
+    """How many orders each account has placed (accounts without any are absent)."""
+    query = select(Order.account_id, func.count(Order.id)).group_by(Order.account_id)
+    with db.read() as session:
+        return {account_id: int(n) for account_id, n in session.execute(query)}

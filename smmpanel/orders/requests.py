@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.panel import get_int
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
 from smmpanel.jobs.queue import enqueue
@@ -43,6 +42,7 @@ from smmpanel.orders.models import (
     Order,
     Refill,
 )
+from smmpanel.panel.settings import get_int
 from smmpanel.timeutil import as_utc, utcnow
 
 REFILL_SENT = "Refill request was sent earlier"

@@ -13,10 +13,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.models import Account, AccountServiceRate, Currency
-from smmpanel.accounts.panel import duplicate_link_scope
+from smmpanel.accounts.models import Account, Currency
 from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.models import Service
+from smmpanel.catalog.models import AccountServiceRate, Service
 from smmpanel.catalog.pricing import account_rate
 from smmpanel.db import Database, transaction
 from smmpanel.ledger.errors import InsufficientFunds
@@ -28,6 +27,7 @@ from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
+from smmpanel.panel.settings import duplicate_link_scope
 from smmpanel.timeutil import utcnow
 
 MAX_REQUEST_ID_LENGTH = 255

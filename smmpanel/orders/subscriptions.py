@@ -34,7 +34,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.money import charge_units, div_half_up, format_units
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.lifecycle import change_order_status, lock_order
@@ -50,6 +49,7 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import is_provisional, make_post, post_max, settle_post
 from smmpanel.orders.requests import queue_request_forward
+from smmpanel.panel.alerts import raise_alert
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.subscriptions")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from smmpanel.catalog.models import Service
+from smmpanel.catalog.models import Service, ServiceSource
 from smmpanel.catalog.service import MAX_QUANTITY, ServiceSpec, _insert_service, takes_no_link
 from smmpanel.catalog.types import DEFAULT
 from smmpanel.db import Database
@@ -37,7 +37,7 @@ from smmpanel.providers.catalog_sync_upstream import (
     refresh_upstream_catalog,
 )
 from smmpanel.providers.errors import InvalidProvider, ProviderUnavailable
-from smmpanel.providers.models import Provider, ServiceSource, UpstreamService
+from smmpanel.providers.models import Provider, UpstreamService
 
 __all__ = [
     "PRICE_SYNC_JOB",

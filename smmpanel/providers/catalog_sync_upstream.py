@@ -23,16 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Currency
-from smmpanel.accounts.panel import get_setting
 from smmpanel.catalog.errors import UnknownServiceType
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.catalog.types import DEFAULT, service_type
 from smmpanel.client import Client, SmmError
 from smmpanel.client import Service as UpstreamEntry
 from smmpanel.db import Database
 from smmpanel.money import PLACES, SCALE, MoneyError, from_units, parse_decimal, to_units
+from smmpanel.panel.settings import get_setting
 from smmpanel.providers.errors import InvalidProvider, ProviderNotFound, ProviderUnavailable
 from smmpanel.providers.gateway import ProviderAccess, open_client
-from smmpanel.providers.models import Provider, ServiceSource, UpstreamService
+from smmpanel.providers.models import Provider, UpstreamService
 from smmpanel.providers.service import provider_by_name
 from smmpanel.timeutil import utcnow
 

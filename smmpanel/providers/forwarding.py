@@ -42,22 +42,22 @@ from typing import Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.client import ApiError, OrderMayExistError, ProtocolError, TransportError
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert, resolve_alerts
 from smmpanel.jobs.crash import crash_point
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.queue import enqueue, wake_jobs
-from smmpanel.jobs.worker import RetryLater
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
+from smmpanel.panel.alerts import raise_alert, resolve_alerts
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import (
     PROVIDER_ACTIVE,
     Provider,
     ProviderOrderRecord,
-    ServiceSource,
     UpstreamService,
 )
 from smmpanel.providers.service import pause_provider

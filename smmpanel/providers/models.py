@@ -14,7 +14,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,24 +68,6 @@ class UpstreamService(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class ServiceSource(Base):
-    """A local service forwarded to an upstream service; several in priority order."""
-
-    __tablename__ = "service_sources"
-    __table_args__ = (UniqueConstraint("service_id", "provider_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
-    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
-    upstream_service_id: Mapped[str] = mapped_column(String(64))
-    priority: Mapped[int] = mapped_column(Integer, default=1)
-    # Price sync: local rate = upstream rate x (1 + percent/100) + fixed, rounded.
-    # NULL markup: the owner prices this service by hand; sync leaves its rate.
-    markup_percent: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    markup_fixed: Mapped[int] = mapped_column(BigInteger, default=0)
-    round_places: Mapped[int] = mapped_column(Integer, default=5)
 
 
 class ProviderOrderRecord(Base):

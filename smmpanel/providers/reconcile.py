@@ -24,17 +24,18 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.client import SmmError
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.jobs.queue import enqueue
 from smmpanel.netguard import guarded_client, same_origin
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
+from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_client
-from smmpanel.providers.models import Provider, ServiceSource
+from smmpanel.providers.models import Provider
 
 log = logging.getLogger("smmpanel.reconcile")
 

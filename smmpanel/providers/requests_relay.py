@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from smmpanel.client import ApiError, SmmError, TransportError
 from smmpanel.db import Database
-from smmpanel.jobs.worker import RetryLater
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.models import (
     REFILL_OPEN,

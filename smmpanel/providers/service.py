@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.models import Service
+from smmpanel.catalog.models import Service, ServiceSource
 from smmpanel.db import Database
 from smmpanel.jobs.queue import wake_jobs
 from smmpanel.money import MoneyError, parse_decimal, to_units
@@ -19,12 +19,7 @@ from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.models import ACTIVE_STATUSES, Order
 from smmpanel.providers.errors import InvalidProvider, ProviderExists, ProviderNotFound
 from smmpanel.providers.gateway import check_provider_urls
-from smmpanel.providers.models import (
-    PROVIDER_ACTIVE,
-    PROVIDER_PAUSED,
-    Provider,
-    ServiceSource,
-)
+from smmpanel.providers.models import PROVIDER_ACTIVE, PROVIDER_PAUSED, Provider
 from smmpanel.secretbox import seal_secret
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from smmpanel.client import OrderStatusResult, SmmError
 from smmpanel.db import Database
-from smmpanel.jobs.alerts import raise_alert
 from smmpanel.orders import fulfilment as states
 from smmpanel.orders.dripfeed import refresh_parent_of
 from smmpanel.orders.errors import InvalidStatusChange
@@ -34,6 +33,7 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import is_provisional
 from smmpanel.orders.requests import close_pending_cancels
+from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_client
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smmpanel.catalog.models import ServiceSource
 from smmpanel.client import OrderStatusResult
 from smmpanel.money import to_units
 from smmpanel.orders.models import Order
 from smmpanel.orders.subscriptions import record_posts, settle_provisional_post
-from smmpanel.providers.models import ServiceSource, UpstreamService
+from smmpanel.providers.models import UpstreamService
 
 
 def record_subscription_posts(

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from smmpanel.accounts.panel import put_setting
 from smmpanel.accounts.queries import account_balance
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
@@ -21,6 +20,7 @@ from smmpanel.ledger.queries import list_entries
 from smmpanel.orders.models import Order
 from smmpanel.orders.requests import request_cancel, resolve_cancel
 from smmpanel.orders.service import place_order, update_order
+from smmpanel.panel.settings import put_setting
 from tests.api.helpers import TRANSPORTS, answer, assert_ledger_consistent, balance_text, send
 from tests.factories import make_customer, make_service
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from smmpanel.accounts.service import set_currency_rate, set_custom_rate
+from smmpanel.accounts.service import set_currency_rate
+from smmpanel.catalog.pricing import set_custom_rate
 from smmpanel.db import Database
 from smmpanel.ledger.queries import list_entries
 from tests.api.helpers import Api, assert_ledger_consistent

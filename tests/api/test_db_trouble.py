@@ -43,8 +43,8 @@ def write_lock_held(db: Database, customer: Customer) -> Iterator[None]:
             other.execute("ROLLBACK")
             other.close()
         return
-    with db.engine.connect() as other, other.begin():
-        other.execute(
+    with db.engine.connect() as connection, connection.begin():
+        connection.execute(
             text("SELECT id FROM accounts WHERE id = :id FOR UPDATE"), {"id": customer.id}
         )
         yield

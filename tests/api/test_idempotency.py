@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from smmpanel.accounts.panel import put_setting
-from smmpanel.accounts.service import fund_account
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.orders.models import Order
+from smmpanel.panel.settings import put_setting
 from tests.api.helpers import TRANSPORTS, Api, assert_ledger_consistent
 from tests.factories import make_customer, make_service
 

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from smmpanel.accounts.panel import put_setting
 from smmpanel.catalog.types import SERVICE_TYPES
 from smmpanel.db import Database
 from smmpanel.orders.models import Order
 from smmpanel.orders.service import update_order
+from smmpanel.panel.settings import put_setting
 from tests.api.helpers import Api, assert_ledger_consistent, balance_text
 from tests.factories import make_customer, make_service
 

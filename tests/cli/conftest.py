@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -14,7 +14,7 @@ Run = Callable[..., Result]
 
 
 def invoke(
-    args: Sequence[str], *, input: str | None = None, env: dict[str, str] | None = None
+    args: Sequence[str], *, input: str | None = None, env: Mapping[str, str | None] | None = None
 ) -> Result:
     """Run `smmpanel ARGS`; wide COLUMNS so table cells stay on one line."""
     runner = CliRunner()

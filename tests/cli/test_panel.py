@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from smmpanel.accounts.models import Setting
-from smmpanel.accounts.panel import duplicate_link_scope, get_int
 from smmpanel.db import Database
+from smmpanel.panel.models import Setting
+from smmpanel.panel.settings import duplicate_link_scope, get_int
 from tests.cli.conftest import Run
 from tests.factories import make_customer
 

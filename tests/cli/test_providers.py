@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from smmpanel.db import Database
-from smmpanel.jobs.models import Alert
 from smmpanel.orders.models import Order
 from smmpanel.orders.service import place_order
+from smmpanel.panel.models import Alert
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.cli.conftest import Run, last_line
 from tests.factories import make_customer, make_service

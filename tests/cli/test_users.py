@@ -9,9 +9,9 @@ import pytest
 
 from smmpanel.accounts.errors import InvalidApiKey
 from smmpanel.accounts.queries import account_balance, authenticate
-from smmpanel.accounts.webhooks import sign, verify_signature
 from smmpanel.catalog.queries import list_services
 from smmpanel.db import Database
+from smmpanel.orders.webhooks import sign, verify_signature
 from tests.cli.conftest import Run, last_line
 from tests.factories import make_customer, make_service
 

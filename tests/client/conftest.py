@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from smmpanel.client import AsyncClient, Client
+from smmpanel.client._base import Method
 
 from .fake_panel import KEY, FakePanel
 from .panel_server import PanelServer
@@ -66,7 +67,7 @@ def make_client(panel: PanelServer) -> Iterator[MakeClient]:
     """``make_client(kind="sync", method="post", url=..., key=..., **options)``; closed after."""
     made: list[Any] = []
 
-    def make(kind: str = "sync", method: str = "post", **options: Any) -> Any:
+    def make(kind: str = "sync", method: Method = "post", **options: Any) -> Any:
         url = options.pop("url", panel.url)
         key = options.pop("key", KEY)
         settings = {**FAST, **options}

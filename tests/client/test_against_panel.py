@@ -17,7 +17,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 import httpx
@@ -43,6 +43,7 @@ from smmpanel.client import (
     ServiceType,
     SmmError,
 )
+from smmpanel.client._base import Method
 from smmpanel.db import Database
 from smmpanel.orders.models import Order
 from smmpanel.orders.requests import resolve_cancel, resolve_refill
@@ -172,10 +173,10 @@ def run(live: Live, client_kind: str, method: str, key: str, scenario: Scenario)
 
     async def main() -> None:
         if client_kind == "async":
-            async with AsyncClient(live.url, key, method=method, **OPTIONS) as client:
+            async with AsyncClient(live.url, key, method=cast(Method, method), **OPTIONS) as client:
                 await scenario(client)
         else:
-            with Client(live.url, key, method=method, **OPTIONS) as client:
+            with Client(live.url, key, method=cast(Method, method), **OPTIONS) as client:
                 await scenario(SyncAsAsync(client))
 
     asyncio.run(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -77,7 +77,7 @@ def test_exceptions_hide_the_key(
         ]:
             with pytest.raises(expected) as info:
                 getattr(client, name)(*args)
-            raised.append(info.value)
+            raised.append(cast(SmmError, info.value))
             assert_hidden(info.value)
         unreachable = make_client(kind, method, url=closed_port_url(), retries=0)
         with pytest.raises(TransportError) as info:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from smmpanel.accounts.panel import put_setting
 from smmpanel.db import Database
 from smmpanel.orders.errors import ActiveOrderExists
 from smmpanel.orders.service import place_order, same_target, update_order
+from smmpanel.panel.settings import put_setting
 from tests.factories import Customer, make_customer, make_service
 
 

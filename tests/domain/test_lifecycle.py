@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 
-from smmpanel.accounts.panel import put_setting
 from smmpanel.accounts.queries import account_balance
 from smmpanel.db import Database
 from smmpanel.ledger.queries import find_balance_mismatches, list_entries
@@ -41,6 +40,7 @@ from smmpanel.orders.requests import (
     resolve_refill,
 )
 from smmpanel.orders.service import place_order, update_order
+from smmpanel.panel.settings import put_setting
 from smmpanel.timeutil import utcnow
 from tests.factories import Customer, make_customer, make_service
 

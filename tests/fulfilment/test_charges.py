@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select, update
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.webhooks import WEBHOOK_JOB
 from smmpanel.api_v2.app import create_app
 from smmpanel.client import Client
 from smmpanel.db import Database
 from smmpanel.jobs.models import Job
 from smmpanel.orders.service import place_order, update_order
+from smmpanel.orders.webhooks import WEBHOOK_JOB
 from smmpanel.server import serve_in_thread
 from tests.cli.conftest import invoke
 from tests.factories import Customer, make_customer, make_service

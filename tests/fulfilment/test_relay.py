@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from smmpanel.accounts.queries import account_balance
 from smmpanel.db import Database
-from smmpanel.jobs.models import Alert
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.money import to_units
 from smmpanel.orders.models import Cancel, Refill
 from smmpanel.orders.requests import request_cancel, request_refill
+from smmpanel.panel.models import Alert
 from smmpanel.providers.models import Provider, ProviderOrderRecord
 from smmpanel.providers.reconcile import reconcile_orders
 from smmpanel.providers.service import add_provider, map_service, set_provider_status

@@ -13,7 +13,6 @@ from smmpanel.accounts.queries import account_balance
 from smmpanel.api_v2.app import create_app
 from smmpanel.client import Client
 from smmpanel.db import Database
-from smmpanel.jobs.models import Alert
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.money import charge_units, from_units, to_units
@@ -21,6 +20,7 @@ from smmpanel.orders.models import Cancel, Order
 from smmpanel.orders.requests import request_cancel
 from smmpanel.orders.service import place_order
 from smmpanel.orders.subscriptions import expire_subscriptions
+from smmpanel.panel.models import Alert
 from smmpanel.providers.catalog_sync import sync_prices
 from smmpanel.providers.models import UpstreamService
 from smmpanel.providers.status_sync import sync_statuses
@@ -93,7 +93,7 @@ def _cost(units: int) -> int:
     return charge_units(RATE, units)
 
 
-def _entries(db: Database, account_id: int) -> list[tuple[str, int, str]]:
+def _entries(db: Database, account_id: int) -> list[tuple[str, int, str | None]]:
     with db.read() as session:
         rows = session.execute(
             select(LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.cause)

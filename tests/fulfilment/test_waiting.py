@@ -14,11 +14,12 @@ from sqlalchemy import select, update
 from smmpanel.accounts.queries import account_balance
 from smmpanel.config import Settings
 from smmpanel.db import Database
-from smmpanel.jobs.models import Alert, Job
+from smmpanel.jobs.models import Job
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.money import to_units
 from smmpanel.orders.models import Cancel, Order
 from smmpanel.orders.requests import request_cancel
+from smmpanel.panel.models import Alert
 from smmpanel.providers.models import Provider, ProviderOrderRecord
 from smmpanel.server import free_port
 from smmpanel.simulator.testing import RunningSimulator

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from smmpanel.db import Database
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.models import DONE, FAILED, QUEUED, Job, Schedule
 from smmpanel.jobs.queue import claim_job, enqueue, finish_job, retry_job
 from smmpanel.jobs.schedules import ScheduleSpec, enqueue_due_schedules, ensure_schedules
-from smmpanel.jobs.worker import RetryLater, Worker
+from smmpanel.jobs.worker import Worker
 from smmpanel.timeutil import utcnow
 
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from smmpanel.catalog.models import Category, Service
+from smmpanel.catalog.models import Category, Service, ServiceSource
 from smmpanel.db import Database
-from smmpanel.providers.models import Provider, ServiceSource, UpstreamService
+from smmpanel.providers.models import Provider, UpstreamService
 from smmpanel.simulator.testing import RunningSimulator
 
 

@@ -7,12 +7,12 @@ from decimal import ROUND_CEILING, Decimal
 import pytest
 
 from smmpanel.accounts.service import set_currency_rate
-from smmpanel.catalog.models import Service
+from smmpanel.catalog.models import Service, ServiceSource
 from smmpanel.db import Database
 from smmpanel.money import to_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.errors import InvalidProvider, ProviderNotFound
-from smmpanel.providers.models import Provider, ServiceSource
+from smmpanel.providers.models import Provider
 from smmpanel.providers.service import add_provider, map_service
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.factories import make_service

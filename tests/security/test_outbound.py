@@ -20,16 +20,16 @@ import pytest
 from sqlalchemy import select, update
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.webhooks import (
+from smmpanel.client import Client
+from smmpanel.db import Database
+from smmpanel.jobs.errors import RetryLater
+from smmpanel.netguard import GuardedTransport, OutboundPolicy, check_url, guarded_client
+from smmpanel.orders.webhooks import (
     InvalidWebhookUrl,
     deliver_webhook,
     set_webhook,
 )
-from smmpanel.client import Client
-from smmpanel.db import Database
-from smmpanel.jobs.models import Alert
-from smmpanel.jobs.worker import RetryLater
-from smmpanel.netguard import GuardedTransport, OutboundPolicy, check_url, guarded_client
+from smmpanel.panel.models import Alert
 from smmpanel.providers.catalog_sync import fetch_provider_balance
 from smmpanel.providers.errors import InvalidProvider, ProviderUnavailable
 from smmpanel.providers.gateway import ProviderAccess

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy import text, update
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.webhooks import deliver_webhook, set_webhook, verify_signature
 from smmpanel.config import Settings
 from smmpanel.db import Database
+from smmpanel.orders.webhooks import deliver_webhook, set_webhook, verify_signature
 from smmpanel.providers.catalog_sync import fetch_provider_balance
 from smmpanel.providers.gateway import ProviderAccess
 from smmpanel.providers.models import Provider
@@ -94,10 +95,12 @@ def test_a_value_no_key_opens_is_a_clear_error() -> None:
     ("settings", "message"),
     [
         (Settings(secret_key=None), "SMMPANEL_SECRET_KEY is not set"),
-        (Settings(secret_key=""), "SMMPANEL_SECRET_KEY is not set"),
-        (Settings(secret_key="not-a-key"), "SMMPANEL_SECRET_KEY is not a valid key"),
+        (Settings(secret_key=SecretStr("")), "SMMPANEL_SECRET_KEY is not set"),
+        (Settings(secret_key=SecretStr("not-a-key")), "SMMPANEL_SECRET_KEY is not a valid key"),
         (
-            Settings(secret_key=TEST_SECRET_KEY, secret_key_old=f"{OLD}, short"),
+            Settings(
+                secret_key=SecretStr(TEST_SECRET_KEY), secret_key_old=SecretStr(f"{OLD}, short")
+            ),
             "SMMPANEL_SECRET_KEY_OLD is not a valid key",
         ),
     ],
@@ -113,7 +116,9 @@ def test_a_missing_or_bad_key_says_how_to_make_one(settings: Settings, message: 
 def test_old_keys_are_a_list() -> None:
     other = new_key()
     box = SecretBox.from_settings(
-        Settings(secret_key=TEST_SECRET_KEY, secret_key_old=f" {OLD},{other} ")
+        Settings(
+            secret_key=SecretStr(TEST_SECRET_KEY), secret_key_old=SecretStr(f" {OLD},{other} ")
+        )
     )
     assert box.open(SecretBox(other).seal("a")) == "a"
     assert box.open(SecretBox(OLD).seal("b")) == "b"
@@ -303,7 +308,7 @@ def test_the_demo_makes_its_own_key_and_allows_its_simulator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    env = {"SMMPANEL_SECRET_KEY": None, "SMMPANEL_ALLOW_PRIVATE_URLS": "0"}
+    env: dict[str, str | None] = {"SMMPANEL_SECRET_KEY": None, "SMMPANEL_ALLOW_PRIVATE_URLS": "0"}
     result = invoke(["demo", "--no-serve"], env=env)
     assert result.exit_code == 0, result.output
     db = Database(f"sqlite:///{tmp_path / 'smmpanel-demo.db'}")

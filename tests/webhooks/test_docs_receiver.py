@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from smmpanel.accounts.webhooks import WEBHOOK_JOB, deliver_webhook, set_webhook
 from smmpanel.db import Database
 from smmpanel.jobs.worker import Worker
 from smmpanel.orders.service import place_order, update_order
+from smmpanel.orders.webhooks import WEBHOOK_JOB, deliver_webhook, set_webhook
 from smmpanel.server import serve_in_thread
 from tests.factories import make_customer, make_service
 
@@ -64,7 +64,7 @@ def test_documented_receiver_accepts_deliveries(
 
 
 def test_documented_check_matches_the_library() -> None:
-    from smmpanel.accounts.webhooks import sign, verify_signature
+    from smmpanel.orders.webhooks import sign, verify_signature
 
     namespace: dict[str, Any] = {}
     exec(compile(_documented_check(), str(DOC), "exec"), namespace)

@@ -14,7 +14,12 @@ from sqlalchemy import event, select, update
 
 from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput, NoWebhook
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.webhooks import (
+from smmpanel.db import Database
+from smmpanel.jobs.models import DONE, FAILED, QUEUED, Job
+from smmpanel.jobs.worker import Worker
+from smmpanel.orders.lifecycle import change_order_status, lock_order
+from smmpanel.orders.service import place_order, update_order
+from smmpanel.orders.webhooks import (
     MAX_ATTEMPTS,
     WEBHOOK_JOB,
     deliver_webhook,
@@ -23,11 +28,6 @@ from smmpanel.accounts.webhooks import (
     sign,
     verify_signature,
 )
-from smmpanel.db import Database
-from smmpanel.jobs.models import DONE, FAILED, QUEUED, Job
-from smmpanel.jobs.worker import Worker
-from smmpanel.orders.lifecycle import change_order_status, lock_order
-from smmpanel.orders.service import place_order, update_order
 from smmpanel.secretbox import reveal_secret
 from smmpanel.server import free_port
 from smmpanel.timeutil import as_utc, utcnow

@@ -34,8 +34,8 @@ from smmpanel.accounts.errors import InvalidAccountInput, NoWebhook
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import account_by_username
 from smmpanel.db import Database
+from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.queue import enqueue
-from smmpanel.jobs.worker import RetryLater
 from smmpanel.money import format_units
 from smmpanel.netguard import (
     OutboundPolicy,

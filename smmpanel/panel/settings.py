@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.errors import InvalidAccountInput
-from smmpanel.accounts.models import Setting
+from smmpanel.panel.errors import InvalidSetting
+from smmpanel.panel.models import Setting
 
 DUPLICATE_LINK_SCOPE = "duplicate_link_scope"
 # Whose active orders a new order's link (on the same service) must not repeat:
@@ -83,18 +83,18 @@ def _checked(key: str, value: str, *, allow_internal: bool) -> tuple[str, str]:
     if key == LEGACY_LINK_CHECK:
         switch = _ON_OFF.get(value.lower())
         if switch is None:
-            raise InvalidAccountInput(f"{key} takes on or off")
+            raise InvalidSetting(f"{key} takes on or off")
         return DUPLICATE_LINK_SCOPE, "panel" if switch == "on" else "off"
     settable = set(DEFAULTS) - (set() if allow_internal else INTERNAL_KEYS)
     if key not in settable:
-        raise InvalidAccountInput(f"unknown setting {key!r}; known: {', '.join(sorted(settable))}")
+        raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(sorted(settable))}")
     if key in CHOICE_KEYS:
         value = value.lower()
         if value not in CHOICE_KEYS[key]:
-            raise InvalidAccountInput(f"{key} takes one of: {', '.join(CHOICE_KEYS[key])}")
+            raise InvalidSetting(f"{key} takes one of: {', '.join(CHOICE_KEYS[key])}")
     if key in INTEGER_KEYS:
         low, high = INTEGER_KEYS[key]
         if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
-            raise InvalidAccountInput(f"{key} takes a whole number from {low} to {high}")
+            raise InvalidSetting(f"{key} takes a whole number from {low} to {high}")
         value = str(int(value))
     return key, value

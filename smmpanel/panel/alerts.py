@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from smmpanel.jobs.models import Alert
+from smmpanel.panel.models import Alert
 from smmpanel.timeutil import utcnow
 
 
