@@ -5,7 +5,8 @@ A drip-feed order on a service with upstream sources is a *parent*
 charged quantity x runs at placement and is never sent upstream itself:
 
 - the ``dripfeed_runs`` job creates each run when ``next_run_at`` passes: a
-  plain order (``parent_id``, ``run_number``, charge 0) queued for forwarding
+  plain order (``parent_id``, ``run_number``, charge 0; made by
+  ``creation.create_order`` like every order) queued for forwarding
   in the same transaction, and moves ``next_run_at`` on by ``interval``
   minutes (None after the last run);
 - after any run changes, ``refresh_parent`` recomputes the parent from its
