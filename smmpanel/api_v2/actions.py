@@ -20,7 +20,7 @@ from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
 from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.queries import list_services
-from smmpanel.db import Database, transaction
+from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units
 from smmpanel.orders import queries as order_queries
@@ -45,8 +45,9 @@ def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
 
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """Authenticates in the order's own write transaction: one BEGIN IMMEDIATE
-    for the key and the order, not a read transaction first."""
-    with transaction(db) as session:
+    for the key and the order, not a read transaction first (place_order
+    joins it)."""
+    with db.write() as session:
         who = principal_for(session, digest)
         service_id = int_param(params.get("service"))
         if service_id is None:

@@ -81,34 +81,37 @@ def create_order(
     """
     now = now or utcnow()
     total = quantity if total_quantity is None else total_quantity
-    order_id = _insert_order(
-        session,
-        {
-            "account_id": account_id,
-            "service_id": service_id,
-            "kind": kind,
-            "link": link,
-            "quantity": quantity,
-            "runs": runs,
-            "interval": interval,
-            "total_quantity": total,
-            "rate": rate,
-            "charge": charge,
-            "package": package,
-            "currency": currency,
-            "status": PENDING,
-            "remains": total,
-            "params": params,
-            "active_link": active_link,
-            "created_at": now,
-            "updated_at": now,
-            "provider_id": provider_id,
-            "provider_order_id": provider_order_id,
-            "forward_state": forward_state,
-            "parent_id": parent_id,
-            "run_number": run_number,
-        },
-    )
+    values = {
+        "account_id": account_id,
+        "service_id": service_id,
+        "kind": kind,
+        "link": link,
+        "quantity": quantity,
+        "runs": runs,
+        "interval": interval,
+        "total_quantity": total,
+        "rate": rate,
+        "charge": charge,
+        "package": package,
+        "currency": currency,
+        "status": PENDING,
+        "remains": total,
+        "params": params,
+        "active_link": active_link,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # A child order's columns only when given: a placed order's INSERT stays
+    # the statement it was (each bound column costs time on the hot path).
+    child = {
+        "provider_id": provider_id,
+        "provider_order_id": provider_order_id,
+        "forward_state": forward_state,
+        "parent_id": parent_id,
+        "run_number": run_number,
+    }
+    values.update((name, value) for name, value in child.items() if value is not None)
+    order_id = _insert_order(session, values)
     paid = _debit(session, order_id, account_id, charge, actor, charge_note, record_unpaid)
     session.execute(
         _INSERT_EVENT,
