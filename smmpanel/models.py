@@ -1,6 +1,7 @@
 """Import every context's tables so that ``Base.metadata`` knows them all."""
 
 from smmpanel.accounts import models as accounts_models
+from smmpanel.audit import models as audit_models
 from smmpanel.catalog import models as catalog_models
 from smmpanel.db import Base
 from smmpanel.jobs import models as jobs_models
@@ -12,6 +13,7 @@ from smmpanel.providers import models as providers_models
 __all__ = [
     "Base",
     "accounts_models",
+    "audit_models",
     "catalog_models",
     "jobs_models",
     "ledger_models",

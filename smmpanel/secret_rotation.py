@@ -16,6 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit
 from smmpanel.db import Database
 from smmpanel.providers.models import Provider
 from smmpanel.secretbox import CURRENT_KEY, PLAIN, SecretBox, SecretKeyError
@@ -43,7 +45,9 @@ class RotationReport:
         return sum(c.encrypted + c.reencrypted for c in self.columns.values())
 
 
-def reencrypt_secrets(db: Database, box: SecretBox, *, dry_run: bool = False) -> RotationReport:
+def reencrypt_secrets(
+    db: Database, box: SecretBox, *, dry_run: bool = False, actor: Actor
+) -> RotationReport:
     """Encrypt every stored secret with `box`'s current key; returns the counts
     (with `dry_run`, what would change, changing nothing)."""
     report = RotationReport()
@@ -51,6 +55,18 @@ def reencrypt_secrets(db: Database, box: SecretBox, *, dry_run: bool = False) ->
         for what, id_column, column in SECRET_COLUMNS:
             report.columns[what] = _reencrypt_column(
                 session, box, what, id_column, column, dry_run=dry_run
+            )
+        if report.changed and not dry_run:
+            # How many, never which values.
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.SECRETS_REENCRYPTED,
+                subject="secrets:all",
+                after={
+                    what: {"encrypted": c.encrypted, "reencrypted": c.reencrypted}
+                    for what, c in report.columns.items()
+                },
             )
     return report
 

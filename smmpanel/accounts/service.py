@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import (
@@ -16,8 +16,10 @@ from smmpanel.accounts.errors import (
     InvalidAccountInput,
     UnknownCurrency,
 )
-from smmpanel.accounts.models import ACCOUNT_STATUSES, Account, ApiKey, Currency
+from smmpanel.accounts.models import ACCOUNT_STATUSES, SUSPENDED, Account, ApiKey, Currency
 from smmpanel.accounts.rate_limit import DEFAULT, BadRate, normalise_rate
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import account_subject, changed_fields, record_audit, subject
 from smmpanel.db import Database
 from smmpanel.money import (
     parse_exchange_rate,
@@ -49,7 +51,12 @@ class NewAccount:
 
 
 def create_account(
-    db: Database, *, username: str, email: str | None = None, currency: str | None = None
+    db: Database,
+    *,
+    username: str,
+    email: str | None = None,
+    currency: str | None = None,
+    actor: Actor = Actor.system(),
 ) -> NewAccount:
     """Create an account and its first API key (returned once, stored hashed)."""
     if not USERNAME_RE.match(username or ""):
@@ -62,17 +69,30 @@ def create_account(
         session.add(account)
         session.flush()
         key = _issue_key(session, account.id)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ACCOUNT_CREATED,
+            subject=account_subject(account.id),
+            after={"username": username, "email": email, "currency": code},
+        )
         return NewAccount(id=account.id, username=username, api_key=key)
 
 
-def rotate_api_key(db: Database, *, username: str) -> str:
+def rotate_api_key(db: Database, *, username: str, actor: Actor = Actor.system()) -> str:
     """Revoke every key of the account and issue a new one."""
     with db.write() as session:
         account = account_by_username(session, username)
-        session.execute(
-            update(ApiKey)
-            .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+        active = (ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+        revoked = session.scalar(select(func.count(ApiKey.id)).where(*active)) or 0
+        session.execute(update(ApiKey).where(*active).values(revoked_at=utcnow()))
+        # The count only: neither key (nor its hash) ever goes into the trail.
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.KEY_ROTATED,
+            subject=account_subject(account.id),
+            after={"keys_revoked": revoked},
         )
         return _issue_key(session, account.id)
 
@@ -90,20 +110,52 @@ def set_account_options(
     extended_fields: bool | None = None,
     status: str | None = None,
     email: str | None = None,
+    actor: Actor = Actor.system(),
 ) -> None:
     if status is not None and status not in ACCOUNT_STATUSES:
         raise InvalidAccountInput(f"status is one of {', '.join(ACCOUNT_STATUSES)}")
     with db.write() as session:
         account = account_by_username(session, username)
+        before = {"extended_fields": account.extended_fields, "email": account.email}
         if extended_fields is not None:
             account.extended_fields = extended_fields
-        if status is not None:
+        if status is not None and status != account.status:
+            _audit_status(session, account, status, actor)
             account.status = status
         if email is not None:
             account.email = email or None
+        old, new = changed_fields(
+            before, {"extended_fields": account.extended_fields, "email": account.email}
+        )
+        if new:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ACCOUNT_CHANGED,
+                subject=account_subject(account.id),
+                before=old,
+                after=new,
+            )
 
 
-def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | None:
+def _audit_status(session: Session, account: Account, status: str, actor: Actor) -> None:
+    record_audit(
+        session,
+        actor=actor,
+        action=(
+            AuditAction.ACCOUNT_SUSPENDED
+            if status == SUSPENDED
+            else AuditAction.ACCOUNT_UNSUSPENDED
+        ),
+        subject=account_subject(account.id),
+        before={"status": account.status},
+        after={"status": status},
+    )
+
+
+def set_rate_limit(
+    db: Database, *, username: str, rate_limit: str, actor: Actor = Actor.system()
+) -> str | None:
     """Give the account's keys their own API rate limit (``N/second``, ``N/minute``,
     ``N/hour`` or ``off``), or ``default`` for the panel's; returns what is stored
     (None: the default).  A running server applies it within seconds."""
@@ -113,11 +165,22 @@ def set_rate_limit(db: Database, *, username: str, rate_limit: str) -> str | Non
     except BadRate as exc:
         raise InvalidAccountInput(f"{exc} (or default)") from None
     with db.write() as session:
-        account_by_username(session, username).rate_limit = stored
+        account = account_by_username(session, username)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.RATE_LIMIT_SET,
+            subject=account_subject(account.id),
+            before={"rate_limit": account.rate_limit or DEFAULT},
+            after={"rate_limit": stored or DEFAULT},
+        )
+        account.rate_limit = stored
     return stored
 
 
-def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decimal:
+def set_currency_rate(
+    db: Database, *, code: str, rate: Decimal | str, actor: Actor = Actor.system()
+) -> Decimal:
     """Set how many units of `code` one base unit buys.  Existing balances are kept
     in their own currency, so a rate change never alters them."""
     code = (code or "").strip().upper()
@@ -129,6 +192,14 @@ def set_currency_rate(db: Database, *, code: str, rate: Decimal | str) -> Decima
         if code == get_setting(session, "base_currency") and value != 1:
             raise InvalidAccountInput(f"{code} is the base currency; its rate is 1")
         row = session.get(Currency, code)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.CURRENCY_RATE_SET,
+            subject=subject("currency", code),
+            before={"rate": None if row is None else row.rate},
+            after={"rate": text},
+        )
         if row is None:
             session.add(Currency(code=code, rate=text))
         else:

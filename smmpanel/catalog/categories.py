@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import changed_fields, record_audit, subject
 from smmpanel.catalog.errors import CategoryExists, CategoryNotFound, InvalidService
 from smmpanel.catalog.models import Category, CategoryTranslation, Service
 from smmpanel.db import Database
@@ -49,6 +52,7 @@ def update_category(
     new_name: str | None = None,
     position: int | None = None,
     translations: dict[str, str | None] | None = None,
+    actor: Actor,
 ) -> None:
     """Rename, move (categories are listed by position) or translate a category;
     a translation of None removes it."""
@@ -63,6 +67,7 @@ def update_category(
         ).scalar_one_or_none()
         if category is None:
             raise CategoryNotFound(f"no category {name!r}")
+        before = _audited(category, translations or {}, session)
         if new_name is not None:
             new_name = new_name.strip()
             if not new_name:
@@ -82,3 +87,25 @@ def update_category(
                 session.add(CategoryTranslation(category_id=category.id, lang=lang, name=text))
             else:
                 row.name = text
+        session.flush()
+        old, new = changed_fields(before, _audited(category, translations or {}, session))
+        if new:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.CATEGORY_CHANGED,
+                subject=subject("category", category.id),
+                before=old,
+                after=new,
+            )
+
+
+def _audited(
+    category: Category, translations: dict[str, str | None], session: Session
+) -> dict[str, object]:
+    """The category's name, position and the translations being changed."""
+    fields: dict[str, object] = {"name": category.name, "position": category.position}
+    for lang in sorted(translations):
+        row = session.get(CategoryTranslation, (category.id, lang))
+        fields[f"name_{lang}"] = None if row is None else row.name
+    return fields

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import changed_fields, money, record_audit, subject
 from smmpanel.catalog.errors import (
     CatalogImportError,
     InvalidService,
@@ -54,41 +56,100 @@ class ServiceSpec:
     description_lang: dict[str, str] = field(default_factory=dict)
 
 
-def create_service(db: Database, *, spec: ServiceSpec, service_id: int | None = None) -> int:
+def create_service(
+    db: Database,
+    *,
+    spec: ServiceSpec,
+    service_id: int | None = None,
+    actor: Actor = Actor.system(),
+) -> int:
     """Add a service (with the given id when it is free); returns its id."""
     with db.write() as session:
-        return _insert_service(session, spec, service_id).id
+        return _insert_service(session, spec, service_id, actor=actor).id
 
 
-def update_service(db: Database, *, service_id: int, changes: Mapping[str, Any]) -> None:
+def update_service(
+    db: Database,
+    *,
+    service_id: int,
+    changes: Mapping[str, Any],
+    actor: Actor = Actor.system(),
+) -> None:
     """Change some fields of a service (rate, bounds, flags, name, ...)."""
     with db.write() as session:
         service = session.get(Service, service_id)
         if service is None:
             raise ServiceNotFound(f"no service {service_id}")
         current = _spec_of(session, service)
+        before = audited_fields(current)
         for key, value in changes.items():
             if not hasattr(current, key):
                 raise InvalidService(f"unknown service field {key!r}")
             setattr(current, key, value)
-        _apply_spec(session, service, current)
+        _apply_spec(session, service, current, actor=actor)
         session.flush()
         _store_translations(session, service, current)
+        audit_service_change(session, service, before, actor=actor)
 
 
-def _insert_service(session: Session, spec: ServiceSpec, service_id: int | None) -> Service:
+def audited_fields(spec: ServiceSpec) -> dict[str, Any]:
+    """What the trail keeps of a service (its price as a Decimal string)."""
+    return {
+        "name": spec.name.strip(),
+        "type": service_type(spec.type).name,
+        "category": spec.category.strip(),
+        "rate": money(to_units(parse_rate(spec.rate))),
+        "min": int(spec.min_quantity),
+        "max": int(spec.max_quantity),
+        "dripfeed": bool(spec.dripfeed),
+        "refill": bool(spec.refill),
+        "refill_days": spec.refill_days,
+        "cancel": bool(spec.cancel),
+        "link_required": bool(spec.link_required),
+        "enabled": bool(spec.enabled),
+        "description": spec.description or "",
+    }
+
+
+def audit_service_change(
+    session: Session, service: Service, before: dict[str, Any], *, actor: Actor
+) -> bool:
+    """Record what changed of a stored service since `before`; False when nothing did."""
+    old, new = changed_fields(before, audited_fields(_spec_of(session, service)))
+    if new:
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SERVICE_CHANGED,
+            subject=subject("service", service.id),
+            before=old,
+            after=new,
+        )
+    return bool(new)
+
+
+def _insert_service(
+    session: Session, spec: ServiceSpec, service_id: int | None, *, actor: Actor
+) -> Service:
     if service_id is not None:
         if not 1 <= service_id <= MAX_SERVICE_ID:
             raise InvalidService(f"a service id is 1 to {MAX_SERVICE_ID}, not {service_id}")
         if session.get(Service, service_id) is not None:
             raise ServiceIdTaken(f"service id {service_id} is taken")
     service = Service(id=service_id)
-    _apply_spec(session, service, spec)
+    _apply_spec(session, service, spec, actor=actor)
     session.add(service)
     session.flush()
     if service_id is not None:
         _advance_id_sequence(session)
     _store_translations(session, service, spec)
+    record_audit(
+        session,
+        actor=actor,
+        action=AuditAction.SERVICE_CREATED,
+        subject=subject("service", service.id),
+        after=audited_fields(_spec_of(session, service)),
+    )
     return service
 
 
@@ -107,7 +168,7 @@ def _advance_id_sequence(session: Session) -> None:
     )
 
 
-def _apply_spec(session: Session, service: Service, spec: ServiceSpec) -> None:
+def _apply_spec(session: Session, service: Service, spec: ServiceSpec, *, actor: Actor) -> None:
     name = (spec.name or "").strip()
     if not name:
         raise InvalidService("a service needs a name")
@@ -117,7 +178,7 @@ def _apply_spec(session: Session, service: Service, spec: ServiceSpec) -> None:
         raise InvalidService(f"refill days are 1 to {MAX_REFILL_DAYS}, not {spec.refill_days}")
     service.name = name[:255]
     service.type = service_type(spec.type).name
-    service.category_id = ensure_category(session, spec.category).id
+    service.category_id = ensure_category(session, spec.category, actor=actor).id
     service.rate = rate
     service.min_quantity, service.max_quantity = low, high
     service.dripfeed = bool(spec.dripfeed)
@@ -141,7 +202,7 @@ def _bounds(low: object, high: object) -> tuple[int, int]:
     return low_i, high_i
 
 
-def ensure_category(session: Session, name: str) -> Category:
+def ensure_category(session: Session, name: str, *, actor: Actor) -> Category:
     name = (name or "").strip()
     if not name:
         raise InvalidService("a service needs a category")
@@ -151,6 +212,13 @@ def ensure_category(session: Session, name: str) -> Category:
         category = Category(name=name[:255], position=position + 1)
         session.add(category)
         session.flush()
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.CATEGORY_CREATED,
+            subject=subject("category", category.id),
+            after={"name": category.name, "position": category.position},
+        )
     return category
 
 
@@ -216,7 +284,9 @@ class ImportReport:
     renumbered: dict[int, int] = field(default_factory=dict)  # wanted id -> given id
 
 
-def import_catalog(db: Database, *, entries: Sequence[Mapping[str, Any]]) -> ImportReport:
+def import_catalog(
+    db: Database, *, entries: Sequence[Mapping[str, Any]], actor: Actor = Actor.system()
+) -> ImportReport:
     """Import services in the format of the `services` answer, in one transaction.
     A given id is kept when free; an id held by a service of the same name and
     type updates that service (reported as unchanged when nothing differs);
@@ -228,14 +298,14 @@ def import_catalog(db: Database, *, entries: Sequence[Mapping[str, Any]]) -> Imp
         for index, raw in enumerate(entries):
             try:
                 wanted, spec = spec_from_entry(raw)
-                _import_one(session, wanted, spec, report)
+                _import_one(session, wanted, spec, report, actor=actor)
             except DomainError as exc:
                 raise CatalogImportError(f"entry {index + 1}: {exc}") from None
     return report
 
 
 def _import_one(
-    session: Session, wanted: int | None, spec: ServiceSpec, report: ImportReport
+    session: Session, wanted: int | None, spec: ServiceSpec, report: ImportReport, *, actor: Actor
 ) -> None:
     # An id this panel cannot hold is not kept: the service is renumbered.
     keep = wanted if wanted is not None and 1 <= wanted <= MAX_SERVICE_ID else None
@@ -246,13 +316,15 @@ def _import_one(
         and existing.type == service_type(spec.type).name
     ):
         before = _stored_fields(existing)
-        _apply_spec(session, existing, spec)
+        audited = audited_fields(_spec_of(session, existing))
+        _apply_spec(session, existing, spec, actor=actor)
         session.flush()
         changed = _stored_fields(existing) != before
         changed = _store_translations(session, existing, spec) or changed
+        audit_service_change(session, existing, audited, actor=actor)
         (report.updated if changed else report.unchanged).append(existing.id)
         return
-    service = _insert_service(session, spec, keep if existing is None else None)
+    service = _insert_service(session, spec, keep if existing is None else None, actor=actor)
     report.created.append(service.id)
     if wanted and wanted != service.id:
         report.renumbered[wanted] = service.id

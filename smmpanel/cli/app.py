@@ -13,6 +13,7 @@ import typer
 
 from smmpanel import __version__
 from smmpanel.cli import (
+    audit,
     categories,
     db,
     fulfilment,
@@ -43,6 +44,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     providers,
     fulfilment,
     secrets,
+    audit,
 )
 
 app = typer.Typer(

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from smmpanel.audit.models import Actor
 from smmpanel.catalog.categories import list_categories, update_category
 from smmpanel.cli.common import (
     BadValue,
@@ -80,5 +81,12 @@ def set_category(
     if rename is None and position is None and not parsed:
         raise BadValue("nothing to change: give --name, --position or --lang")
     with open_panel(database_url) as db:
-        update_category(db, name=name, new_name=rename, position=position, translations=parsed)
+        update_category(
+            db,
+            name=name,
+            new_name=rename,
+            position=position,
+            translations=parsed,
+            actor=Actor.cli(),
+        )
     echo(f"category {rename or name} updated")

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from smmpanel.audit.models import Actor
 from smmpanel.cli.common import (
     MAX_COUNT,
     BadValue,
@@ -275,6 +276,7 @@ def update(
             start_count=start_count,
             remains=remains,
             note=note,
+            actor=Actor.cli(),
         )
         after = find_order(db, order_id)
         refund = None if refunded_before else refund_of(db, order_id)
@@ -292,7 +294,7 @@ def update(
 def resend(order_id: OrderId, database_url: DatabaseUrl = None) -> None:
     """Send an order whose forwarding failed (or that waits) to its providers again."""
     with open_panel(database_url) as db:
-        queued = resend_order(db, order_id=order_id)
+        queued = resend_order(db, order_id=order_id, actor=Actor.cli())
     how = "queued for forwarding" if queued else "waiting: tried again now"
     echo(f"order {order_id}: {how} (the worker sends it)")
 
@@ -314,7 +316,11 @@ def post(
     new_status = pick(status, ORDER_STATUSES, "status")
     with open_panel(database_url) as db:
         made = record_post(
-            db, subscription_id=subscription_id, quantity=quantity, status=new_status
+            db,
+            subscription_id=subscription_id,
+            quantity=quantity,
+            status=new_status,
+            actor=Actor.cli(),
         )
     echo(
         f"post {made.number} of subscription {subscription_id}: {quantity} units, "

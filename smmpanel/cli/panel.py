@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from smmpanel.accounts.models import Currency
 from smmpanel.accounts.service import set_currency_rate
+from smmpanel.audit.models import Actor
 from smmpanel.catalog.pricing import set_base_currency
 from smmpanel.cli.common import (
     DatabaseUrl,
@@ -25,8 +26,8 @@ from smmpanel.panel.settings import (
     DEFAULTS,
     INTEGER_KEYS,
     INTERNAL_KEYS,
+    change_setting,
     get_setting,
-    put_setting,
 )
 
 currencies = typer.Typer(
@@ -62,7 +63,7 @@ def currency_set(
 ) -> None:
     """Add a currency or change its exchange rate (balances keep their amounts)."""
     with open_panel(database_url) as db:
-        value = set_currency_rate(db, code=code, rate=rate)
+        value = set_currency_rate(db, code=code, rate=rate, actor=Actor.cli())
         base = base_currency(db)
     echo(f"1 {base} = {plain_decimal(value)} {code.strip().upper()}")
 
@@ -98,7 +99,7 @@ def currency_list(as_json: JsonFlag = False, database_url: DatabaseUrl = None) -
 def currency_base(code: Code, database_url: DatabaseUrl = None) -> None:
     """Choose the base currency (only on a panel without accounts and services)."""
     with open_panel(database_url) as db:
-        set_base_currency(db, code=code)
+        set_base_currency(db, code=code, actor=Actor.cli())
         base = base_currency(db)
     echo(f"base currency: {base}")
 
@@ -122,8 +123,8 @@ def setting_set(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change a panel setting."""
-    with open_panel(database_url) as db, db.write() as session:
-        stored_key, stored = put_setting(session, key.strip(), value)
+    with open_panel(database_url) as db:
+        stored_key, stored = change_setting(db, key=key.strip(), value=value, actor=Actor.cli())
     echo(f"{stored_key} = {stored}")
 
 

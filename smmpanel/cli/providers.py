@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from smmpanel.audit.models import Actor
 from smmpanel.catalog.models import ServiceSource
 from smmpanel.cli.common import (
     MAX_ID,
@@ -29,6 +30,7 @@ from smmpanel.cli.services import app as services_app
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units, parse_exact, parse_rate
+from smmpanel.panel.alerts import resolve_alert
 from smmpanel.panel.models import Alert
 from smmpanel.providers.catalog_sync import (
     fetch_provider_balance,
@@ -49,7 +51,6 @@ from smmpanel.providers.service import (
     set_provider_status,
     unmap_service,
 )
-from smmpanel.timeutil import utcnow
 
 app = typer.Typer(help="Upstream provider panels.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts for the owner (paused providers, stale orders, ...).")
@@ -127,7 +128,13 @@ def add(
         dialect["lookup_url"] = lookup_url
     with open_panel(database_url) as db:
         provider_id = add_provider(
-            db, name=name, api_url=url, api_key=secret, method=method, dialect=dialect
+            db,
+            name=name,
+            api_url=url,
+            api_key=secret,
+            method=method,
+            dialect=dialect,
+            actor=Actor.cli(),
         )
     echo(f"Provider {name} added (key {mask_key(secret)}).")
     echo(str(provider_id))
@@ -252,6 +259,7 @@ def import_services(
             round_places=round_places,
             category=category,
             upstream_ids=upstream_ids or None,
+            actor=Actor.cli(),
         )
     emit_table(
         ["service", "upstream", "name", "cost", "price"],
@@ -276,7 +284,7 @@ def sync_prices_command(
 ) -> None:
     """Re-read upstream catalogs, re-price marked-up services, disable vanished ones."""
     with open_panel(database_url) as db:
-        report = sync_prices(db, provider_name=name)
+        report = sync_prices(db, provider_name=name, actor=Actor.cli())
     echo(report.summary())
     for change in report.changed:
         echo(f"  service {change.id}: {change.old_rate} -> {change.new_rate}")
@@ -308,10 +316,14 @@ def reconcile(
     adoptions = [_adoption(pair) for pair in adopt or []]
     with open_panel(database_url) as db:
         for found in adoptions:
-            adopt_upstream_order(db, order_id=int(found[1]), upstream_order_id=found[2])
+            adopt_upstream_order(
+                db, order_id=int(found[1]), upstream_order_id=found[2], actor=Actor.cli()
+            )
             echo(f"order {found[1]}: adopted upstream order {found[2]}")
         for order_id in cancel or []:
-            cancel_unforwarded_order(db, order_id=order_id, why="the owner found no upstream order")
+            cancel_unforwarded_order(
+                db, order_id=order_id, why="the owner found no upstream order", actor=Actor.cli()
+            )
             echo(f"order {order_id}: canceled and refunded")
         report = reconcile_orders(db, provider_name=name)
     echo(
@@ -326,7 +338,7 @@ def reconcile(
 def pause(name: ProviderName, database_url: DatabaseUrl = None) -> None:
     """Stop forwarding to this provider (orders wait)."""
     with open_panel(database_url) as db:
-        set_provider_status(db, name=name, active=False)
+        set_provider_status(db, name=name, active=False, actor=Actor.cli())
     echo(f"{name} paused")
 
 
@@ -335,7 +347,7 @@ def resume(name: ProviderName, database_url: DatabaseUrl = None) -> None:
     """Forward to this provider again (e.g. after topping it up); orders waiting
     for it are sent at once."""
     with open_panel(database_url) as db:
-        woken = set_provider_status(db, name=name, active=True)
+        woken = set_provider_status(db, name=name, active=True, actor=Actor.cli())
     echo(f"{name} resumed; {woken} waiting orders are sent now")
 
 
@@ -394,6 +406,7 @@ def map_command(
             markup_percent=percent,
             markup_fixed=fixed_amount,
             round_places=round_places,
+            actor=Actor.cli(),
         )
     echo(f"service {service_id} -> {provider} service {upstream_service}, priority {given}")
 
@@ -405,7 +418,9 @@ def unmap_command(
 ) -> None:
     """Stop forwarding a service to one provider."""
     with open_panel(database_url) as db:
-        removed = unmap_service(db, service_id=service_id, provider_name=provider)
+        removed = unmap_service(
+            db, service_id=service_id, provider_name=provider, actor=Actor.cli()
+        )
     if not removed:
         raise CliError(f"service {service_id} is not mapped to {provider}")
     echo(f"service {service_id} no longer forwarded to {provider}")
@@ -445,14 +460,12 @@ def list_alerts(
 
 
 @alerts_app.command("resolve")
-def resolve_alert(
+def resolve_alert_command(
     alert_id: Annotated[int, id_argument("The alert id.")],
     database_url: DatabaseUrl = None,
 ) -> None:
     """Mark an alert as dealt with."""
-    with open_panel(database_url) as db, db.write() as session:
-        alert = session.get(Alert, alert_id)
-        if alert is None:
+    with open_panel(database_url) as db:
+        if not resolve_alert(db, alert_id=alert_id, actor=Actor.cli()):
             raise CliError(f"no alert {alert_id}")
-        alert.resolved_at = utcnow()
     echo(f"alert {alert_id} resolved")

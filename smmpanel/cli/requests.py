@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smmpanel.audit.models import Actor
 from smmpanel.cli.common import (
     CliError,
     DatabaseUrl,
@@ -115,7 +116,7 @@ def refill_update(
     new_status = pick(status, REFILL_STATUSES, "refill status")
     with open_panel(database_url) as db:
         before = _find(db, refill_id, refill=True)
-        resolve_refill(db, refill_id=refill_id, status=new_status)
+        resolve_refill(db, refill_id=refill_id, status=new_status, actor=Actor.cli())
     echo(f"refill {refill_id} (order {before.order_id}): {before.status} -> {new_status}")
 
 
@@ -144,7 +145,7 @@ def cancel_update(
     with open_panel(database_url) as db:
         before = _find(db, cancel_id, refill=False)
         refunded_before = refund_of(db, before.order_id) is not None
-        resolve_cancel(db, cancel_id=cancel_id, status=new_status)
+        resolve_cancel(db, cancel_id=cancel_id, status=new_status, actor=Actor.cli())
         order = find_order(db, before.order_id)
         refund = None if refunded_before else refund_of(db, before.order_id)
     if refund is not None:

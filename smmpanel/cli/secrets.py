@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from smmpanel.audit.models import Actor
 from smmpanel.cli.common import DatabaseUrl, echo, open_panel
 from smmpanel.config import current_settings
 from smmpanel.secret_rotation import reencrypt_secrets
@@ -37,7 +38,7 @@ def rotate(
     SMMPANEL_SECRET_KEY_OLD (remove those keys afterwards)."""
     box = SecretBox.from_settings(current_settings())
     with open_panel(database_url) as db:
-        report = reencrypt_secrets(db, box, dry_run=dry_run)
+        report = reencrypt_secrets(db, box, dry_run=dry_run, actor=Actor.cli())
     for what, counts in report.columns.items():
         echo(
             f"{what}s: {counts.encrypted} encrypted (were plain), {counts.reencrypted} "

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from smmpanel.audit.models import Actor
 from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.queries import ServiceView, list_services
 from smmpanel.catalog.service import ServiceSpec, create_service, import_catalog, update_service
@@ -84,7 +85,7 @@ def add(
         description=description,
     )
     with open_panel(database_url) as db:
-        new_id = create_service(db, spec=spec, service_id=service_id)
+        new_id = create_service(db, spec=spec, service_id=service_id, actor=Actor.cli())
     echo(f"created service {new_id}: {name.strip()} ({service_type(type_).name}, {category})")
     echo(str(new_id))
 
@@ -157,7 +158,7 @@ def set_fields(
     if not changes:
         raise BadValue("nothing to change; give at least one option (see --help)")
     with open_panel(database_url) as db:
-        update_service(db, service_id=service_id, changes=changes)
+        update_service(db, service_id=service_id, changes=changes, actor=Actor.cli())
     shown = ", ".join(f"{key}={_shown(value)}" for key, value in changes.items())
     echo(f"service {service_id}: {shown}")
 
@@ -192,7 +193,7 @@ def import_file(
     except (ValueError, RecursionError) as exc:  # ValueError: also ints past 4300 digits
         raise BadValue(f"{file} is not valid JSON: {exc}") from None
     with open_panel(database_url) as db:
-        report = import_catalog(db, entries=entries)
+        report = import_catalog(db, entries=entries, actor=Actor.cli())
     if as_json:
         emit_json(
             {

@@ -14,6 +14,7 @@ from smmpanel.accounts.service import (
     set_account_options,
     set_rate_limit,
 )
+from smmpanel.audit.models import Actor
 from smmpanel.catalog.pricing import set_custom_rate
 from smmpanel.catalog.queries import list_services
 from smmpanel.cli.common import (
@@ -63,7 +64,9 @@ def add(
 ) -> None:
     """Create an account; prints its API key (shown this once, stored hashed) last."""
     with open_panel(database_url) as db:
-        account = create_account(db, username=name, email=email, currency=currency)
+        account = create_account(
+            db, username=name, email=email, currency=currency, actor=Actor.cli()
+        )
         created = find_account(db, name)
     echo(f"created account {account.username} (id {account.id}, currency {created.currency})")
     echo("API key (shown only now; the panel stores a hash):")
@@ -92,7 +95,7 @@ def fund(
     with open_panel(database_url) as db:
         account = find_account(db, name)
         try:
-            balance = fund_account(db, username=name, amount=amount, note=note)
+            balance = fund_account(db, username=name, amount=amount, note=note, actor=Actor.cli())
         except InsufficientFunds:
             current = find_account(db, name)
             raise CliError(
@@ -182,12 +185,17 @@ def set_options(
         _require_services(db, [service_id for service_id, _ in rates])
         limit = None
         if rate_limit is not None:  # first: a bad value is refused before any change
-            limit = set_rate_limit(db, username=name, rate_limit=rate_limit)
+            limit = set_rate_limit(db, username=name, rate_limit=rate_limit, actor=Actor.cli())
         set_account_options(
-            db, username=name, extended_fields=extended_fields, status=chosen_status, email=email
+            db,
+            username=name,
+            extended_fields=extended_fields,
+            status=chosen_status,
+            email=email,
+            actor=Actor.cli(),
         )
         for service_id, value in rates:
-            set_custom_rate(db, username=name, service_id=service_id, rate=value)
+            set_custom_rate(db, username=name, service_id=service_id, rate=value, actor=Actor.cli())
     changes: list[str] = []
     if extended_fields is not None:
         changes.append(f"extended fields {on_off(extended_fields)}")
@@ -207,7 +215,7 @@ def set_options(
 def rotate_key(name: Name, database_url: DatabaseUrl = None) -> None:
     """Revoke the account's API keys and issue a new one; prints the new key last."""
     with open_panel(database_url) as db:
-        key = rotate_api_key(db, username=name)
+        key = rotate_api_key(db, username=name, actor=Actor.cli())
     echo(f"{name}: the old keys are revoked; new API key (shown only now):")
     echo(key)
 
@@ -232,13 +240,13 @@ def webhook(
         raise BadValue("give a URL, or --remove, or --rotate-secret")
     with open_panel(database_url) as db:
         if remove:
-            set_webhook(db, username=name, url=None)
+            set_webhook(db, username=name, url=None, actor=Actor.cli())
             echo(f"{name}: webhook removed")
             return
         secret = (
-            rotate_webhook_secret(db, username=name)
+            rotate_webhook_secret(db, username=name, actor=Actor.cli())
             if rotate
-            else set_webhook(db, username=name, url=url)
+            else set_webhook(db, username=name, url=url, actor=Actor.cli())
         )
     if secret is None:
         echo(f"{name}: webhook URL changed; the signing secret is unchanged")

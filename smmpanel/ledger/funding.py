@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from smmpanel.accounts.errors import BalanceLimit, InvalidAccountInput
 from smmpanel.accounts.service import account_by_username
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import account_subject, money, record_audit
 from smmpanel.db import Database
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.service import post_entry
@@ -29,7 +31,12 @@ def fund_amount_units(amount: Decimal | str) -> int:
 
 
 def fund_account(
-    db: Database, *, username: str, amount: Decimal | str, note: str = "", actor: str = "owner"
+    db: Database,
+    *,
+    username: str,
+    amount: Decimal | str,
+    note: str = "",
+    actor: Actor = Actor.system(),
 ) -> int:
     """Add (or, negative, deduct) money in the account's currency; returns the new
     balance in minor units.  A deduction never takes the balance below zero, a
@@ -38,8 +45,9 @@ def fund_account(
     kind = ledger_models.TOPUP if units > 0 else ledger_models.ADJUSTMENT
     with db.write() as session:
         account = account_by_username(session, username)
+        # The ledger names the owner as it always has; the trail says which person.
         entry = post_entry(
-            session, account_id=account.id, kind=kind, amount=units, actor=actor, note=note
+            session, account_id=account.id, kind=kind, amount=units, actor="owner", note=note
         )
         # The balance after the (atomic) update: checking it here is race-free,
         # and raising rolls the entry back.
@@ -49,4 +57,17 @@ def fund_account(
                 f"{account.currency}, above the largest a panel keeps "
                 f"({plain_decimal(MAX_BALANCE)})"
             )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ACCOUNT_FUNDED,
+            subject=account_subject(account.id),
+            before={"balance": money(entry.balance_after - units)},
+            after={
+                "balance": money(entry.balance_after),
+                "amount": money(units),
+                "currency": account.currency,
+                "note": note,
+            },
+        )
         return entry.balance_after

@@ -23,6 +23,8 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import money, record_audit, subject
 from smmpanel.db import Database
 from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
@@ -43,6 +45,9 @@ from smmpanel.orders.models import (
     OrderEvent,
 )
 from smmpanel.timeutil import utcnow
+
+# Who status events and ledger entries of a recorded post name (as before the trail).
+OWNER = "owner"
 
 # A post charged at `max` until the upstream tells what it delivered.
 PROVISIONAL = "provisional"
@@ -173,7 +178,7 @@ def record_post(
     subscription_id: int,
     quantity: int,
     status: str = COMPLETED,
-    actor: str = "owner",
+    actor: Actor,
 ) -> RecordedPost:
     """The owner records a post of a manual subscription: a child order of
     `quantity` units (1 to the subscription's max), charged for them, in
@@ -194,9 +199,24 @@ def record_post(
         most = post_max(sub)
         if not 1 <= quantity <= most:
             raise InvalidOrderRequest(f"a post of subscription {sub.id} is 1 to {most} units")
-        post = make_post(session, sub, quantity=quantity, actor=actor).order
+        # Events and the ledger name the owner as before; the trail says which person.
+        post = make_post(session, sub, quantity=quantity, actor=OWNER).order
         if status != PENDING:
-            change_order_status(session, post, status=status, actor=actor)
+            change_order_status(session, post, status=status, actor=OWNER)
         if sub.status == PENDING:
-            change_order_status(session, sub, status=IN_PROGRESS, actor=actor, note="first post")
+            change_order_status(session, sub, status=IN_PROGRESS, actor=OWNER, note="first post")
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.POST_RECORDED,
+            subject=subject("order", sub.id),
+            after={
+                "post": post.id,
+                "number": post.run_number,
+                "quantity": quantity,
+                "status": status,
+                "charge": money(post.charge),
+                "currency": post.currency,
+            },
+        )
         return RecordedPost(post.id, post.run_number or 0, post.charge, post.currency)

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
 from smmpanel.jobs.queue import enqueue
@@ -68,7 +70,9 @@ def request_refill(db: Database, *, account_id: int, order_id: int) -> int:
         return refill.id
 
 
-def resolve_refill(db: Database, *, refill_id: int, status: str) -> None:
+def resolve_refill(
+    db: Database, *, refill_id: int, status: str, actor: Actor = Actor.system()
+) -> None:
     if status not in REFILL_STATUSES:
         raise InvalidStatusChange(f"a refill status is one of {', '.join(REFILL_STATUSES)}")
     with db.write() as session:
@@ -77,6 +81,14 @@ def resolve_refill(db: Database, *, refill_id: int, status: str) -> None:
             raise RefillNotFound("Refill not found")
         if refill.status not in REFILL_OPEN and status != refill.status:
             raise InvalidStatusChange(f"refill {refill_id} is {refill.status} already")
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.REFILL_RESOLVED_BY_HAND,
+            subject=subject("refill", refill_id),
+            before={"status": refill.status, "order": refill.order_id},
+            after={"status": status},
+        )
         refill.status = status
         refill.open_order_id = refill.order_id if status in REFILL_OPEN else None
         refill.updated_at = utcnow()
@@ -110,7 +122,9 @@ def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int
         return cancel.id, order.kind
 
 
-def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "owner") -> None:
+def resolve_cancel(
+    db: Database, *, cancel_id: int, status: str, actor: Actor = Actor.system()
+) -> None:
     """Completed cancels the order and refunds it (once); Rejected just closes."""
     if status not in CANCEL_STATUSES:
         raise InvalidStatusChange(f"a cancel status is one of {', '.join(CANCEL_STATUSES)}")
@@ -134,10 +148,20 @@ def resolve_cancel(db: Database, *, cancel_id: int, status: str, actor: str = "o
                 f"cancel {cancel_id} closes by itself when the drip-feed's running "
                 "runs end; set their statuses instead"
             )
+        before = {"status": cancel.status, "order": order.id, "order_status": order.status}
         if status == REQUEST_COMPLETED and cancel.status == REQUEST_PENDING:
+            # The status history names the owner as before; the trail says which person.
             change_order_status(
-                session, order, status=CANCELED, actor=actor, note=f"cancel request {cancel.id}"
+                session, order, status=CANCELED, actor="owner", note=f"cancel request {cancel.id}"
             )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.CANCEL_RESOLVED_BY_HAND,
+            subject=subject("cancel", cancel_id),
+            before=before,
+            after={"status": status, "order_status": order.status},
+        )
         cancel.status = status
         cancel.open_order_id = cancel.order_id if status == REQUEST_PENDING else None
         cancel.updated_at = utcnow()

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account, Currency
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import AccountServiceRate, Service
 from smmpanel.catalog.pricing import account_rate
@@ -24,7 +26,7 @@ from smmpanel.orders.creation import create_order
 from smmpanel.orders.errors import IdempotencyConflict, InvalidOrderRequest
 from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
-from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey
+from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey, Order
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
 from smmpanel.panel.settings import duplicate_link_scope
@@ -247,22 +249,38 @@ def update_order(
     status: str | None = None,
     start_count: int | None = None,
     remains: int | None = None,
-    actor: str = "owner",
     note: str = "",
+    actor: Actor = Actor.system(),
 ) -> bool:
     """The owner sets an order's status and counters (manual fulfilment).
     Partial and Canceled refund automatically, exactly once."""
     with db.write() as session:
         order = lock_order(session, order_id)
+        before = _hand_fields(order)
+        # The status history names the owner as before; the trail says which person.
         changed = change_order_status(
             session,
             order,
             status=status,
             start_count=start_count,
             remains=remains,
-            actor=actor,
+            actor="owner",
             note=note,
         )
+        if changed:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ORDER_RESOLVED_BY_HAND,
+                subject=subject("order", order_id),
+                before=before,
+                after={**_hand_fields(order), "note": note},
+            )
         # An order that ended while a cancel request waited closes that request.
         close_pending_cancels(session, [order])
         return changed
+
+
+def _hand_fields(order: Order) -> dict[str, Any]:
+    """What the trail keeps of an order the owner updates by hand."""
+    return {"status": order.status, "start_count": order.start_count, "remains": order.remains}

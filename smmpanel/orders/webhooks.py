@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session
 from smmpanel.accounts.errors import InvalidAccountInput, NoWebhook
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import account_by_username
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import account_subject, record_audit
 from smmpanel.db import Database
 from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.queue import enqueue
@@ -73,7 +75,9 @@ class InvalidWebhookUrl(InvalidAccountInput):
 # --- the owner's commands -------------------------------------------------------
 
 
-def set_webhook(db: Database, *, username: str, url: str | None) -> str | None:
+def set_webhook(
+    db: Database, *, username: str, url: str | None, actor: Actor = Actor.system()
+) -> str | None:
     """Set (or, with ``url=None``, remove) the account's webhook URL.
 
     Setting a URL on an account without a secret generates one and returns it:
@@ -85,6 +89,18 @@ def set_webhook(db: Database, *, username: str, url: str | None) -> str | None:
     with db.write() as session:
         account = account_by_username(session, username)
         session.info.pop(_CACHE_KEY, None)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.WEBHOOK_SET if clean else AuditAction.WEBHOOK_REMOVED,
+            subject=account_subject(account.id),
+            before={"url": audited_url(account.webhook_url)},
+            # Whether a new signing secret was issued (never the secret itself).
+            after={
+                "url": audited_url(clean),
+                "new_secret": bool(clean and not account.webhook_secret),
+            },
+        )
         if clean is None:
             account.webhook_url = account.webhook_secret = None
             return None
@@ -96,7 +112,7 @@ def set_webhook(db: Database, *, username: str, url: str | None) -> str | None:
         return secret
 
 
-def rotate_webhook_secret(db: Database, *, username: str) -> str:
+def rotate_webhook_secret(db: Database, *, username: str, actor: Actor = Actor.system()) -> str:
     """Replace the secret; returns the new one (shown once).  Deliveries still
     queued are signed with the new secret when they are sent."""
     with db.write() as session:
@@ -105,7 +121,25 @@ def rotate_webhook_secret(db: Database, *, username: str) -> str:
             raise NoWebhook(f"account {username!r} has no webhook; set a URL first")
         secret = new_webhook_secret()
         account.webhook_secret = seal_secret(secret)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.WEBHOOK_SECRET_ROTATED,
+            subject=account_subject(account.id),
+            after={"url": audited_url(account.webhook_url)},
+        )
         return secret
+
+
+def audited_url(url: str | None) -> str | None:
+    """The URL as the audit trail keeps it: without user, password or query,
+    where a receiver's own token may hide."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def new_webhook_secret() -> str:

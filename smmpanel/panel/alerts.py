@@ -5,6 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit
+from smmpanel.db import Database
 from smmpanel.panel.models import Alert
 from smmpanel.timeutil import utcnow
 
@@ -20,6 +23,24 @@ def raise_alert(session: Session, *, kind: str, subject: str, message: str) -> b
         return False
     session.add(Alert(kind=kind, subject=subject[:128], message=message))
     return True
+
+
+def resolve_alert(db: Database, *, alert_id: int, actor: Actor) -> bool:
+    """The owner marks one alert dealt with; False when there is no such alert."""
+    with db.write() as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return False
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ALERT_RESOLVED,
+            subject=f"alert:{alert_id}",
+            before={"resolved": alert.resolved_at is not None},
+            after={"resolved": True, "kind": alert.kind, "about": alert.subject},
+        )
+        alert.resolved_at = alert.resolved_at or utcnow()
+        return True
 
 
 def resolve_alerts(session: Session, *, kind: str, subject: str) -> int:

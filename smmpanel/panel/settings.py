@@ -5,6 +5,9 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
+from smmpanel.db import Database
 from smmpanel.panel.errors import InvalidSetting
 from smmpanel.panel.models import Setting
 
@@ -77,6 +80,24 @@ def put_setting(
     else:
         row.value = value
     return key, value
+
+
+def change_setting(db: Database, *, key: str, value: str, actor: Actor) -> tuple[str, str]:
+    """The owner changes a setting (put_setting in a transaction of its own, audited);
+    returns the key and value stored."""
+    with db.write() as session:
+        stored_key, _ = _checked(key, value.strip(), allow_internal=False)
+        before = get_setting(session, stored_key)
+        stored_key, stored = put_setting(session, key, value)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SETTING_CHANGED,
+            subject=subject("setting", stored_key),
+            before={stored_key: before},
+            after={stored_key: stored},
+        )
+        return stored_key, stored
 
 
 def _checked(key: str, value: str, *, allow_internal: bool) -> tuple[str, str]:

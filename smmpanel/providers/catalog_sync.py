@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import Service, ServiceSource
 from smmpanel.catalog.service import MAX_QUANTITY, ServiceSpec, _insert_service, takes_no_link
 from smmpanel.catalog.types import DEFAULT
@@ -38,6 +40,7 @@ from smmpanel.providers.catalog_sync_upstream import (
 )
 from smmpanel.providers.errors import InvalidProvider, ProviderUnavailable
 from smmpanel.providers.models import Provider, UpstreamService
+from smmpanel.providers.service import audited_source
 
 __all__ = [
     "PRICE_SYNC_JOB",
@@ -116,6 +119,7 @@ def import_provider_services(
     round_places: int = 2,
     category: str | None = None,
     upstream_ids: list[str] | None = None,
+    actor: Actor = Actor.system(),
 ) -> ImportResult:
     """Create a local service, priced with the markup, for each selected upstream
     service not yet mapped from this provider (refreshing the catalog first)."""
@@ -149,7 +153,7 @@ def import_provider_services(
             result.already_imported[row.upstream_id] = mapped[row.upstream_id]
             continue
         try:
-            _import_one(db, access.id, row, markup, fx, result)
+            _import_one(db, access.id, row, markup, fx, result, actor=actor)
         except DomainError as exc:
             result.failed[row.upstream_id] = str(exc)
     return result
@@ -174,6 +178,8 @@ def _import_one(
     markup: Markup,
     fx: Decimal,
     result: ImportResult,
+    *,
+    actor: Actor,
 ) -> None:
     rate = markup.rate_units(row.rate, fx)
     raw = row.raw or {}
@@ -205,15 +211,21 @@ def _import_one(
         if mapped_to is not None:  # imported meanwhile by someone else
             result.already_imported[row.upstream_id] = mapped_to
             return
-        service = _insert_service(session, spec, None)
-        session.add(
-            ServiceSource(
-                service_id=service.id,
-                provider_id=provider_id,
-                upstream_service_id=row.upstream_id,
-                priority=1,
-                **markup.stored(),
-            )
+        service = _insert_service(session, spec, None, actor=actor)
+        source = ServiceSource(
+            service_id=service.id,
+            provider_id=provider_id,
+            upstream_service_id=row.upstream_id,
+            priority=1,
+            **markup.stored(),
+        )
+        session.add(source)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SERVICE_MAPPED,
+            subject=subject("service", service.id),
+            after=audited_source(source),
         )
     if row.type == DEFAULT and str(raw.get("type") or "default").strip().lower() != "default":
         result.unknown_type.append(row.upstream_id)
@@ -227,7 +239,9 @@ def _import_one(
 # --- price sync ----------------------------------------------------------------------
 
 
-def sync_prices(db: Database, *, provider_name: str | None = None) -> PriceSyncReport:
+def sync_prices(
+    db: Database, *, provider_name: str | None = None, actor: Actor = Actor.system()
+) -> PriceSyncReport:
     """Refresh the catalog of one provider (or of each one) and reprice the local
     services they back.
 
@@ -260,7 +274,29 @@ def sync_prices(db: Database, *, provider_name: str | None = None) -> PriceSyncR
     if refreshed:
         with db.write() as session:
             _reprice(session, refreshed, returned, report)
+            _audit_repricing(session, report, actor)
     return report
+
+
+def _audit_repricing(session: Session, report: PriceSyncReport, actor: Actor) -> None:
+    for change in report.changed:
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SERVICE_CHANGED,
+            subject=subject("service", change.id),
+            before={"rate": str(change.old_rate)},
+            after={"rate": str(change.new_rate), "by": "price sync"},
+        )
+    for service_id in report.disabled:
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SERVICE_CHANGED,
+            subject=subject("service", service_id),
+            before={"enabled": True},
+            after={"enabled": False, "by": "price sync: upstream service gone"},
+        )
 
 
 def _provider_names(db: Database) -> list[str]:
@@ -372,5 +408,5 @@ def sync_prices_job(db: Database, payload: dict[str, Any]) -> None:
                 log.warning("price sync: no provider %s; nothing to do", provider_id)
                 return
             provider_name = provider.name
-    report = sync_prices(db, provider_name=provider_name)
+    report = sync_prices(db, provider_name=provider_name, actor=Actor.worker())
     log.info("%s", report.summary())

@@ -42,6 +42,8 @@ from typing import Any, NoReturn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import ServiceSource
 from smmpanel.client import ApiError, OrderMayExistError, ProtocolError, TransportError
 from smmpanel.db import Database
@@ -399,7 +401,7 @@ def forward_failed(session: Session, payload: dict[str, Any], error: str) -> Non
     )
 
 
-def resend_order(db: Database, *, order_id: int) -> bool:
+def resend_order(db: Database, *, order_id: int, actor: Actor) -> bool:
     """The owner sends a failed (or waiting) order again, to every mapping of its
     service in turn, as new.  Returns True when a new forward job was queued,
     False when the waiting one was made due now."""
@@ -418,6 +420,14 @@ def resend_order(db: Database, *, order_id: int) -> bool:
                     else ""
                 )
             )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ORDER_RESENT,
+            subject=subject("order", order_id),
+            before={"forward_state": order.forward_state, "error": order.forward_error},
+            after={"forward_state": states.QUEUED},
+        )
         order.forward_state, order.forward_skip = states.QUEUED, []
         order.waiting_since, order.forward_error = None, ""
         resolve_alerts(session, kind=STUCK_ALERT, subject=f"order {order_id}")

@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import ServiceSource
 from smmpanel.client import SmmError
 from smmpanel.db import Database
@@ -113,7 +115,7 @@ def _check_known(
         log.warning("order %s: status look-up failed: %s", order_id, exc)
         report.waiting.append(order_id)
         return
-    adopt_upstream_order(db, order_id=order_id, upstream_order_id=str(result.order_id))
+    adopt_upstream_order(db, order_id=order_id, upstream_order_id=str(result.order_id), actor=None)
     report.adopted.append(order_id)
 
 
@@ -155,10 +157,12 @@ def _search(
         )
     free = [c for c in candidates if c not in taken]
     if free:
-        adopt_upstream_order(db, order_id=order_id, upstream_order_id=free[0])
+        adopt_upstream_order(db, order_id=order_id, upstream_order_id=free[0], actor=None)
         report.adopted.append(order_id)
     else:
-        cancel_unforwarded_order(db, order_id=order_id, why="the upstream has no such order")
+        cancel_unforwarded_order(
+            db, order_id=order_id, why="the upstream has no such order", actor=None
+        )
         report.canceled.append(order_id)
 
 
@@ -188,23 +192,46 @@ def lookup_upstream_orders(access: ProviderAccess, *, service: str, link: str) -
     return found
 
 
-def adopt_upstream_order(db: Database, *, order_id: int, upstream_order_id: str) -> None:
-    """Record that the upstream has this order under `upstream_order_id`."""
+def adopt_upstream_order(
+    db: Database, *, order_id: int, upstream_order_id: str, actor: Actor | None
+) -> None:
+    """Record that the upstream has this order under `upstream_order_id`; `actor`
+    None: reconciliation found it by itself (audited are people's decisions)."""
     with db.write() as session:
         order = lock_order(session, order_id)
+        if actor is not None:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ORDER_ADOPTED_BY_HAND,
+                subject=subject("order", order_id),
+                before={"forward_state": order.forward_state},
+                after={"forward_state": states.ACCEPTED, "upstream_order": str(upstream_order_id)},
+            )
         order.provider_order_id = str(upstream_order_id)
         order.forward_state = states.ACCEPTED
 
 
-def cancel_unforwarded_order(db: Database, *, order_id: int, why: str) -> None:
-    """The upstream surely has no order: cancel and refund (once)."""
+def cancel_unforwarded_order(db: Database, *, order_id: int, why: str, actor: Actor | None) -> None:
+    """The upstream surely has no order: cancel and refund (once); `actor` None:
+    reconciliation found so by itself."""
     with db.write() as session:
         order = lock_order(session, order_id)
+        before = {"forward_state": order.forward_state, "status": order.status}
         order.forward_state = states.REJECTED
         try:
             change_order_status(session, order, status=CANCELED, actor="reconcile", note=why)
         except InvalidStatusChange:
             pass  # already final
+        if actor is not None:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.ORDER_CANCELED_BY_HAND,
+                subject=subject("order", order_id),
+                before=before,
+                after={"forward_state": order.forward_state, "status": order.status, "why": why},
+            )
 
 
 def _wait_for_owner(db: Database, order_id: int, why: str, report: ReconcileReport) -> None:

@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import money, record_audit, subject
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import Service, ServiceSource
 from smmpanel.db import Database
@@ -36,6 +38,7 @@ def add_provider(
     api_key: str,
     method: str = "post",
     dialect: dict[str, Any] | None = None,
+    actor: Actor = Actor.system(),
 ) -> int:
     if not NAME_RE.match(name or ""):
         raise InvalidProvider("a provider name is 1-64 letters, digits or . _ -")
@@ -68,6 +71,14 @@ def add_provider(
         )
         session.add(provider)
         session.flush()
+        # The key is stored encrypted and never audited, not even masked.
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.PROVIDER_ADDED,
+            subject=subject("provider", provider.id),
+            after={"name": name, "api_url": provider.api_url, "method": method, **(dialect or {})},
+        )
         return provider.id
 
 
@@ -95,12 +106,22 @@ def pause_provider(session: Session, provider_id: int, reason: str) -> bool:
     return True
 
 
-def set_provider_status(db: Database, *, name: str, active: bool) -> int:
+def set_provider_status(
+    db: Database, *, name: str, active: bool, actor: Actor = Actor.system()
+) -> int:
     """The owner pauses or resumes a provider (e.g. after topping it up).  On
     resume, the orders waiting for a provider of its services are sent at once;
     returns how many were woken."""
     with db.write() as session:
         provider = provider_by_name(session, name)
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.PROVIDER_RESUMED if active else AuditAction.PROVIDER_PAUSED,
+            subject=subject("provider", provider.id),
+            before={"status": provider.status, "paused_reason": provider.paused_reason},
+            after={"status": PROVIDER_ACTIVE if active else PROVIDER_PAUSED},
+        )
         provider.status = PROVIDER_ACTIVE if active else PROVIDER_PAUSED
         provider.paused_reason = "" if active else "paused by the owner"
         return wake_waiting_orders(session, provider.id) if active else 0
@@ -129,6 +150,7 @@ def map_service(
     markup_percent: Decimal | str | None = None,
     markup_fixed: Decimal | str = "0",
     round_places: int = 5,
+    actor: Actor = Actor.system(),
 ) -> int:
     """Back a local service with an upstream service (added after the existing
     ones unless a priority is given; 1 is tried first).  Returns the priority."""
@@ -147,6 +169,7 @@ def map_service(
             select(ServiceSource).where(ServiceSource.service_id == service_id)
         ).all()
         source = next((s for s in sources if s.provider_id == provider.id), None)
+        before = None if source is None else audited_source(source)
         if source is None:
             source = ServiceSource(service_id=service_id, provider_id=provider.id)
             session.add(source)
@@ -156,10 +179,18 @@ def map_service(
         source.markup_percent = None if percent is None else str(percent)
         source.markup_fixed = fixed
         source.round_places = round_places
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SERVICE_MAPPED,
+            subject=subject("service", service_id),
+            before=before,
+            after=audited_source(source),
+        )
         return source.priority
 
 
-def unmap_service(db: Database, *, service_id: int, provider_name: str) -> bool:
+def unmap_service(db: Database, *, service_id: int, provider_name: str, actor: Actor) -> bool:
     with db.write() as session:
         provider = provider_by_name(session, provider_name)
         source = session.execute(
@@ -169,8 +200,27 @@ def unmap_service(db: Database, *, service_id: int, provider_name: str) -> bool:
         ).scalar_one_or_none()
         if source is None:
             return False
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.SERVICE_UNMAPPED,
+            subject=subject("service", service_id),
+            before=audited_source(source),
+        )
         session.delete(source)
         return True
+
+
+def audited_source(source: ServiceSource) -> dict[str, Any]:
+    """What the trail keeps of a mapping (its markup as Decimal strings)."""
+    return {
+        "provider": source.provider_id,
+        "upstream_service": source.upstream_service_id,
+        "priority": source.priority,
+        "markup_percent": source.markup_percent,
+        "markup_fixed": money(source.markup_fixed),
+        "round_places": source.round_places,
+    }
 
 
 def _optional_decimal(value: Decimal | str | None, what: str) -> Decimal | None:
