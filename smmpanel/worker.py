@@ -12,13 +12,13 @@ from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import dripfeed_runs
+from smmpanel.orders.subscriptions import subscription_expiry
 from smmpanel.orders.webhooks import deliver_webhook
 from smmpanel.providers.catalog_sync import sync_prices_job
 from smmpanel.providers.forwarding import forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
-from smmpanel.providers.subscriptions import subscription_expiry
 
 
 def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:

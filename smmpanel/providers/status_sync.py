@@ -36,7 +36,7 @@ from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses
-from smmpanel.providers.subscriptions import record_subscription_posts, settle_from_upstream
+from smmpanel.providers.subscription_sync import record_subscription_posts, settle_from_upstream
 from smmpanel.providers.upstream import UpstreamError, UpstreamOrderStatus
 from smmpanel.timeutil import utcnow
 
