@@ -201,7 +201,7 @@ def _order_rows(session: Session, rows: list[Any]) -> list[OrderRow]:
     if subscriptions:
         # A subscription costs what its posts cost.
         post_sums = {
-            parent: int(total)
+            int(parent or 0): int(total)
             for parent, total in session.execute(
                 select(Order.parent_id, func.sum(Order.charge - Order.refunded))
                 .where(Order.parent_id.in_(subscriptions))
@@ -277,8 +277,9 @@ def _requests(
     return [_request_row(row) for row in session.execute(query.order_by(model.id.desc()))]
 
 
-def _request_query(model: type[Refill] | type[Cancel]) -> Select[Any]:
-    kind = model.type if model is Cancel else Order.kind  # type: ignore[union-attr]
+def _request_query(model: type[Refill] | type[Cancel]) -> Any:
+    # A cancel records the kind of order it stops; a refill is of a plain order.
+    kind = Cancel.type if model is Cancel else Order.kind
     return select(
         model.id, model.order_id, model.status, kind, model.created_at, model.updated_at
     ).join(Order, Order.id == model.order_id)
@@ -329,7 +330,7 @@ def average_completion(
         .limit(sample)
     )
     with db.read() as session:
-        spans = [as_utc(done) - as_utc(made) for made, done in session.execute(query)]
+        spans = [as_utc(done) - as_utc(made) for made, done in session.execute(query) if done]
     if not spans:
         return None
     return sum(spans, timedelta()) / len(spans)
