@@ -5,7 +5,7 @@ the first does), status tabs, search by id or link, and what each order allows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,8 @@ from smmpanel.orders.models import (
     COMPLETED,
     KIND_ORDER,
     KIND_SUBSCRIPTION,
+    REFILL_OPEN,
+    REQUEST_PENDING,
     Cancel,
     Order,
     OrderEvent,
@@ -267,7 +269,13 @@ def account_order(db: Database, *, account_id: int, order_id: int) -> OrderDetai
         )
         refills = _requests(session, Refill, account_id, Refill.order_id == order_id)
         cancels = _requests(session, Cancel, account_id, Cancel.order_id == order_id)
-    return OrderDetail(found[0], events, refills, cancels, children)
+    # One open request per order (requests.py refuses a second): no button for it.
+    order = replace(
+        found[0],
+        can_refill=found[0].can_refill and not any(r.status in REFILL_OPEN for r in refills),
+        can_cancel=found[0].can_cancel and not any(c.status == REQUEST_PENDING for c in cancels),
+    )
+    return OrderDetail(order, events, refills, cancels, children)
 
 
 def _requests(

@@ -99,6 +99,7 @@ def test_order_page_refill_and_cancel(db: Database, browser_factory: Any) -> Non
     assert refilled.headers["location"] == f"/orders/{done}?done=refill"
     after = browser.get(refilled.headers["location"]).text
     assert "The refill is requested." in after and 'id="refills"' in after
+    assert "Request a refill" not in after  # one open refill at a time
     again = browser.submit(f"/orders/{done}/refill", {}, page=f"/orders/{done}")
     assert again.status_code == 400 and "Refill request was sent earlier" in again.text
     canceled = browser.submit(f"/orders/{running}/cancel", {}, page=f"/orders/{running}")
