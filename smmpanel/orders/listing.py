@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.models import Service
@@ -159,14 +159,16 @@ def list_account_orders(
 
 
 def _searched(query: Select[Any], search: str) -> Select[Any]:
+    """A number finds the order of that id (an index lookup); any other text,
+    the orders whose link contains it (a scan of the account's orders: 30 ms at
+    100,000 on SQLite, bench/bench_web_orders.py)."""
     if not search:
         return query
+    if search.isascii() and search.isdigit():
+        return query.where(Order.id == int(search)) if len(search) <= 9 else query.where(false())
     # LIKE's own wildcards in the text are matched literally.
     pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    contains = Order.link.like(pattern, escape="\\")
-    if search.isascii() and search.isdigit() and len(search) <= 9:
-        return query.where(or_(Order.id == int(search), contains))
-    return query.where(contains)
+    return query.where(Order.link.like(pattern, escape="\\"))
 
 
 def _keyset(
