@@ -204,3 +204,25 @@ def test_visitors_are_sent_to_log_in(browser_factory: Any) -> None:
     for path in ("/order/new", "/order/mass", "/orders", "/orders/1", "/refills", "/cancels"):
         answer = visitor.get(path)
         assert answer.status_code == 303 and answer.headers["location"] == "/login", path
+
+
+def test_subscription_shows_its_posts_and_their_cost(db: Database, browser_factory: Any) -> None:
+    from smmpanel.audit.models import Actor
+    from smmpanel.orders.posts import record_post
+
+    browser, account_id = logged_in(db, browser_factory)
+    service_id = make_service(db, type="Subscriptions", rate="2.00", min_quantity=10)
+    sub = place_order(
+        db,
+        account_id=account_id,
+        service_id=service_id,
+        params={"username": "<b>watched</b>", "min": "10", "max": "50"},
+    ).order_id
+    for quantity in (20, 30):
+        record_post(db, subscription_id=sub, quantity=quantity, actor=Actor.system())
+    page = browser.get(f"/orders/{sub}").text
+    assert "<h2>Posts</h2>" in page and page.count("<td>20</td>") + page.count("<td>30</td>") == 2
+    assert 'id="charge">0.10000 USD<' in page  # 50 units at 2.00 per 1000, the posts' sum
+    assert "&lt;b&gt;watched&lt;/b&gt;" in page and "<b>watched" not in page
+    listed = browser.get("/orders").text
+    assert ids_on(listed) == [sub] and "0.10000 USD" in listed

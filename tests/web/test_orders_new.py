@@ -204,3 +204,15 @@ def test_mass_order_limits(db: Database, browser_factory: Any) -> None:
     assert many.status_code == 400
     with db.read() as session:
         assert session.scalars(select(Order)).all() == []
+
+
+def test_every_field_label_is_translated_to_russian() -> None:
+    from smmpanel.web import i18n
+    from smmpanel.web.order_fields import LABELS
+
+    i18n.use_language("ru")
+    try:
+        untranslated = [label for label in LABELS.values() if i18n.gettext_(label) == label]
+    finally:
+        i18n.use_language("en")
+    assert untranslated == []
