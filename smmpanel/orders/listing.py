@@ -262,7 +262,10 @@ def account_order(db: Database, *, account_id: int, order_id: int) -> OrderDetai
             return None
         events = list(
             session.scalars(
-                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+                # Its status history; forwarding moves (to_forward set) are the owner's.
+                select(OrderEvent)
+                .where(OrderEvent.order_id == order_id, OrderEvent.to_forward.is_(None))
+                .order_by(OrderEvent.id)
             )
         )
         children = _order_rows(

@@ -226,3 +226,29 @@ def test_subscription_shows_its_posts_and_their_cost(db: Database, browser_facto
     assert "&lt;b&gt;watched&lt;/b&gt;" in page and "<b>watched" not in page
     listed = browser.get("/orders").text
     assert ids_on(listed) == [sub] and "0.10000 USD" in listed
+
+
+def test_history_of_a_provider_backed_order_is_its_statuses(
+    db: Database, browser_factory: Any
+) -> None:
+    from sqlalchemy import func, select
+
+    from smmpanel.orders.models import OrderEvent
+    from smmpanel.providers.service import add_provider
+    from tests.factories import make_backed_service
+
+    browser, account_id = logged_in(db, browser_factory)
+    # Never called here: placing only queues the forwarding (a move the owner sees).
+    add_provider(db, name="up", api_url="http://127.0.0.1:9/api/v2", api_key="k")
+    service_id = make_backed_service(db, "up")
+    order_id = place(db, account_id, service_id, "https://example.com/up")
+    with db.read() as session:
+        moves = session.scalar(
+            select(func.count()).where(
+                OrderEvent.order_id == order_id, OrderEvent.to_forward.is_not(None)
+            )
+        )
+    assert moves == 1
+    page = browser.get(f"/orders/{order_id}").text
+    history = page[page.index('id="events"') : page.index("</table>", page.index('id="events"'))]
+    assert history.count("<tr><td>") == 1 and "Pending" in history
