@@ -44,6 +44,18 @@ class CommitOutcomeUnknown(exc.OperationalError):
     transaction may or may not have been committed."""
 
 
+class TransactionDoomed(RuntimeError):
+    """A command that joined the caller's transaction failed, and the caller went
+    on as if it had not: what the command wrote before it failed is in the
+    transaction, so the transaction is rolled back, never committed."""
+
+
+# Session.info keys: a session of `Database.write` (one a command may join), and
+# why its transaction must be rolled back (a joined command failed).
+_WRITER = "smmpanel.writer"
+_DOOMED = "smmpanel.transaction_doomed"
+
+
 # Named constraints, so that Alembic's batch mode can alter them on SQLite.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -137,7 +149,7 @@ class Database:
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine, round(busy_timeout * 1000))
             reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(self.engine, expire_on_commit=False, info={_WRITER: True})
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._reader_engine = reader
 
@@ -145,11 +157,15 @@ class Database:
     def write(self) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back on any error.
         Raises CommitOutcomeUnknown when PostgreSQL's connection fails during the
-        COMMIT itself (an error before it means that nothing was written)."""
+        COMMIT itself (an error before it means that nothing was written), and
+        TransactionDoomed when a command that joined it failed and the caller
+        carried on (see `transaction`)."""
         with self._writer() as session:
             session.begin()
             try:
                 yield session
+                if session.info.get(_DOOMED):
+                    raise TransactionDoomed(session.info[_DOOMED])
                 session.flush()
             except BaseException:
                 session.rollback()
@@ -185,3 +201,31 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def transaction(target: Database | Session) -> Iterator[Session]:
+    """The write transaction a command runs in: its own, or its caller's.
+
+    Given the Database, a new write transaction (`Database.write`: BEGIN
+    IMMEDIATE on SQLite), committed when the block ends.  Given a Session, the
+    caller's open transaction, joined: no savepoint, no commit; whoever opened
+    it commits or rolls back everything (Django's ``atomic(savepoint=False)``).
+    A command that fails inside a joined transaction dooms it: the exception
+    goes on to the caller, and should the caller swallow it, the transaction
+    is still rolled back (TransactionDoomed), since the command may have
+    written half of its work before it failed.
+    """
+    if isinstance(target, Database):
+        with target.write() as session:
+            yield session
+        return
+    if not (target.info.get(_WRITER) and target.in_transaction()):
+        # A read transaction would take SQLite's write lock late, and fail at
+        # once when another writer holds it (see the top of this module).
+        raise RuntimeError("a command joins only an open transaction of Database.write")
+    try:
+        yield target
+    except BaseException as error:
+        target.info.setdefault(_DOOMED, f"a joined command failed: {error!r}"[:500])
+        raise

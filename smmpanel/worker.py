@@ -8,17 +8,17 @@ from typing import Any
 
 from smmpanel.config import Settings, current_settings
 from smmpanel.db import Database
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.schedules import ScheduleSpec, ensure_schedules
 from smmpanel.jobs.worker import FailureHook, Handler, Worker
-from smmpanel.orders.dripfeed import DRIPFEED_JOB, dripfeed_runs
-from smmpanel.orders.fulfilment import FORWARD_JOB
-from smmpanel.orders.webhooks import WEBHOOK_JOB, deliver_webhook
-from smmpanel.providers.catalog_sync import PRICE_SYNC_JOB, sync_prices_job
-from smmpanel.providers.forwarding import RECONCILE_JOB, forward_failed, forward_order
+from smmpanel.orders.dripfeed import dripfeed_runs
+from smmpanel.orders.subscriptions import subscription_expiry
+from smmpanel.orders.webhooks import deliver_webhook
+from smmpanel.providers.catalog_sync import sync_prices_job
+from smmpanel.providers.forwarding import forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
-from smmpanel.providers.subscriptions import EXPIRY_JOB, subscription_expiry
 
 
 def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
@@ -26,35 +26,38 @@ def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
 
 
 def handlers(settings: Settings | None = None) -> dict[str, Handler]:
+    """The handler of each JobKind (exactly one each: tests/jobs/test_kinds.py)."""
     settings = settings or current_settings()
     wait_alert_after = timedelta(minutes=settings.order_wait_alert_minutes)
     return {
-        FORWARD_JOB: partial(forward_order, wait_alert_after=wait_alert_after),
-        RECONCILE_JOB: reconcile_order_job,
-        "status_sync": sync_statuses,
-        PRICE_SYNC_JOB: sync_prices_job,
-        "forward_refill": forward_refill,
-        "forward_cancel": forward_cancel,
-        "reconcile_all": _reconcile_all,
-        WEBHOOK_JOB: deliver_webhook,
-        DRIPFEED_JOB: dripfeed_runs,
-        EXPIRY_JOB: subscription_expiry,
+        JobKind.FORWARD_ORDER: partial(forward_order, wait_alert_after=wait_alert_after),
+        JobKind.RECONCILE_ORDER: reconcile_order_job,
+        JobKind.STATUS_SYNC: sync_statuses,
+        JobKind.PRICE_SYNC: sync_prices_job,
+        JobKind.FORWARD_REFILL: forward_refill,
+        JobKind.FORWARD_CANCEL: forward_cancel,
+        JobKind.RECONCILE_ALL: _reconcile_all,
+        JobKind.WEBHOOK: deliver_webhook,
+        JobKind.DRIPFEED_RUNS: dripfeed_runs,
+        JobKind.SUBSCRIPTION_EXPIRY: subscription_expiry,
     }
 
 
 def failure_hooks() -> dict[str, FailureHook]:
     """What a job that gave up leaves behind: a forward, an order the owner sees."""
-    return {FORWARD_JOB: forward_failed}
+    return {JobKind.FORWARD_ORDER: forward_failed}
 
 
 def schedules(settings: Settings) -> list[ScheduleSpec]:
     """The periodic jobs, at the intervals of the settings (SMMPANEL_*_SECONDS)."""
     return [
-        ScheduleSpec("status_sync", "status_sync", settings.status_sync_seconds),
-        ScheduleSpec("reconcile", "reconcile_all", settings.reconcile_seconds),
-        ScheduleSpec("price_sync", PRICE_SYNC_JOB, settings.price_sync_seconds),
-        ScheduleSpec("dripfeed", DRIPFEED_JOB, settings.dripfeed_seconds),
-        ScheduleSpec("subscription_expiry", EXPIRY_JOB, settings.subscription_expiry_seconds),
+        ScheduleSpec("status_sync", JobKind.STATUS_SYNC, settings.status_sync_seconds),
+        ScheduleSpec("reconcile", JobKind.RECONCILE_ALL, settings.reconcile_seconds),
+        ScheduleSpec("price_sync", JobKind.PRICE_SYNC, settings.price_sync_seconds),
+        ScheduleSpec("dripfeed", JobKind.DRIPFEED_RUNS, settings.dripfeed_seconds),
+        ScheduleSpec(
+            "subscription_expiry", JobKind.SUBSCRIPTION_EXPIRY, settings.subscription_expiry_seconds
+        ),
     ]
 
 

@@ -26,7 +26,7 @@ from smmpanel.money import format_units
 from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.requests import request_cancel, request_refill
-from smmpanel.orders.service import Replayed, checked_request_id, place_order_in
+from smmpanel.orders.service import place_order
 
 Json = Any
 Action = Callable[[Database, Principal, dict[str, Any]], Json]
@@ -45,25 +45,23 @@ def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
 
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """Authenticates in the order's own write transaction: one BEGIN IMMEDIATE
-    for the key and the order, not a read transaction first."""
-    try:
-        with db.write() as session:
-            who = principal_for(session, digest)
-            service_id = int_param(params.get("service"))
-            if service_id is None:
-                raise ServiceNotFound("Incorrect service ID")
-            order_id = place_order_in(
-                session,
-                account_id=who.account_id,
-                service_id=service_id,
-                params=params,
-                request_id=checked_request_id(text_param(params, "request_id")),
-                # The actor columns hold 64 characters; usernames may have 64 themselves.
-                actor=f"api:{who.username}"[:64],
-            )
-    except Replayed as replay:
-        order_id = replay.order_id
-    return {"order": order_id}
+    for the key and the order, not a read transaction first (place_order
+    joins it)."""
+    with db.write() as session:
+        who = principal_for(session, digest)
+        service_id = int_param(params.get("service"))
+        if service_id is None:
+            raise ServiceNotFound("Incorrect service ID")
+        placed = place_order(
+            session,
+            account_id=who.account_id,
+            service_id=service_id,
+            params=params,
+            request_id=text_param(params, "request_id"),
+            # The actor columns hold 64 characters; usernames may have 64 themselves.
+            actor=f"api:{who.username}"[:64],
+        )
+    return {"order": placed.order_id}
 
 
 def status(db: Database, digest: str, params: dict[str, Any]) -> Json:

@@ -24,6 +24,7 @@ from smmpanel.cli.common import (
 )
 from smmpanel.cli.users import find_account
 from smmpanel.db import Database
+from smmpanel.ledger import causes
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.money import format_units
 from smmpanel.orders.models import ORDER_STATUSES, OrderEvent
@@ -54,7 +55,7 @@ def refund_of(db: Database, order_id: int) -> LedgerEntry | None:
     """The refund entry of an order, if it was refunded (it can be, once)."""
     with db.read() as session:
         return session.scalars(
-            select(LedgerEntry).where(LedgerEntry.cause == f"refund:order:{order_id}")
+            select(LedgerEntry).where(LedgerEntry.cause == causes.order_refund(order_id))
         ).first()
 
 

@@ -20,7 +20,8 @@ ENTRY_KINDS = (TOPUP, CHARGE, REFUND, ADJUSTMENT)
 class LedgerEntry(Base):
     """One balance change.  Never updated, never deleted: a mistake is corrected
     by another entry.  ``cause`` is the entry's idempotency key: a refund of an
-    order has cause ``refund:order:<id>``, unique, so it can be written once."""
+    order has cause ``refund:order:<id>``, unique, so it can be written once
+    (every cause is built in ledger/causes.py)."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (

@@ -5,7 +5,8 @@ A drip-feed order on a service with upstream sources is a *parent*
 charged quantity x runs at placement and is never sent upstream itself:
 
 - the ``dripfeed_runs`` job creates each run when ``next_run_at`` passes: a
-  plain order (``parent_id``, ``run_number``, charge 0) queued for forwarding
+  plain order (``parent_id``, ``run_number``, charge 0; made by
+  ``creation.create_order`` like every order) queued for forwarding
   in the same transaction, and moves ``next_run_at`` on by ``interval``
   minutes (None after the last run);
 - after any run changes, ``refresh_parent`` recomputes the parent from its
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from smmpanel.db import Database
 from smmpanel.orders import fulfilment
+from smmpanel.orders.creation import create_order
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
@@ -44,19 +46,17 @@ from smmpanel.orders.models import (
     KIND_DRIPFEED,
     KIND_ORDER,
     PARTIAL,
-    PENDING,
     REQUEST_COMPLETED,
     REQUEST_PENDING,
     REQUEST_REJECTED,
     Cancel,
+    ForwardState,
     Order,
-    OrderEvent,
 )
 from smmpanel.timeutil import as_utc, utcnow
 
 log = logging.getLogger("smmpanel.dripfeed")
 
-DRIPFEED_JOB = fulfilment.DRIPFEED_JOB
 ACTOR = "dripfeed"
 
 
@@ -87,7 +87,7 @@ def due_parents(db: Database, now: datetime) -> list[int]:
     query = (
         select(Order.id)
         .where(
-            Order.forward_state == fulfilment.PARENT,
+            Order.forward_state == ForwardState.PARENT,
             Order.status.in_(ACTIVE_STATUSES),
             or_(Order.next_run_at <= now, and_(Order.next_run_at.is_(None), ~running)),
         )
@@ -100,7 +100,7 @@ def due_parents(db: Database, now: datetime) -> list[int]:
 def advance_parent(session: Session, parent: Order, *, now: datetime) -> int:
     """Make the parent's due run, if any, then refresh it (caller holds its lock).
     Returns how many runs were made (0 or 1)."""
-    if parent.forward_state != fulfilment.PARENT or parent.status not in ACTIVE_STATUSES:
+    if parent.forward_state != ForwardState.PARENT or parent.status not in ACTIVE_STATUSES:
         return 0
     made = 0
     if parent.next_run_at is not None and as_utc(parent.next_run_at) <= now:
@@ -116,38 +116,25 @@ def _make_run(session: Session, parent: Order, now: datetime) -> Order | None:
         parent.next_run_at = None
         return None
     number = made + 1
-    run = Order(
+    run_id = create_order(
+        session,
         account_id=parent.account_id,
         service_id=parent.service_id,
         kind=KIND_ORDER,
         link=parent.link,
         quantity=parent.quantity,
-        total_quantity=parent.quantity,
-        remains=parent.quantity,
         rate=parent.rate,
         charge=0,  # the parent paid for every run
-        package=False,
         currency=parent.currency,
-        status=PENDING,
         params=dict(parent.params or {}),
-        active_link=None,
-        created_at=now,
-        updated_at=now,
         parent_id=parent.id,
         run_number=number,
-    )
-    session.add(run)
-    session.flush()
-    session.add(
-        OrderEvent(
-            order_id=run.id,
-            to_status=PENDING,
-            actor=ACTOR,
-            note=f"run {number} of {runs} of drip-feed order {parent.id}",
-            created_at=now,
-        )
-    )
-    fulfilment.queue_forward(session, run)
+        actor=ACTOR,
+        note=f"run {number} of {runs} of drip-feed order {parent.id}",
+        now=now,
+    ).order_id
+    run = session.get_one(Order, run_id)
+    fulfilment.queue_forward(session, run, actor=ACTOR)
     parent.next_run_at = _next_run_at(parent, now) if number < runs else None
     parent.updated_at = now
     return run
@@ -222,14 +209,14 @@ def refresh_parent_of(session: Session, run: Order, *, actor: str) -> bool:
     found = session.execute(
         select(Order.forward_state).where(Order.id == run.parent_id, Order.kind == KIND_DRIPFEED)
     ).first()
-    if found is None or found[0] != fulfilment.PARENT:
+    if found is None or found[0] != ForwardState.PARENT:
         return False  # a subscription's post, or a manual drip-feed
     parent = lock_order(session, run.parent_id)
     return refresh_parent(session, parent, actor=actor)
 
 
 def is_dripfeed_parent(order: Order) -> bool:
-    return order.kind == KIND_DRIPFEED and order.forward_state == fulfilment.PARENT
+    return order.kind == KIND_DRIPFEED and order.forward_state == ForwardState.PARENT
 
 
 def stop_dripfeed(session: Session, parent: Order, *, actor: str) -> bool:

@@ -12,20 +12,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.models import ServiceSource
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
-from smmpanel.orders.models import KIND_DRIPFEED, Order
-
-FORWARD_JOB = "forward_order"
-DRIPFEED_JOB = "dripfeed_runs"
-
-# Forwarding states of an order (Order.forward_state).
-QUEUED = "queued"  # a forward_order job will send it
-SENDING = "sending"  # a worker is calling the upstream `add`; outcome unknown until recorded
-ACCEPTED = "accepted"  # the upstream order id is known
-RECONCILE = "reconcile"  # the outcome of `add` is unknown: look it up before anything else
-REJECTED = "rejected"  # every provider refused it: canceled and refunded
-FAILED = "failed"  # its forward job gave up on an error: the owner resends or cancels it
-PARENT = "parent"  # a drip-feed parent: its runs are forwarded, not itself
+from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
+from smmpanel.orders.models import Order, OrderKind
 
 
 def is_provider_backed(session: Session, service_id: int) -> bool:
@@ -37,26 +27,30 @@ _HAS_SOURCE = (
 )
 
 
-def plan_fulfilment(session: Session, *, order_id: int, service_id: int) -> None:
+def plan_fulfilment(
+    session: Session, *, order_id: int, service_id: int, actor: str = "forwarding"
+) -> None:
     """Queue a new order for forwarding when its service has upstream sources."""
     if not is_provider_backed(session, service_id):
         return
     order = session.get(Order, order_id)
     assert order is not None  # inserted in this transaction
-    if order.kind == KIND_DRIPFEED:
-        order.forward_state = PARENT
+    if order.kind == OrderKind.DRIPFEED:
+        move_forward_state(session, order=order, to=ForwardState.PARENT, actor=actor)
         order.next_run_at = order.created_at
         # The first run goes now, not at the next tick of the drip-feed schedule
         # (same dedupe key: never two such jobs queued at once).
-        enqueue(session, DRIPFEED_JOB, {}, dedupe_key="schedule:dripfeed")
+        enqueue(session, JobKind.DRIPFEED_RUNS, {}, dedupe_key="schedule:dripfeed")
         return
-    queue_forward(session, order)
+    queue_forward(session, order, actor=actor)
 
 
-def queue_forward(session: Session, order: Order) -> None:
-    order.forward_state = QUEUED
+def queue_forward(session: Session, order: Order, *, actor: str = "forwarding") -> None:
     session.flush()
-    enqueue(session, FORWARD_JOB, {"order_id": order.id}, dedupe_key=forward_key(order.id))
+    move_forward_state(session, order=order, to=ForwardState.QUEUED, actor=actor)
+    enqueue(
+        session, JobKind.FORWARD_ORDER, {"order_id": order.id}, dedupe_key=forward_key(order.id)
+    )
 
 
 def forward_key(order_id: int) -> str:

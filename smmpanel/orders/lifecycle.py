@@ -19,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.service import post_entry
@@ -143,7 +144,7 @@ def _refund(session: Session, order: Order, actor: str) -> None:
             kind=ledger_models.REFUND,
             amount=amount,
             actor=actor,
-            cause=f"refund:order:{order.id}",
+            cause=causes.order_refund(order.id),
             order_id=order.id,
             note=f"{order.status} order {order.id}",
         )

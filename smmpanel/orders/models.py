@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -34,9 +35,33 @@ ORDER_STATUSES = (PENDING, IN_PROGRESS, PROCESSING, COMPLETED, PARTIAL, CANCELED
 ACTIVE_STATUSES = (PENDING, IN_PROGRESS, PROCESSING)
 FINAL_STATUSES = (COMPLETED, PARTIAL, CANCELED)
 
-KIND_ORDER = "order"
-KIND_DRIPFEED = "dripfeed"
-KIND_SUBSCRIPTION = "subscription"
+
+class OrderKind(StrEnum):
+    """What an order is (``Order.kind``)."""
+
+    ORDER = "order"
+    DRIPFEED = "dripfeed"
+    SUBSCRIPTION = "subscription"
+
+
+KIND_ORDER = OrderKind.ORDER
+KIND_DRIPFEED = OrderKind.DRIPFEED
+KIND_SUBSCRIPTION = OrderKind.SUBSCRIPTION
+
+
+class ForwardState(StrEnum):
+    """Where an order stands with its upstream provider (``Order.forward_state``;
+    NULL: fulfilled by hand).  Refills and cancels use queued, accepted and
+    rejected.  Moves: ``orders/forwarding_states.py``."""
+
+    QUEUED = "queued"  # a forward_order job will send it
+    SENDING = "sending"  # a worker is calling the upstream `add`; outcome unknown until recorded
+    ACCEPTED = "accepted"  # the upstream order id is known
+    RECONCILE = "reconcile"  # the outcome of `add` is unknown: look it up before anything else
+    REJECTED = "rejected"  # every provider refused it: canceled and refunded
+    FAILED = "failed"  # its forward job gave up on an error: the owner resends or cancels it
+    PARENT = "parent"  # a drip-feed parent: its runs are forwarded, not itself
+
 
 REQUEST_PENDING = "Pending"
 REQUEST_IN_PROGRESS = "In progress"
@@ -64,6 +89,10 @@ class Order(Base):
         CheckConstraint(f"status IN ({_in(ORDER_STATUSES)})", name="order_status_known"),
         CheckConstraint("charge >= 0 AND remains >= 0", name="order_amounts"),
         CheckConstraint("refunded >= 0 AND refunded <= charge", name="order_refunded"),
+        CheckConstraint(
+            f"forward_state IS NULL OR forward_state IN ({_in(tuple(ForwardState))})",
+            name="order_forward_state_known",
+        ),
         Index("ix_orders_account_status", "account_id", "status"),
     )
 
@@ -106,8 +135,8 @@ class Order(Base):
         ForeignKey("providers.id"), nullable=True, index=True
     )
     provider_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    # queued -> sending -> accepted | reconcile | rejected | failed; see
-    # providers/forwarding.py.
+    # A ForwardState, moved only by orders/forwarding_states.move_forward_state;
+    # see providers/forwarding.py for what each step does.
     forward_state: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     forward_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Providers that refused this order for reasons of their own; the next is tried.
@@ -128,7 +157,10 @@ class Order(Base):
 
 
 class OrderEvent(Base):
-    """Every status change of an order, with its time and actor."""
+    """Every status change of an order, and every move of its forwarding state,
+    with its time and actor.  A forwarding move has `to_forward` set (and the
+    unchanged status in from/to_status); the status history and the webhook
+    event numbers count only the rows where it is NULL."""
 
     __tablename__ = "order_events"
 
@@ -141,6 +173,8 @@ class OrderEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    from_forward: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_forward: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Refill(Base):

@@ -8,7 +8,7 @@ subscription's ``max`` units:
 - a manual subscription's posts are recorded by the owner with the units
   delivered (``record_post``, `smmpanel orders post`);
 - a provider-backed subscription's posts come from the upstream
-  (providers/subscriptions.py), which may charge one provisionally at ``max``
+  (orders/subscriptions.py), which may charge one provisionally at ``max``
   and settle it later (``settle_post``): a refund of the difference, once,
   with its own ledger cause ``settle:order:<id>``.
 
@@ -18,6 +18,7 @@ What a subscription costs is the sum over its posts (orders/queries.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,10 +26,12 @@ from sqlalchemy.orm import Session
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import money, record_audit, subject
 from smmpanel.db import Database
+from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import charge_units
+from smmpanel.orders.creation import create_order
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange, OrderNotFound
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
@@ -58,7 +61,14 @@ def post_max(sub: Order) -> int:
         return sub.quantity
 
 
-def new_post(
+class NewPost(NamedTuple):
+    order: Order
+    # False when the balance did not cover the post and it was recorded
+    # uncharged (`record_unpaid`).
+    paid: bool
+
+
+def make_post(
     session: Session,
     sub: Order,
     *,
@@ -67,74 +77,44 @@ def new_post(
     provider_order_id: str | None = None,
     forward_state: str | None = None,
     provisional: bool = False,
-) -> Order:
-    """Insert the next post of `sub` (caller holds its lock), not charged yet."""
+    record_unpaid: bool = False,
+) -> NewPost:
+    """Insert the next post of `sub` (caller holds its lock), charged rate x
+    `quantity` / 1000.  When the balance does not cover it: InsufficientFunds
+    (nothing recorded), or with `record_unpaid` the post is kept, uncharged,
+    and ``paid`` is False."""
     number = _posts_made(session, sub.id) + 1
-    now = utcnow()
     params: dict[str, object] = {"subscription": sub.id}
     if provisional:
         params[PROVISIONAL] = True
-    post = Order(
+    upstream = f" (upstream order {provider_order_id})" if provider_order_id else ""
+    created = create_order(
+        session,
         account_id=sub.account_id,
         service_id=sub.service_id,
         kind=KIND_ORDER,
         link=sub.link,
         quantity=quantity,
-        total_quantity=quantity,
-        remains=quantity,
         rate=sub.rate,
-        charge=0,
-        package=False,
+        charge=charge_units(sub.rate, quantity),
         currency=sub.currency,
-        status=PENDING,
         params=params,
-        active_link=None,
-        created_at=now,
-        updated_at=now,
         provider_id=sub.provider_id if provider_order_id else None,
         provider_order_id=provider_order_id,
         forward_state=forward_state,
         parent_id=sub.id,
         run_number=number,
+        actor=actor,
+        note=f"post {number} of subscription {sub.id}{upstream}: {quantity} units",
+        charge_note=f"post {number} of subscription {sub.id}: {quantity} units",
+        record_unpaid=record_unpaid,
     )
-    session.add(post)
-    session.flush()
-    upstream = f" (upstream order {provider_order_id})" if provider_order_id else ""
-    session.add(
-        OrderEvent(
-            order_id=post.id,
-            to_status=PENDING,
-            actor=actor,
-            note=f"post {number} of subscription {sub.id}{upstream}: {quantity} units",
-            created_at=now,
-        )
-    )
-    return post
+    return NewPost(session.get_one(Order, created.order_id), created.paid)
 
 
 def _posts_made(session: Session, sub_id: int) -> int:
     found = session.scalar(select(func.count(Order.id)).where(Order.parent_id == sub_id))
     return int(found or 0)
-
-
-def charge_post(session: Session, post: Order, *, actor: str) -> None:
-    """Debit the post's units; InsufficientFunds (nothing changed) when the
-    balance does not cover them."""
-    amount = charge_units(post.rate, post.quantity)
-    if amount == 0:
-        return
-    post_entry(
-        session,
-        account_id=post.account_id,
-        kind=ledger_models.CHARGE,
-        amount=-amount,
-        actor=actor,
-        cause=f"charge:order:{post.id}",
-        order_id=post.id,
-        note=f"post {post.run_number} of subscription {post.parent_id}: {post.quantity} units",
-    )
-    post.charge = amount
-    session.flush()
 
 
 def is_provisional(order: Order) -> bool:
@@ -158,7 +138,7 @@ def settle_post(session: Session, post: Order, *, units: int, actor: str) -> int
                 kind=ledger_models.REFUND,
                 amount=due,
                 actor=actor,
-                cause=f"settle:order:{post.id}",
+                cause=causes.order_settlement(post.id),
                 order_id=post.id,
                 note=f"post {post.run_number} of subscription {post.parent_id}: "
                 f"{units} of {post.total_quantity} units delivered",
@@ -220,8 +200,7 @@ def record_post(
         if not 1 <= quantity <= most:
             raise InvalidOrderRequest(f"a post of subscription {sub.id} is 1 to {most} units")
         # Events and the ledger name the owner as before; the trail says which person.
-        post = new_post(session, sub, quantity=quantity, actor=OWNER)
-        charge_post(session, post, actor=OWNER)
+        post = make_post(session, sub, quantity=quantity, actor=OWNER).order
         if status != PENDING:
             change_order_status(session, post, status=status, actor=OWNER)
         if sub.status == PENDING:

@@ -16,6 +16,7 @@ from smmpanel.orders.models import (
     ACTIVE_STATUSES,
     KIND_SUBSCRIPTION,
     Cancel,
+    ForwardState,
     Order,
     OrderEvent,
     Refill,
@@ -122,11 +123,13 @@ def list_orders(
     if stale:
         query = query.where(Order.stale.is_(True), Order.status.in_(ACTIVE_STATUSES))
     if reconcile:
-        query = query.where(Order.forward_state == "reconcile")
+        query = query.where(Order.forward_state == ForwardState.RECONCILE)
     if waiting:
         query = query.where(Order.waiting_since.is_not(None), Order.status.in_(ACTIVE_STATUSES))
     if stuck:
-        query = query.where(Order.forward_state == "failed", Order.status.in_(ACTIVE_STATUSES))
+        query = query.where(
+            Order.forward_state == ForwardState.FAILED, Order.status.in_(ACTIVE_STATUSES)
+        )
     if username is not None:
         query = query.where(Account.username == username)
     with db.read() as session:
@@ -137,7 +140,10 @@ def order_events(db: Database, order_id: int) -> list[OrderEvent]:
     with db.read() as session:
         return list(
             session.scalars(
-                select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+                select(OrderEvent)
+                # The status history: moves of the forwarding state are not in it.
+                .where(OrderEvent.order_id == order_id, OrderEvent.to_forward.is_(None))
+                .order_by(OrderEvent.id)
             )
         )
 

@@ -14,8 +14,9 @@ from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
-from smmpanel.orders import dripfeed, fulfilment
+from smmpanel.orders import dripfeed
 from smmpanel.orders.errors import (
     CancelAlreadyRequested,
     CancelDisabled,
@@ -41,6 +42,7 @@ from smmpanel.orders.models import (
     REQUEST_PENDING,
     REQUEST_REJECTED,
     Cancel,
+    ForwardState,
     Order,
     Refill,
 )
@@ -108,7 +110,7 @@ def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int
             order_id=order.id, account_id=account_id, type=order.kind, open_order_id=order.id
         )
         _insert_once(session, cancel, CancelAlreadyRequested(CANCEL_SENT))
-        if order.forward_state in (fulfilment.QUEUED, fulfilment.FAILED):
+        if order.forward_state in (ForwardState.QUEUED, ForwardState.FAILED):
             # Not sent upstream (yet, or its forwarding failed): cancel here and
             # now; a forward job will find the order final and do nothing.
             change_order_status(session, order, status=CANCELED, actor="cancel request")
@@ -184,10 +186,9 @@ def close_pending_cancels(session: Session, orders: Sequence[Order]) -> None:
 def queue_request_forward(session: Session, request: Refill | Cancel) -> None:
     """Have the worker forward this refill or cancel to the order's provider."""
     kind = "refill" if isinstance(request, Refill) else "cancel"
-    request.forward_state = fulfilment.QUEUED
-    enqueue(
-        session, f"forward_{kind}", {f"{kind}_id": request.id}, dedupe_key=f"{kind}:{request.id}"
-    )
+    job = JobKind.FORWARD_REFILL if isinstance(request, Refill) else JobKind.FORWARD_CANCEL
+    request.forward_state = ForwardState.QUEUED
+    enqueue(session, job, {f"{kind}_id": request.id}, dedupe_key=f"{kind}:{request.id}")
 
 
 def _service(session: Session, order: Order) -> Service:

@@ -7,9 +7,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,30 +19,20 @@ from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.models import AccountServiceRate, Service
 from smmpanel.catalog.pricing import account_rate
-from smmpanel.db import Database
-from smmpanel.ledger import models as ledger_models
+from smmpanel.db import Database, transaction
 from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.ledger.service import post_entry
 from smmpanel.money import MAX_BALANCE_UNITS, charge_units
-from smmpanel.orders.errors import ActiveOrderExists, IdempotencyConflict, InvalidOrderRequest
+from smmpanel.orders.creation import create_order
+from smmpanel.orders.errors import IdempotencyConflict, InvalidOrderRequest
 from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
-from smmpanel.orders.models import (
-    KIND_SUBSCRIPTION,
-    PENDING,
-    IdempotencyKey,
-    Order,
-    OrderEvent,
-)
+from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey, Order
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
 from smmpanel.panel.settings import duplicate_link_scope
 from smmpanel.timeutil import utcnow
 
 MAX_REQUEST_ID_LENGTH = 255
-ACTIVE_LINK_MESSAGE = (
-    "You have active order with this link. Please wait until order being completed."
-)
 # Parameters that do not describe the order itself.
 _NOT_FINGERPRINTED = frozenset({"key", "action", "request_id"})
 
@@ -54,15 +44,8 @@ class PlacedOrder:
     replayed: bool = False
 
 
-class Replayed(Exception):
-    """A repeated request_id: roll the transaction back and answer `order_id`."""
-
-    def __init__(self, order_id: int) -> None:
-        self.order_id = order_id
-
-
 def place_order(
-    db: Database,
+    target: Database | Session,
     *,
     account_id: int,
     service_id: int,
@@ -70,30 +53,27 @@ def place_order(
     request_id: str | None = None,
     actor: str = "api",
 ) -> PlacedOrder:
-    """Validate, price, charge and record an order in one transaction.
+    """Validate, price, charge and record an order: in a write transaction of its
+    own when given the Database, in the caller's when given its Session (the API
+    authenticates in the same one; see db.transaction).
 
     With a `request_id`, a repeat of the same request returns the first order
-    and changes nothing; the same id with other parameters is refused.
+    (`replayed`) and writes nothing; the same id with other parameters is refused.
     """
     request_id = checked_request_id(request_id)
-    try:
-        with db.write() as session:
-            return PlacedOrder(
-                place_order_in(
-                    session,
-                    account_id=account_id,
-                    service_id=service_id,
-                    params=params,
-                    request_id=request_id,
-                    actor=actor,
-                )
-            )
-    except Replayed as replay:
-        return PlacedOrder(replay.order_id, replayed=True)
+    with transaction(target) as session:
+        return _place(
+            session,
+            account_id=account_id,
+            service_id=service_id,
+            params=params,
+            request_id=request_id,
+            actor=actor,
+        )
 
 
 def checked_request_id(request_id: str | None) -> str | None:
-    """A request_id as `place_order_in` takes it (trimmed), or InvalidOrderRequest."""
+    """A request_id trimmed, or InvalidOrderRequest."""
     if request_id is not None:
         request_id = request_id.strip()
         if not request_id or len(request_id) > MAX_REQUEST_ID_LENGTH:
@@ -103,7 +83,7 @@ def checked_request_id(request_id: str | None) -> str | None:
     return request_id
 
 
-def place_order_in(
+def _place(
     session: Session,
     *,
     account_id: int,
@@ -111,14 +91,12 @@ def place_order_in(
     params: Mapping[str, Any],
     request_id: str | None,
     actor: str,
-) -> int:
-    """`place_order` in the caller's write transaction (the API authenticates in
-    the same one); `request_id` as `checked_request_id` returns it.  Raises
-    Replayed for a repeated request_id: the caller must roll back and answer
-    with its order."""
+) -> PlacedOrder:
     idempotency = None
     if request_id is not None:
         idempotency = _claim_request_id(session, account_id, request_id, service_id, params)
+        if idempotency.order_id is not None:
+            return PlacedOrder(idempotency.order_id, replayed=True)
     service: Any = session.execute(_SERVICE, {"service_id": service_id}).first()
     if service is None or not service.enabled:
         raise ServiceNotFound("Incorrect service ID")
@@ -130,47 +108,30 @@ def place_order_in(
         # No balance can pay it; refused before anything is written, since a
         # charge this large may not even fit the 64-bit columns.
         raise InsufficientFunds("Not enough funds on balance")
-    order_id = _insert_order(
+    order_id = create_order(
         session,
         account_id=account_id,
         service_id=service_id,
         kind=draft.kind,
         link=draft.link,
         quantity=draft.quantity,
+        total_quantity=draft.total_quantity,
         runs=draft.runs,
         interval=draft.interval,
-        total_quantity=draft.total_quantity,
         rate=rate,
         charge=charge,
         package=draft.package,
         currency=currency,
-        status=PENDING,
-        remains=draft.total_quantity,
         params=draft.params,
         active_link=_active_link_key(session, account_id, service_id, draft),
-        created_at=now,
-        updated_at=now,
-    )
-    if charge:
-        post_entry(
-            session,
-            account_id=account_id,
-            kind=ledger_models.CHARGE,
-            amount=-charge,
-            actor=actor,
-            cause=f"charge:order:{order_id}",
-            order_id=order_id,
-            fresh_cause=True,
-        )
-    session.execute(
-        _INSERT_EVENT,
-        {"order_id": order_id, "to_status": PENDING, "actor": actor, "note": "", "created_at": now},
-    )
+        actor=actor,
+        now=now,
+    ).order_id
     plan_fulfilment(session, order_id=order_id, service_id=service_id)
     if idempotency is not None:
         idempotency.order_id = order_id
         session.flush()
-    return order_id
+    return PlacedOrder(order_id)
 
 
 def _price(session: Session, account_id: int, service: Service) -> tuple[str, int]:
@@ -190,10 +151,6 @@ _PRICE = (
     )
     .where(Account.id == bindparam("account_id"))
 )
-_LINK_TAKEN = select(Order.id).where(Order.active_link == bindparam("link")).limit(1)
-_ORDERS = cast(Table, Order.__table__)
-_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
-_INSERT_EVENT = insert(cast(Table, OrderEvent.__table__))
 _SERVICE = select(
     Service.id,
     Service.type,
@@ -246,22 +203,6 @@ def same_target(link: str) -> str:
     return f"{host}/{path}" if slash and path else host
 
 
-def _insert_order(session: Session, **values: Any) -> int:
-    """Insert the order row (Core: the ORM unit of work doubled the cost of
-    placing an order, measured); returns its id."""
-    link = values.get("active_link")
-    if link is not None and session.execute(_LINK_TAKEN, {"link": link}).first() is not None:
-        raise ActiveOrderExists(ACTIVE_LINK_MESSAGE)
-    try:
-        return int(session.execute(_INSERT_ORDER, values).scalar_one())
-    except IntegrityError as exc:
-        # A concurrent order took the link between our check and our insert;
-        # the whole transaction is void anyway, so no savepoint is needed.
-        if link is not None and "active_link" in str(exc.orig):
-            raise ActiveOrderExists(ACTIVE_LINK_MESSAGE) from None
-        raise
-
-
 def _fingerprint(service_id: int, params: Mapping[str, Any]) -> str:
     material = {k: str(v) for k, v in params.items() if k not in _NOT_FINGERPRINTED}
     material["service"] = str(service_id)
@@ -277,7 +218,9 @@ def _claim_request_id(
     params: Mapping[str, Any],
 ) -> IdempotencyKey:
     """Insert the key row first: a concurrent twin blocks on it (PostgreSQL) or
-    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer."""
+    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer.  Returns the
+    new row (no order yet), or the first request's row with its order (a
+    replay: nothing was written)."""
     fingerprint = _fingerprint(service_id, params)
     existing = session.get(IdempotencyKey, (account_id, request_id))
     if existing is None:
@@ -296,7 +239,7 @@ def _claim_request_id(
         raise IdempotencyConflict("request_id was used before with different parameters")
     if existing.order_id is None:
         raise IdempotencyConflict("request_id is being processed; retry shortly")
-    raise Replayed(existing.order_id)
+    return existing
 
 
 def update_order(

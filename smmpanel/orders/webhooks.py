@@ -37,6 +37,7 @@ from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import account_subject, record_audit
 from smmpanel.db import Database
 from smmpanel.jobs.errors import RetryLater
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
 from smmpanel.money import format_units
 from smmpanel.netguard import (
@@ -55,7 +56,7 @@ from smmpanel.tokens import new_token
 
 log = logging.getLogger("smmpanel.webhooks")
 
-WEBHOOK_JOB = "webhook"
+WEBHOOK_JOB = JobKind.WEBHOOK
 STATUS_EVENT = "order.status"
 MAX_ATTEMPTS = 10
 TIMEOUT_SECONDS = 10.0
@@ -186,8 +187,12 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
     """
     if not _has_webhook(session, order.account_id):
         return False
+    # Status events only: moves of the forwarding state (to_forward set) are
+    # not changes a webhook reports, and must not shift the numbering.
     event_number = session.scalar(
-        select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order.id)
+        select(func.count())
+        .select_from(OrderEvent)
+        .where(OrderEvent.order_id == order.id, OrderEvent.to_forward.is_(None))
     )
     event_id = f"order-{order.id}-{event_number}"
     changed_at = as_utc(order.updated_at)
@@ -210,7 +215,7 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
         "timestamp": int(changed_at.timestamp()),
         "body": encode_body(body),
     }
-    return enqueue(session, WEBHOOK_JOB, payload, max_attempts=MAX_ATTEMPTS) is not None
+    return enqueue(session, JobKind.WEBHOOK, payload, max_attempts=MAX_ATTEMPTS) is not None
 
 
 def _has_webhook(session: Session, account_id: int) -> bool:

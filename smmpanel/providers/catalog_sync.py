@@ -43,7 +43,6 @@ from smmpanel.providers.models import Provider, UpstreamService
 from smmpanel.providers.service import audited_source
 
 __all__ = [
-    "PRICE_SYNC_JOB",
     "CatalogDiff",
     "ImportResult",
     "ImportedService",
@@ -59,8 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("smmpanel.catalog_sync")
-
-PRICE_SYNC_JOB = "price_sync"
 
 
 # --- reports ------------------------------------------------------------------

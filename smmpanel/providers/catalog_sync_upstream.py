@@ -26,15 +26,14 @@ from smmpanel.accounts.models import Currency
 from smmpanel.catalog.errors import UnknownServiceType
 from smmpanel.catalog.models import ServiceSource
 from smmpanel.catalog.types import DEFAULT, service_type
-from smmpanel.client import Client, SmmError
-from smmpanel.client import Service as UpstreamEntry
 from smmpanel.db import Database
 from smmpanel.money import PLACES, SCALE, MoneyError, from_units, parse_decimal, to_units
 from smmpanel.panel.settings import get_setting
 from smmpanel.providers.errors import InvalidProvider, ProviderNotFound, ProviderUnavailable
-from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider, UpstreamService
 from smmpanel.providers.service import provider_by_name
+from smmpanel.providers.upstream import CatalogEntry, Upstream, UpstreamError
 from smmpanel.timeutil import utcnow
 
 T = TypeVar("T")
@@ -68,12 +67,12 @@ def provider_access(db: Database, provider_name: str) -> ProviderAccess:
         return ProviderAccess.of(provider_by_name(session, provider_name))
 
 
-def _call(access: ProviderAccess, what: str, call: Callable[[Client], T]) -> T:
-    """Run one SDK call; every failure becomes a domain error without the key."""
+def _call(access: ProviderAccess, what: str, call: Callable[[Upstream], T]) -> T:
+    """Run one upstream call; every failure becomes a domain error without the key."""
     try:
-        with open_client(access) as client:
-            return call(client)
-    except SmmError as exc:
+        with open_upstream(access) as upstream:
+            return call(upstream)
+    except UpstreamError as exc:
         detail = _redact(str(exc) or type(exc).__name__, access.api_key)
         raise ProviderUnavailable(
             f"provider {access.name!r} ({_display_url(access.api_url)}): {what} failed: {detail}"
@@ -99,7 +98,7 @@ def _display_url(url: str) -> str:
 def fetch_provider_balance(db: Database, *, provider_name: str) -> tuple[Decimal, str | None]:
     """Ask the provider for its balance; store it (minor units) and its currency."""
     access = provider_access(db, provider_name)
-    answer = _call(access, "balance", lambda client: client.balance())
+    answer = _call(access, "balance", lambda upstream: upstream.balance())
     currency = (answer.currency or "").strip().upper()[:8] or None
     with db.write() as session:
         provider = session.get(Provider, access.id)
@@ -126,12 +125,12 @@ def ensure_currency(db: Database, access: ProviderAccess) -> str | None:
 def refresh_upstream_catalog(db: Database, *, provider_name: str) -> CatalogDiff:
     """Read the provider's `services` and store them; unlisted ones become gone."""
     access = provider_access(db, provider_name)
-    entries = _call(access, "services", lambda client: client.services())
+    entries = _call(access, "services", lambda upstream: upstream.services())
     return _store_catalog(db, access, entries)
 
 
 def _store_catalog(
-    db: Database, access: ProviderAccess, entries: list[UpstreamEntry]
+    db: Database, access: ProviderAccess, entries: list[CatalogEntry]
 ) -> CatalogDiff:
     listed = {str(entry.service): entry for entry in entries}  # a repeated id: the last wins
     diff = CatalogDiff(access.name, listed=len(listed))
@@ -176,7 +175,7 @@ def _store_catalog(
     return diff
 
 
-def _fill(row: UpstreamService, entry: UpstreamEntry, units: int) -> None:
+def _fill(row: UpstreamService, entry: CatalogEntry, units: int) -> None:
     row.name = (entry.name or f"Service {entry.service}")[:255]
     row.type = local_type(str(entry.type))
     row.category = (entry.category or "Other")[:255]

@@ -45,17 +45,18 @@ from sqlalchemy.orm import Session
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import ServiceSource
-from smmpanel.client import ApiError, OrderMayExistError, ProtocolError, TransportError
 from smmpanel.db import Database
 from smmpanel.jobs.crash import crash_point
 from smmpanel.jobs.errors import RetryLater
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue, wake_jobs
-from smmpanel.orders import fulfilment as states
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange
+from smmpanel.orders.forwarding_states import ForwardState, can_move, move_forward_state
+from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
-from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
+from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order, OrderKind
 from smmpanel.panel.alerts import raise_alert, resolve_alerts
-from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import (
     PROVIDER_ACTIVE,
     Provider,
@@ -63,11 +64,16 @@ from smmpanel.providers.models import (
     UpstreamService,
 )
 from smmpanel.providers.service import pause_provider
+from smmpanel.providers.upstream import (
+    UpstreamOutcomeUnknown,
+    UpstreamRefused,
+    UpstreamUnreachable,
+    UpstreamUnreadable,
+)
 from smmpanel.timeutil import as_utc, utcnow
 
 log = logging.getLogger("smmpanel.forwarding")
 
-RECONCILE_JOB = "reconcile_order"
 # Errors that concern the provider, not the order: the next provider is tried.
 PROVIDER_ERRORS = frozenset({"incorrect_service", "rate_limited", "unknown", "too_many_ids"})
 # Errors the owner must fix at the provider: pause it and let orders wait.
@@ -77,6 +83,7 @@ WAIT_RETRY_MIN_SECONDS = 5.0
 WAIT_RETRY_MAX_SECONDS = 300.0
 DEFAULT_WAIT_ALERT = timedelta(minutes=60)
 STUCK_ALERT = "order_stuck"
+ACTOR = "forwarding"
 
 
 @dataclass(frozen=True)
@@ -117,22 +124,22 @@ def _forward(
     attempt = step
     crash_point("forward:before_send")
     try:
-        with open_client(attempt.access) as client:
-            placed = client.add(
+        with open_upstream(attempt.access) as upstream:
+            placed = upstream.add(
                 int(attempt.upstream_service_id)
                 if attempt.upstream_service_id.isdigit()
-                else attempt.upstream_service_id,  # type: ignore[arg-type]
+                else attempt.upstream_service_id,
                 request_id=attempt.request_id if attempt.access.honours_request_id else None,
                 **attempt.params,
             )
-    except ApiError as refused:
+    except UpstreamRefused as refused:
         if _refused(db, attempt, refused):
             _forward(db, order_id, unreachable, wait_alert_after)
         return
-    except (OrderMayExistError, ProtocolError) as unknown:
+    except (UpstreamOutcomeUnknown, UpstreamUnreadable) as unknown:
         _outcome_unknown(db, attempt, unknown)
         return
-    except TransportError as failed:
+    except UpstreamUnreachable as failed:
         if not nothing_sent(failed):
             _outcome_unknown(db, attempt, failed)
             return
@@ -140,15 +147,15 @@ def _forward(
             # An earlier send may have reached this provider: only it may get the
             # order, with the same request_id, once it answers again.
             _wait_resend(db, attempt, str(failed), wait_alert_after)
-        _record(db, attempt, "unreachable", str(failed), state=states.QUEUED)
+        _record(db, attempt, "unreachable", str(failed), state=ForwardState.QUEUED)
         _forward(db, order_id, unreachable | {attempt.access.id}, wait_alert_after)
         return
     crash_point("forward:after_send")
-    _accepted(db, attempt, str(placed.order_id))
+    _accepted(db, attempt, placed)
     crash_point("forward:after_accept")
 
 
-def nothing_sent(error: TransportError) -> bool:
+def nothing_sent(error: UpstreamUnreachable) -> bool:
     """The upstream surely got no order: the connection was never made (the SDK
     says so), or it answered HTTP 429 (rate limited) without acting."""
     return error.nothing_sent or error.status_code == 429
@@ -170,9 +177,9 @@ def _prepare(
         order = lock_order(session, order_id)
         if order.status not in ACTIVE_STATUSES:
             return None
-        if order.forward_state == states.SENDING:
+        if order.forward_state == ForwardState.SENDING:
             return _resume_sending(session, order)
-        if order.forward_state != states.QUEUED:
+        if order.forward_state != ForwardState.QUEUED:
             return None
         choice = _choose_source(session, order, unreachable)
         if isinstance(choice, str):
@@ -182,7 +189,9 @@ def _prepare(
         source, provider = choice
         order.provider_id = provider.id
         order.forward_request_id = f"smmpanel-{order.id}-p{provider.id}"
-        order.forward_state = states.SENDING
+        move_forward_state(
+            session, order=order, to=ForwardState.SENDING, actor=ACTOR, reason=provider.name
+        )
         return Attempt(
             order.id,
             ProviderAccess.of(provider),
@@ -300,13 +309,33 @@ def _source_of(session: Session, order: Order) -> ServiceSource | None:
 def _accepted(db: Database, attempt: Attempt, upstream_id: str) -> None:
     with db.write() as session:
         order = lock_order(session, attempt.order_id)
+        if not can_move(order.forward_state, ForwardState.ACCEPTED):
+            # Settled here while the call was under way (the owner canceled it
+            # as never sent): the move is refused, but what the upstream said
+            # is kept in the call record for the owner to act on.
+            log.warning(
+                "order %s is %s, yet %s accepted it as upstream order %s",
+                order.id,
+                order.forward_state,
+                attempt.access.name,
+                upstream_id,
+            )
+            detail = f"upstream order {upstream_id}, after the order was {order.forward_state}"
+            session.add(_call(attempt, "accepted", detail))
+            return
         order.provider_order_id = upstream_id
-        order.forward_state = states.ACCEPTED
+        move_forward_state(
+            session,
+            order=order,
+            to=ForwardState.ACCEPTED,
+            actor=ACTOR,
+            reason=f"upstream order {upstream_id} at {attempt.access.name}",
+        )
         order.waiting_since, order.forward_error = None, ""
         session.add(_call(attempt, "accepted", f"upstream order {upstream_id}"))
 
 
-def _refused(db: Database, attempt: Attempt, refused: ApiError) -> bool:
+def _refused(db: Database, attempt: Attempt, refused: UpstreamRefused) -> bool:
     """The upstream answered with an error: it surely has no order.  True when
     the order is queued again for the next provider."""
     with db.write() as session:
@@ -321,10 +350,10 @@ def _refused(db: Database, attempt: Attempt, refused: ApiError) -> bool:
                     message=f"Provider {attempt.access.name} paused: {refused.message}. "
                     "Orders wait for it; resume it with `smmpanel providers resume`.",
                 )
-            order.forward_state = states.QUEUED
+            _requeue(session, order, attempt, refused)
         elif refused.code in PROVIDER_ERRORS:
             order.forward_skip = [*(order.forward_skip or []), attempt.access.id]
-            order.forward_state = states.QUEUED
+            _requeue(session, order, attempt, refused)
         else:
             _reject(session, order, f"{attempt.access.name} refused: {refused.message}")
             return False
@@ -333,9 +362,14 @@ def _refused(db: Database, attempt: Attempt, refused: ApiError) -> bool:
     return True
 
 
+def _requeue(session: Session, order: Order, attempt: Attempt, refused: UpstreamRefused) -> None:
+    why = f"{attempt.access.name} refused: {refused.code}"
+    move_forward_state(session, order=order, to=ForwardState.QUEUED, actor=ACTOR, reason=why)
+
+
 def _outcome_unknown(db: Database, attempt: Attempt, error: Exception) -> None:
     if attempt.access.honours_request_id:
-        _record(db, attempt, "unknown", str(error), state=states.SENDING)
+        _record(db, attempt, "unknown", str(error), state=ForwardState.SENDING)
         raise RetryLater("outcome unknown; resending with the same request_id")
     with db.write() as session:
         order = lock_order(session, attempt.order_id)
@@ -344,21 +378,26 @@ def _outcome_unknown(db: Database, attempt: Attempt, error: Exception) -> None:
 
 
 def _mark_reconcile(session: Session, order: Order, why: str) -> None:
-    order.forward_state = states.RECONCILE
-    enqueue(session, RECONCILE_JOB, {"order_id": order.id}, dedupe_key=f"reconcile:{order.id}")
+    move_forward_state(session, order=order, to=ForwardState.RECONCILE, actor=ACTOR, reason=why)
+    enqueue(
+        session, JobKind.RECONCILE_ORDER, {"order_id": order.id}, dedupe_key=f"reconcile:{order.id}"
+    )
     log.warning("order %s needs reconciliation: %s", order.id, why)
 
 
 def _reject(session: Session, order: Order, why: str) -> None:
-    order.forward_state = states.REJECTED
+    move_forward_state(session, order=order, to=ForwardState.REJECTED, actor=ACTOR, reason=why)
     order.waiting_since, order.forward_error = None, why[:500]
     change_order_status(session, order, status=CANCELED, actor="forwarding", note=why[:500])
 
 
-def _record(db: Database, attempt: Attempt, outcome: str, detail: str, *, state: str) -> None:
+def _record(
+    db: Database, attempt: Attempt, outcome: str, detail: str, *, state: ForwardState
+) -> None:
     with db.write() as session:
         order = lock_order(session, attempt.order_id)
-        order.forward_state = state
+        why = f"{attempt.access.name}: {outcome}"
+        move_forward_state(session, order=order, to=state, actor=ACTOR, reason=why)
         session.add(_call(attempt, outcome, detail))
 
 
@@ -380,12 +419,13 @@ def forward_failed(session: Session, payload: dict[str, Any], error: str) -> Non
     ).scalar_one_or_none()
     if order is None or order.status not in ACTIVE_STATUSES:
         return
-    if order.forward_state == states.SENDING:
+    if order.forward_state == ForwardState.SENDING:
         # It may have reached the provider: find out before anything else.
         _mark_reconcile(session, order, f"its forward job failed: {error}")
         what = "may have been sent; it is being reconciled (smmpanel orders list --reconcile)"
-    elif order.forward_state == states.QUEUED:
-        order.forward_state = states.FAILED
+    elif order.forward_state == ForwardState.QUEUED:
+        why = f"its forward job failed: {error}"
+        move_forward_state(session, order=order, to=ForwardState.FAILED, actor=ACTOR, reason=why)
         what = (
             f"was not sent. Resend it with `smmpanel orders resend {order.id}`, or cancel "
             f"and refund it with `smmpanel orders update {order.id} --status canceled`"
@@ -409,14 +449,14 @@ def resend_order(db: Database, *, order_id: int, actor: Actor) -> bool:
         order = lock_order(session, order_id)
         if order.status not in ACTIVE_STATUSES:
             raise InvalidStatusChange(f"order {order_id} is {order.status}: nothing to send")
-        if order.forward_state is None or order.forward_state == states.PARENT:
+        if order.forward_state is None or order.forward_state == ForwardState.PARENT:
             raise InvalidOrderRequest(f"order {order_id} is not forwarded to a provider")
-        if order.forward_state not in (states.QUEUED, states.FAILED):
+        if order.forward_state not in (ForwardState.QUEUED, ForwardState.FAILED):
             raise InvalidStatusChange(
                 f"order {order_id} is {order.forward_state} at its provider already"
                 + (
                     "; see `smmpanel providers reconcile`"
-                    if order.forward_state == states.RECONCILE
+                    if order.forward_state == ForwardState.RECONCILE
                     else ""
                 )
             )
@@ -426,13 +466,16 @@ def resend_order(db: Database, *, order_id: int, actor: Actor) -> bool:
             action=AuditAction.ORDER_RESENT,
             subject=subject("order", order_id),
             before={"forward_state": order.forward_state, "error": order.forward_error},
-            after={"forward_state": states.QUEUED},
+            after={"forward_state": ForwardState.QUEUED},
         )
-        order.forward_state, order.forward_skip = states.QUEUED, []
+        move_forward_state(
+            session, order=order, to=ForwardState.QUEUED, actor=str(actor), reason="resent"
+        )
+        order.forward_skip = []
         order.waiting_since, order.forward_error = None, ""
         resolve_alerts(session, kind=STUCK_ALERT, subject=f"order {order_id}")
-        key = states.forward_key(order_id)
-        job = enqueue(session, states.FORWARD_JOB, {"order_id": order_id}, dedupe_key=key)
+        key = forward_key(order_id)
+        job = enqueue(session, JobKind.FORWARD_ORDER, {"order_id": order_id}, dedupe_key=key)
         if job is None:
             wake_jobs(session, [key])
         return job is not None
@@ -478,6 +521,6 @@ def upstream_params(order: Order) -> dict[str, Any]:
     if extra.get("expiry"):
         year, month, day = str(extra["expiry"]).split("-")
         params["expiry"] = f"{int(day)}/{int(month)}/{year}"
-    if order.kind == "subscription":
+    if order.kind == OrderKind.SUBSCRIPTION:
         params.pop("link", None)
     return params

@@ -1,4 +1,5 @@
-"""The one place upstream panels are called from: an SDK client per provider.
+"""The one place upstream panels are opened from: an `Upstream` per provider
+(upstream.py; made of the SDK by sdk_adapter.py).
 
 Keys never leave this module in readable form: `mask_key` is what any message
 or listing shows.  They are stored encrypted (`smmpanel.secretbox`) and
@@ -12,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from smmpanel.client import Client
 from smmpanel.netguard import (
     GuardedTransport,
     OutboundPolicy,
@@ -21,8 +21,10 @@ from smmpanel.netguard import (
     current_policy,
     same_origin,
 )
+from smmpanel.providers import sdk_adapter
 from smmpanel.providers.errors import InvalidProviderUrl
 from smmpanel.providers.models import Provider
+from smmpanel.providers.upstream import Upstream
 from smmpanel.secretbox import reveal_secret
 
 DEFAULT_TIMEOUT = 20.0
@@ -93,14 +95,16 @@ def check_provider_urls(
         raise InvalidProviderUrl(f"the look-up URL is refused: {exc}") from None
 
 
-def open_client(
+def open_upstream(
     access: ProviderAccess, *, timeout: float | None = None, policy: OutboundPolicy | None = None
-) -> Client:
+) -> Upstream:
+    """The provider's panel, open for calls through the outbound guard.
+    ValueError when its settings cannot make a client."""
     method = cast(
         Literal["post", "json", "get"],
         access.method if access.method in ("post", "json", "get") else "post",
     )
-    return Client(
+    return sdk_adapter.connect(
         access.api_url,
         access.api_key,
         method=method,

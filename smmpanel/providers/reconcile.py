@@ -27,21 +27,24 @@ from sqlalchemy import select
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import ServiceSource
-from smmpanel.client import SmmError
 from smmpanel.db import Database
+from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
 from smmpanel.netguard import guarded_client, same_origin
-from smmpanel.orders import fulfilment as states
 from smmpanel.orders.errors import InvalidStatusChange
+from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
+from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
 from smmpanel.panel.alerts import raise_alert
-from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
+from smmpanel.providers.upstream import UpstreamError
 
 log = logging.getLogger("smmpanel.reconcile")
 
 LOOKUP_TIMEOUT = 20.0
+ACTOR = "reconcile"
 
 
 class LookupRefused(Exception):
@@ -64,7 +67,7 @@ def reconcile_order_job(db: Database, payload: dict[str, Any]) -> None:
 def reconcile_orders(db: Database, *, provider_name: str | None = None) -> ReconcileReport:
     """Try to resolve every order marked for reconciliation (CLI and schedule)."""
     query = select(Order.id).where(
-        Order.forward_state == states.RECONCILE, Order.status.in_(ACTIVE_STATUSES)
+        Order.forward_state == ForwardState.RECONCILE, Order.status.in_(ACTIVE_STATUSES)
     )
     if provider_name is not None:
         query = query.join(Provider, Provider.id == Order.provider_id).where(
@@ -81,7 +84,7 @@ def reconcile_orders(db: Database, *, provider_name: str | None = None) -> Recon
 def reconcile_one(db: Database, order_id: int, report: ReconcileReport) -> None:
     with db.read() as session:
         order = session.get(Order, order_id)
-        if order is None or order.forward_state != states.RECONCILE:
+        if order is None or order.forward_state != ForwardState.RECONCILE:
             return
         provider = session.get(Provider, order.provider_id) if order.provider_id else None
         source = session.execute(
@@ -109,9 +112,9 @@ def _check_known(
     db: Database, access: ProviderAccess, order_id: int, upstream_id: str, report: ReconcileReport
 ) -> None:
     try:
-        with open_client(access) as client:
-            result = client.status(int(upstream_id))
-    except SmmError as exc:
+        with open_upstream(access) as upstream:
+            result = upstream.status(int(upstream_id))
+    except UpstreamError as exc:
         log.warning("order %s: status look-up failed: %s", order_id, exc)
         report.waiting.append(order_id)
         return
@@ -123,9 +126,11 @@ def _resend(db: Database, order_id: int, report: ReconcileReport) -> None:
     """Same request_id again: the upstream returns its first order if it has one."""
     with db.write() as session:
         order = lock_order(session, order_id)
-        order.forward_state = states.SENDING
+        move_forward_state(
+            session, order=order, to=ForwardState.SENDING, actor=ACTOR, reason="resent"
+        )
         enqueue(
-            session, states.FORWARD_JOB, {"order_id": order_id}, dedupe_key=f"forward:{order_id}"
+            session, JobKind.FORWARD_ORDER, {"order_id": order_id}, dedupe_key=forward_key(order_id)
         )
     report.resent.append(order_id)
 
@@ -206,10 +211,19 @@ def adopt_upstream_order(
                 action=AuditAction.ORDER_ADOPTED_BY_HAND,
                 subject=subject("order", order_id),
                 before={"forward_state": order.forward_state},
-                after={"forward_state": states.ACCEPTED, "upstream_order": str(upstream_order_id)},
+                after={
+                    "forward_state": ForwardState.ACCEPTED,
+                    "upstream_order": str(upstream_order_id),
+                },
             )
+        move_forward_state(
+            session,
+            order=order,
+            to=ForwardState.ACCEPTED,
+            actor=ACTOR if actor is None else str(actor),
+            reason=f"adopted upstream order {upstream_order_id}",
+        )
         order.provider_order_id = str(upstream_order_id)
-        order.forward_state = states.ACCEPTED
 
 
 def cancel_unforwarded_order(db: Database, *, order_id: int, why: str, actor: Actor | None) -> None:
@@ -218,7 +232,13 @@ def cancel_unforwarded_order(db: Database, *, order_id: int, why: str, actor: Ac
     with db.write() as session:
         order = lock_order(session, order_id)
         before = {"forward_state": order.forward_state, "status": order.status}
-        order.forward_state = states.REJECTED
+        move_forward_state(
+            session,
+            order=order,
+            to=ForwardState.REJECTED,
+            actor=ACTOR if actor is None else str(actor),
+            reason=why,
+        )
         try:
             change_order_status(session, order, status=CANCELED, actor="reconcile", note=why)
         except InvalidStatusChange:

@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from smmpanel.client import ApiError, SmmError, TransportError
 from smmpanel.db import Database
 from smmpanel.jobs.errors import RetryLater
-from smmpanel.orders import fulfilment as states
+from smmpanel.orders.forwarding_states import ForwardState
 from smmpanel.orders.models import (
     REFILL_OPEN,
     REQUEST_IN_PROGRESS,
@@ -26,8 +25,9 @@ from smmpanel.orders.models import (
     Order,
     Refill,
 )
-from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
+from smmpanel.providers.upstream import UpstreamError, UpstreamRefused, UpstreamUnreachable
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.requests_relay")
@@ -43,18 +43,18 @@ def forward_refill(db: Database, payload: dict[str, Any]) -> None:
         return
     access, upstream_order = target
     try:
-        with open_client(access) as client:
-            result = client.refill(int(upstream_order))
-    except ApiError as refused:
+        with open_upstream(access) as upstream:
+            result = upstream.refill(int(upstream_order))
+    except UpstreamRefused as refused:
         _finish(db, Refill, int(payload["refill_id"]), REQUEST_REJECTED, refused.message)
         return
-    except TransportError as exc:
+    except UpstreamUnreachable as exc:
         raise _later(f"refill not forwarded: {exc}", exc) from None
-    if result.error is not None or result.refill_id is None:
-        message = result.error.message if result.error else "no refill id"
+    if result.error is not None or result.request_id is None:
+        message = result.error if result.error else "no refill id"
         _finish(db, Refill, int(payload["refill_id"]), REQUEST_REJECTED, message)
         return
-    _accepted(db, Refill, int(payload["refill_id"]), str(result.refill_id), REQUEST_IN_PROGRESS)
+    _accepted(db, Refill, int(payload["refill_id"]), str(result.request_id), REQUEST_IN_PROGRESS)
 
 
 def forward_cancel(db: Database, payload: dict[str, Any]) -> None:
@@ -65,21 +65,21 @@ def forward_cancel(db: Database, payload: dict[str, Any]) -> None:
         return
     access, upstream_order = target
     try:
-        with open_client(access) as client:
-            [result] = client.cancel([int(upstream_order)])
-    except ApiError as refused:
+        with open_upstream(access) as upstream:
+            [result] = upstream.cancel([int(upstream_order)])
+    except UpstreamRefused as refused:
         _finish(db, Cancel, cancel_id, REQUEST_REJECTED, refused.message)
         return
-    except TransportError as exc:
+    except UpstreamUnreachable as exc:
         raise _later(f"cancel not forwarded: {exc}", exc) from None
-    if result.error is not None or result.cancel_id is None:
-        message = result.error.message if result.error else "no cancel id"
+    if result.error is not None or result.request_id is None:
+        message = result.error if result.error else "no cancel id"
         _finish(db, Cancel, cancel_id, REQUEST_REJECTED, message)
         return
-    _accepted(db, Cancel, cancel_id, str(result.cancel_id), REQUEST_PENDING)
+    _accepted(db, Cancel, cancel_id, str(result.request_id), REQUEST_PENDING)
 
 
-def _later(why: str, error: TransportError) -> RetryLater:
+def _later(why: str, error: UpstreamUnreachable) -> RetryLater:
     """Try again later; a provider that could not be reached at all is waited
     for as long as it takes (the attempt is not counted)."""
     return RetryLater(why, waiting=error.nothing_sent)
@@ -90,13 +90,17 @@ def _target(
 ) -> tuple[ProviderAccess, str] | None:
     with db.read() as session:
         request: Any = session.get(model, request_id)
-        if request is None or request.forward_state != states.QUEUED:
+        if request is None or request.forward_state != ForwardState.QUEUED:
             return None
         if request.status not in (*REFILL_OPEN, REQUEST_PENDING):
             return None
         order = session.get(Order, request.order_id)
         assert order is not None
-        if order.forward_state in (states.QUEUED, states.SENDING, states.RECONCILE):
+        if order.forward_state in (
+            ForwardState.QUEUED,
+            ForwardState.SENDING,
+            ForwardState.RECONCILE,
+        ):
             # The order waits (e.g. on a paused provider): so does its request,
             # as long as that takes.
             raise RetryLater(
@@ -113,10 +117,10 @@ def _accepted(
 ) -> None:
     with db.write() as session:
         request: Any = session.get(model, request_id, with_for_update=True)
-        if request is None or request.forward_state != states.QUEUED:
+        if request is None or request.forward_state != ForwardState.QUEUED:
             return
         request.provider_request_id = upstream_id
-        request.forward_state = states.ACCEPTED
+        request.forward_state = ForwardState.ACCEPTED
         if isinstance(request, Refill):
             request.status = status
         request.updated_at = utcnow()
@@ -131,7 +135,7 @@ def _finish(
         if request is None or request.status not in (*REFILL_OPEN, REQUEST_PENDING):
             return
         request.status, request.open_order_id = status, None
-        request.forward_state = states.REJECTED
+        request.forward_state = ForwardState.REJECTED
         request.updated_at = utcnow()
 
 
@@ -143,31 +147,27 @@ def sync_request_statuses(db: Database, access: ProviderAccess) -> int:
     cancels = _open_forwarded(db, Cancel, access.id)
     if not refills and not cancels:
         return 0
-    with open_client(access) as client:
+    with open_upstream(access) as upstream:
         for start in range(0, len(refills), BATCH):
             batch = refills[start : start + BATCH]
             try:
-                results = client.refill_statuses([int(u) for _, u in batch])
-            except SmmError as exc:
+                results = upstream.refill_statuses([int(u) for _, u in batch])
+            except UpstreamError as exc:
                 log.warning("refill status sync at %s failed: %s", access.name, exc)
                 continue
-            found = {str(r.refill_id): r for r in results if r.status is not None}
+            found = {str(r.request_id): r for r in results if r.status is not None}
             for refill_id, upstream_id in batch:
                 result = found.get(upstream_id)
                 if result is not None and result.status is not None:
-                    changed += _set_refill_status(db, refill_id, str(result.status.value))
+                    changed += _set_refill_status(db, refill_id, result.status)
         for start in range(0, len(cancels), BATCH):
             batch = cancels[start : start + BATCH]
             try:
-                cancel_results = client.cancel_statuses([int(u) for _, u in batch])
-            except SmmError as exc:
+                cancel_results = upstream.cancel_statuses([int(u) for _, u in batch])
+            except UpstreamError as exc:
                 log.warning("cancel status sync at %s failed: %s", access.name, exc)
                 continue
-            rejected = {
-                str(r.cancel_id)
-                for r in cancel_results
-                if r.status is not None and r.status.value == REQUEST_REJECTED
-            }
+            rejected = {str(r.request_id) for r in cancel_results if r.status == REQUEST_REJECTED}
             for cancel_id, upstream_id in batch:
                 if upstream_id in rejected:
                     _finish(db, Cancel, cancel_id, REQUEST_REJECTED, "the upstream rejected it")
@@ -184,7 +184,7 @@ def _open_forwarded(
         .join(Order, Order.id == model.order_id)
         .where(
             Order.provider_id == provider_id,
-            model.forward_state == states.ACCEPTED,
+            model.forward_state == ForwardState.ACCEPTED,
             model.status.in_(open_statuses),
         )
         .order_by(model.id)

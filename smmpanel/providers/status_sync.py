@@ -18,11 +18,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from smmpanel.client import OrderStatusResult, SmmError
 from smmpanel.db import Database
-from smmpanel.orders import fulfilment as states
 from smmpanel.orders.dripfeed import refresh_parent_of
 from smmpanel.orders.errors import InvalidStatusChange
+from smmpanel.orders.forwarding_states import ForwardState
 from smmpanel.orders.lifecycle import change_order_status
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
@@ -34,10 +33,11 @@ from smmpanel.orders.models import (
 from smmpanel.orders.posts import is_provisional
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.panel.alerts import raise_alert
-from smmpanel.providers.gateway import ProviderAccess, open_client
+from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
 from smmpanel.providers.requests_relay import sync_request_statuses
-from smmpanel.providers.subscriptions import record_subscription_posts, settle_from_upstream
+from smmpanel.providers.subscription_sync import record_subscription_posts, settle_from_upstream
+from smmpanel.providers.upstream import UpstreamError, UpstreamOrderStatus
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.status_sync")
@@ -86,7 +86,7 @@ def open_forwarded_orders(db: Database, provider_id: int) -> list[tuple[int, str
         select(Order.id, Order.provider_order_id)
         .where(
             Order.provider_id == provider_id,
-            Order.forward_state == states.ACCEPTED,
+            Order.forward_state == ForwardState.ACCEPTED,
             Order.status.in_(ACTIVE_STATUSES),
         )
         # NULL (never checked) first on both databases.
@@ -100,13 +100,13 @@ def sync_provider_statuses(db: Database, access: ProviderAccess) -> SyncReport:
     report = SyncReport(access.name)
     orders = open_forwarded_orders(db, access.id)
     if orders:
-        with open_client(access) as client:
+        with open_upstream(access) as upstream:
             for start in range(0, len(orders), BATCH):
                 batch = orders[start : start + BATCH]
                 upstream_ids = [int(uid) for _, uid in batch if uid.isdigit()]
                 try:
-                    results = client.statuses(upstream_ids)
-                except SmmError as exc:
+                    results = upstream.statuses(upstream_ids)
+                except UpstreamError as exc:
                     report.errors.append(str(exc))
                     continue
                 finally:
@@ -125,7 +125,7 @@ def apply_upstream_statuses(
     *,
     provider_name: str,
     batch: Sequence[tuple[int, str]],
-    results: Sequence[OrderStatusResult],
+    results: Sequence[UpstreamOrderStatus],
 ) -> int:
     """Apply one batch of upstream answers in one transaction; returns how many
     orders changed."""
@@ -160,13 +160,13 @@ def apply_upstream_statuses(
 
 
 def apply_upstream_status(
-    session: Session, order: Order, result: OrderStatusResult, *, actor: str
+    session: Session, order: Order, result: UpstreamOrderStatus, *, actor: str
 ) -> bool:
     """Move one order to what the upstream reports (inside the caller's transaction)."""
     # A subscription post charged at max is settled first, so that its remains
     # and any refund below count against the units it really had.
     settled = is_provisional(order) and settle_from_upstream(session, order, result, actor=actor)
-    status = str(result.status.value) if result.status is not None else order.status
+    status = result.status if result.status is not None else order.status
     remains = _remains(order, status, result.remains)
     if status == PARTIAL and remains == 0:
         status = COMPLETED

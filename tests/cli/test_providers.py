@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from smmpanel.db import Database
-from smmpanel.orders.models import Order
+from smmpanel.orders.models import Order, OrderEvent
 from smmpanel.orders.service import place_order
 from smmpanel.panel.models import Alert
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
@@ -127,8 +127,17 @@ def test_reconcile_by_hand_and_alerts(run: Run, db: Database, sim: RunningSimula
             "777",
         )
         assert second is not None and second.status == "Canceled"
+        adopted = session.execute(
+            select(OrderEvent.from_forward, OrderEvent.actor).where(
+                OrderEvent.order_id == ids[0], OrderEvent.to_forward == "accepted"
+            )
+        ).all()
+        assert [(row[0], row[1].split(":")[0]) for row in adopted] == [("reconcile", "cli")]
     alerts = json.loads(run("alerts", "list", "--json").stdout)
     assert [a["kind"] for a in alerts] == ["reconcile"]
     run("alerts", "resolve", str(alerts[0]["id"]))
     assert json.loads(run("alerts", "list", "--json").stdout) == []
     run("providers", "reconcile", "--adopt", "nonsense", code=2)
+    # An order its provider has cannot be canceled as never sent.
+    refused = run("providers", "reconcile", "--cancel", str(ids[0]), ok=False)
+    assert f"order {ids[0]} cannot move from accepted to rejected" in refused.stderr

@@ -19,11 +19,12 @@ from smmpanel.money import charge_units, from_units, to_units
 from smmpanel.orders.models import Cancel, Order
 from smmpanel.orders.requests import request_cancel
 from smmpanel.orders.service import place_order
+from smmpanel.orders.subscriptions import expire_subscriptions
 from smmpanel.panel.models import Alert
 from smmpanel.providers.catalog_sync import sync_prices
 from smmpanel.providers.models import UpstreamService
 from smmpanel.providers.status_sync import sync_statuses
-from smmpanel.providers.subscriptions import expire_subscriptions, upstream_post_ids
+from smmpanel.providers.subscription_sync import upstream_post_ids
 from smmpanel.server import serve_in_thread
 from smmpanel.simulator.testing import RunningSimulator
 from smmpanel.timeutil import utcnow

@@ -1,18 +1,19 @@
-"""Provider-backed subscriptions: one upstream order, whose posts come back as
-child orders.
+"""Provider-backed subscriptions, the order side: one upstream order, whose
+posts come back as child orders.
 
 The subscription is forwarded once (``forwarding.upstream_params`` sends its
 username/min/max/posts/old_posts/delay/expiry) and charged nothing at
 placement.  Each status sync brings back the ids of the orders the upstream
-made for new posts (``"orders": [ids]`` in the status answer) and the
-subscription's cumulative ``charge`` there; ``record_subscription_posts``
-makes a local child order for each new post and charges it for the units it
-got (see orders/posts.py): the increase of that charge since the last sync,
-at the provider's rate for the service, tells them when one post is new; a
-post whose units cannot be told so is charged at ``max`` and settled (a
-refund of the difference, once) when its own status shows what it cost.
-From then on a post is an ordinary forwarded order: synced, and refunded on
-Partial or Canceled by the core.
+made for new posts and the subscription's cumulative charge there
+(providers/subscription_sync.py reads them from the status answer);
+``record_posts`` makes a local child order for each new post and charges it
+for the units it got (see orders/posts.py): the increase of that charge
+since the last sync, at the provider's rate for the service, tells them when
+one post is new; a post whose units cannot be told so is charged at ``max``
+and settled (a refund of the difference, once) when its own status shows
+what it cost (``settle_provisional_post``).  From then on a post is an
+ordinary forwarded order: synced, and refunded on Partial or Canceled by the
+core.
 
 When the balance does not cover a post, that post is recorded Canceled with
 charge 0, the subscription is stopped (a cancel is forwarded upstream) and
@@ -24,7 +25,7 @@ subscriptions whose expiry date has passed, for upstreams that do not honour
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -32,12 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from smmpanel.catalog.models import ServiceSource
-from smmpanel.client import OrderStatusResult
 from smmpanel.db import Database
-from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.money import charge_units, div_half_up, format_units, to_units
-from smmpanel.orders import fulfilment as states
+from smmpanel.money import charge_units, div_half_up, format_units
+from smmpanel.orders.forwarding_states import ForwardState
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
@@ -49,77 +47,69 @@ from smmpanel.orders.models import (
     Cancel,
     Order,
 )
-from smmpanel.orders.posts import charge_post, is_provisional, new_post, post_max, settle_post
+from smmpanel.orders.posts import is_provisional, make_post, post_max, settle_post
 from smmpanel.orders.requests import queue_request_forward
 from smmpanel.panel.alerts import raise_alert
-from smmpanel.providers.models import UpstreamService
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.subscriptions")
 
-EXPIRY_JOB = "subscription_expiry"
+# The provider's last known rate (its currency, per 1000) for a post's
+# service, asked only when a charge must be turned into units.
+UpstreamRate = Callable[[], int | None]
+
 ACTOR = "subscription"
 # Subscription params key: its upstream charge at the last sync, minor units.
 UPSTREAM_CHARGE = "upstream_charge"
 
 
-def upstream_post_ids(raw: dict[str, Any]) -> list[str]:
-    """The upstream ids of a subscription's post orders, in the order given
-    (a list of numbers or strings, or a comma-separated string)."""
-    value = raw.get("orders")
-    items: Iterable[Any]
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, (list, tuple)):
-        items = value
-    else:
-        return []
-    seen: dict[str, None] = {}
-    for item in items:
-        text = str(item).strip()
-        if text.isdigit():
-            seen.setdefault(str(int(text)), None)
-    return list(seen)
-
-
-def record_subscription_posts(
-    session: Session, sub: Order, result: OrderStatusResult, *, actor: str
+def record_posts(
+    session: Session,
+    sub: Order,
+    *,
+    listed: list[str],
+    upstream_charge: int | None,
+    upstream_rate: UpstreamRate,
+    actor: str,
 ) -> int:
-    """Make and charge a local child order for each post the upstream listed that
-    is not known yet (inside the sync's transaction, the subscription locked).
-    Returns how many were made.
+    """Make and charge a local child order for each post the upstream `listed`
+    (its order ids) that is not known yet (inside the sync's transaction, the
+    subscription locked).  `upstream_charge` is the subscription's cumulative
+    charge at its upstream (minor units), when the upstream tells it.  Returns
+    how many posts were made.
 
     One new post since the last sync is charged for the units the upstream's
     charge increase paid for (at its rate for the service); several at once,
     or when that cannot be told, are charged provisionally at `max` and
-    settled when their own status shows what they cost (``settle_from_upstream``).
+    settled when their own status shows what they cost (``settle_provisional_post``).
     """
     if sub.kind != KIND_SUBSCRIPTION or sub.provider_id is None:
         return 0
-    listed = upstream_post_ids(result.raw)
     known = set(session.scalars(select(Order.provider_order_id).where(Order.parent_id == sub.id)))
     fresh = [upstream_id for upstream_id in listed if upstream_id not in known]
     charged_before = _upstream_charge(sub)
-    if result.charge is not None and to_units(result.charge) != charged_before:
-        sub.params = {**(sub.params or {}), UPSTREAM_CHARGE: to_units(result.charge)}
+    if upstream_charge is not None and upstream_charge != charged_before:
+        sub.params = {**(sub.params or {}), UPSTREAM_CHARGE: upstream_charge}
     if not fresh:
         return 0
     most = post_max(sub)
     units = None
-    if len(fresh) == 1 and result.charge is not None:
-        units = _units_paid(session, sub, to_units(result.charge) - charged_before)
+    if len(fresh) == 1 and upstream_charge is not None:
+        units = _units_paid(upstream_charge - charged_before, upstream_rate)
     unpaid: list[Order] = []
     for upstream_id in fresh:
-        post = new_post(
+        post, paid = make_post(
             session,
             sub,
             quantity=min(units, most) if units else most,
             actor=actor,
             provider_order_id=upstream_id,
-            forward_state=states.ACCEPTED,
+            forward_state=ForwardState.ACCEPTED,
             provisional=not units,
+            record_unpaid=True,
         )
-        if not _charge_or_cancel(session, post, actor):
+        if not paid:
+            _cancel_unpaid(session, post, actor)
             unpaid.append(post)
     sub.updated_at = utcnow()
     if unpaid and sub.status in ACTIVE_STATUSES:
@@ -135,59 +125,45 @@ def _upstream_charge(sub: Order) -> int:
         return 0
 
 
-def _units_paid(session: Session, order: Order, upstream_amount: int) -> int | None:
+def _units_paid(upstream_amount: int, upstream_rate: UpstreamRate) -> int | None:
     """The units an upstream charge of `upstream_amount` paid for, at its rate for
     the order's service; None when that cannot be told (unknown rate, no charge)."""
     if upstream_amount <= 0:
         return None
-    rate = upstream_rate(session, order)
+    rate = upstream_rate()
     if not rate:
         return None
     return div_half_up(upstream_amount * 1000, rate) or None
 
 
-def upstream_rate(session: Session, order: Order) -> int | None:
-    """The provider's last known rate (its currency) for the order's service."""
-    found = session.execute(
-        select(UpstreamService.rate)
-        .join(
-            ServiceSource,
-            (ServiceSource.provider_id == UpstreamService.provider_id)
-            & (ServiceSource.upstream_service_id == UpstreamService.upstream_id),
-        )
-        .where(
-            ServiceSource.service_id == order.service_id,
-            ServiceSource.provider_id == order.provider_id,
-        )
-    ).first()
-    return int(found[0]) if found is not None else None
-
-
-def settle_from_upstream(
-    session: Session, post: Order, result: OrderStatusResult, *, actor: str
+def settle_provisional_post(
+    session: Session,
+    post: Order,
+    *,
+    status: str | None,
+    reported_units: int | None,
+    upstream_charge: int | None,
+    remains: int | None,
+    upstream_rate: UpstreamRate,
+    actor: str,
 ) -> int:
     """Settle a post charged provisionally at `max` from its own upstream status:
-    the units it reports, or those its charge paid for (plus its remains when it
-    ended Partial: the charge shown is then net of the upstream's refund).
-    Returns the amount refunded; 0 while that cannot be told yet."""
-    if not is_provisional(post) or result.status is None:
+    the units it reports, or those its `upstream_charge` paid for (plus its
+    `remains` when it ended Partial: the charge shown is then net of the
+    upstream's refund).  Returns the amount refunded; 0 while that cannot be
+    told yet."""
+    if not is_provisional(post) or status is None:
         return 0
-    status = str(result.status.value)
-    units = _reported_quantity(result)
-    if units is None and status != CANCELED and result.charge is not None:
-        units = _units_paid(session, post, to_units(result.charge))
+    units = reported_units
+    if units is None and status != CANCELED and upstream_charge is not None:
+        units = _units_paid(upstream_charge, upstream_rate)
         if units is not None and status == PARTIAL:
-            units += result.remains or 0
+            units += remains or 0
     if units is None:
-        if status != CANCELED and not upstream_rate(session, post):
+        if status != CANCELED and not upstream_rate():
             _alert_unsettled(session, post)
         return 0
     return settle_post(session, post, units=units, actor=actor)
-
-
-def _reported_quantity(result: OrderStatusResult) -> int | None:
-    text = str(result.raw.get("quantity", "")).strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def _alert_unsettled(session: Session, post: Order) -> None:
@@ -201,22 +177,16 @@ def _alert_unsettled(session: Session, post: Order) -> None:
     )
 
 
-def _charge_or_cancel(session: Session, post: Order, actor: str) -> bool:
-    """Charge the post now; False (and the post Canceled, charge 0) when the
-    balance does not cover it."""
-    try:
-        charge_post(session, post, actor=actor)
-    except InsufficientFunds:
-        change_order_status(
-            session,
-            post,
-            status=CANCELED,
-            actor=actor,
-            note="not enough funds for "
-            f"{format_units(charge_units(post.rate, post.quantity))} {post.currency}",
-        )
-        return False
-    return True
+def _cancel_unpaid(session: Session, post: Order, actor: str) -> None:
+    """A post the balance did not cover is recorded Canceled, charge 0."""
+    change_order_status(
+        session,
+        post,
+        status=CANCELED,
+        actor=actor,
+        note="not enough funds for "
+        f"{format_units(charge_units(post.rate, post.quantity))} {post.currency}",
+    )
 
 
 def _stopped_for_funds(session: Session, sub: Order, unpaid: list[Order], *, actor: str) -> None:
@@ -249,7 +219,7 @@ def stop_subscription(session: Session, sub: Order, *, actor: str, why: str) -> 
     except IntegrityError:
         return None  # a concurrent cancel request was first
     log.info("subscription %s stopped: %s", sub.id, why)
-    if sub.forward_state in (states.QUEUED, states.FAILED):  # not at its provider
+    if sub.forward_state in (ForwardState.QUEUED, ForwardState.FAILED):  # not at its provider
         change_order_status(session, sub, status=CANCELED, actor=actor, note=why)
         cancel.status, cancel.open_order_id = REQUEST_COMPLETED, None
     else:
