@@ -40,7 +40,7 @@ class TicketThread:
     messages: tuple[TicketMessage, ...]
 
 
-def _summaries() -> Select[tuple[SupportTicket, str]]:
+def _summaries() -> Select[SupportTicket, str]:
     return select(SupportTicket, Account.username).join(
         Account, Account.id == SupportTicket.account_id
     )

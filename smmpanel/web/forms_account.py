@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from smmpanel.support.models import MAX_MESSAGE, SUBJECTS
@@ -35,14 +36,18 @@ class WebhookForm(Form):
 
 
 class NewTicketForm(Form):
-    subject = SelectField("Subject", choices=list(SUBJECT_LABELS.items()))
+    subject = SelectField(
+        "Subject", choices=[SelectChoice(key, label) for key, label in SUBJECT_LABELS.items()]
+    )
     orders = StringField("Order ids (optional)", [Length(max=1000)])
     message = TextAreaField("Message", [DataRequired(), Length(max=MAX_MESSAGE)])
 
     def __init__(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         # The options in the page's language (the values stay the domain's).
-        self.subject.choices = [(key, gettext_(label)) for key, label in SUBJECT_LABELS.items()]
+        self.subject.choices = [
+            SelectChoice(key, gettext_(label)) for key, label in SUBJECT_LABELS.items()
+        ]
 
 
 class ReplyForm(Form):
