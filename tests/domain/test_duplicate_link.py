@@ -8,7 +8,7 @@ from smmpanel.db import Database
 from smmpanel.orders.errors import ActiveOrderExists
 from smmpanel.orders.service import place_order, same_target, update_order
 from smmpanel.panel.settings import put_setting
-from tests.factories import Customer, make_customer, make_service
+from tests.factories import Customer, make_customer, make_order, make_service
 
 
 @pytest.mark.parametrize(
@@ -51,8 +51,7 @@ def _scope(db: Database, scope: str) -> None:
 
 
 def _add(db: Database, customer: Customer, service: int, link: str = "https://x.com/a") -> int:
-    params = {"link": link, "quantity": "100"}
-    return place_order(db, account_id=customer.id, service_id=service, params=params).order_id
+    return make_order(db, customer, service, link=link)
 
 
 @pytest.mark.parametrize(

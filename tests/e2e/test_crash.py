@@ -24,7 +24,7 @@ from smmpanel.schema import upgrade_schema
 from smmpanel.server import serve_in_thread
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.e2e.processes import process, smmpanel_env, wait_for
-from tests.factories import make_customer, make_service
+from tests.factories import make_customer, make_provider, make_service
 
 FAST = {
     "SMMPANEL_JOB_LEASE_SECONDS": "1",
@@ -169,7 +169,7 @@ def test_crash_with_a_smmpanel_upstream_resends_by_request_id(
 def test_two_worker_processes_never_forward_twice(
     db: Database, sim: RunningSimulator, tmp_path: Path
 ) -> None:
-    add_provider(db, name="up", api_url=sim.api_url, api_key=sim.key, dialect={"timeout": 5})
+    make_provider(db, sim, "up", dialect={"timeout": 5})
     ids = _orders(db, 30)
     env = smmpanel_env(db.url, **FAST)
     with (

@@ -11,12 +11,16 @@ import pytest
 from smmpanel.db import Database
 from smmpanel.jobs.worker import Worker
 from smmpanel.orders.models import Order
-from smmpanel.orders.service import place_order
-from smmpanel.providers.service import add_provider, map_service
 from smmpanel.providers.status_sync import sync_statuses
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from smmpanel.worker import build_worker
-from tests.factories import Customer, make_customer, make_service
+from tests.factories import (
+    Customer,
+    make_backed_service,
+    make_customer,
+    make_order,
+    make_provider,
+)
 
 
 @dataclass
@@ -28,13 +32,9 @@ class Relay:
     worker: Worker
 
     def order(self, link: str = "https://x.com/a", quantity: int = 100, **params: Any) -> int:
-        placed = place_order(
-            self.db,
-            account_id=self.customer.id,
-            service_id=self.service_id,
-            params={"link": link, "quantity": str(quantity), **params},
+        return make_order(
+            self.db, self.customer, self.service_id, link=link, quantity=quantity, **params
         )
-        return placed.order_id
 
     def get(self, order_id: int) -> Order:
         with self.db.read() as session:
@@ -59,17 +59,8 @@ def make_relay(
     upstream_service: str = "1",
     **service: Any,
 ) -> Relay:
-    add_provider(
-        db,
-        name="sim",
-        api_url=sim.api_url,
-        api_key=sim.key,
-        dialect={"timeout": 1.0, **(dialect or {})},
-    )
-    service_id = make_service(db, **service)
-    map_service(
-        db, service_id=service_id, provider_name="sim", upstream_service_id=upstream_service
-    )
+    provider = make_provider(db, sim, "sim", dialect={"timeout": 1.0, **(dialect or {})})
+    service_id = make_backed_service(db, provider, upstream_service=upstream_service, **service)
     return Relay(db, sim, service_id, make_customer(db, balance="100"), build_worker(db, name="w1"))
 
 

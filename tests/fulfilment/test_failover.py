@@ -11,6 +11,7 @@ from smmpanel.providers.models import Provider, ProviderOrderRecord
 from smmpanel.providers.service import add_provider, map_service
 from smmpanel.server import free_port
 from smmpanel.simulator.testing import RunningSimulator
+from tests.factories import make_provider
 from tests.fulfilment.conftest import Relay, make_relay
 
 
@@ -89,7 +90,7 @@ def test_timeout_after_sending_is_reconciled_not_failed_over(
     db: Database, sim: RunningSimulator
 ) -> None:
     relay = make_relay(db, sim, dialect={"lookup_url": f"{sim.base_url}/_sim/orders"})
-    add_provider(db, name="backup", api_url=sim.api_url, api_key=sim.key)
+    make_provider(db, sim, "backup")
     map_service(db, service_id=relay.service_id, provider_name="backup", upstream_service_id="1")
     sim.control.add_fault("timeout", variant="hold", seconds=3, count=1)
     order_id = relay.order()

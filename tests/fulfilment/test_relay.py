@@ -17,8 +17,9 @@ from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.panel.models import Alert
 from smmpanel.providers.models import Provider, ProviderOrderRecord
 from smmpanel.providers.reconcile import reconcile_orders
-from smmpanel.providers.service import add_provider, map_service, set_provider_status
+from smmpanel.providers.service import map_service, set_provider_status
 from smmpanel.simulator.testing import RunningSimulator
+from tests.factories import make_provider
 from tests.fulfilment.conftest import Relay, make_relay
 
 START = to_units("100")
@@ -93,7 +94,7 @@ def test_provider_refusal_falls_back_to_the_next_provider(
     db: Database, sim: RunningSimulator
 ) -> None:
     relay = make_relay(db, sim, upstream_service="999")  # unknown upstream: refused
-    add_provider(db, name="backup", api_url=sim.api_url, api_key=sim.key)
+    make_provider(db, sim, "backup")
     map_service(db, service_id=relay.service_id, provider_name="backup", upstream_service_id="1")
     order_id = relay.order()
     relay.run()

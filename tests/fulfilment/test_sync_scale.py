@@ -11,11 +11,11 @@ from smmpanel.money import to_units
 from smmpanel.orders.models import Order
 from smmpanel.providers.gateway import ProviderAccess
 from smmpanel.providers.models import Provider
-from smmpanel.providers.service import add_provider, map_service
+from smmpanel.providers.service import map_service
 from smmpanel.providers.status_sync import open_forwarded_orders, sync_provider_statuses
 from smmpanel.simulator.testing import RunningSimulator
 from smmpanel.timeutil import utcnow
-from tests.factories import make_customer, make_service
+from tests.factories import make_customer, make_provider, make_service
 
 COUNT = 10_000
 
@@ -27,7 +27,7 @@ def _access(db: Database) -> ProviderAccess:
 
 def _seed(db: Database, sim: RunningSimulator) -> None:
     sim.control.set_balance("100000")
-    add_provider(db, name="sim", api_url=sim.api_url, api_key=sim.key)
+    make_provider(db, sim, "sim")
     service_id = make_service(db)
     map_service(db, service_id=service_id, provider_name="sim", upstream_service_id="1")
     customer = make_customer(db, balance="0")
@@ -87,7 +87,7 @@ def test_ten_thousand_orders_take_one_hundred_calls_per_pass(
 
 def test_least_recently_checked_orders_come_first(db: Database, sim: RunningSimulator) -> None:
     sim.control.set_balance("100000")
-    add_provider(db, name="sim", api_url=sim.api_url, api_key=sim.key)
+    make_provider(db, sim, "sim")
     service_id = make_service(db)
     customer = make_customer(db, balance="0")
     now = utcnow()

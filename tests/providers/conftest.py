@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from smmpanel.db import Database
-from smmpanel.providers.service import add_provider
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
+from tests.factories import make_provider
 
 
 @pytest.fixture
@@ -20,5 +20,4 @@ def sim() -> Iterator[RunningSimulator]:
 @pytest.fixture
 def provider(db: Database, sim: RunningSimulator) -> str:
     """The name of a provider pointing at `sim` with the right key."""
-    add_provider(db, name="up", api_url=sim.api_url, api_key=sim.key)
-    return "up"
+    return make_provider(db, sim, "up")

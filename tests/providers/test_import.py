@@ -13,9 +13,9 @@ from smmpanel.money import to_units
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.errors import InvalidProvider, ProviderNotFound
 from smmpanel.providers.models import Provider
-from smmpanel.providers.service import add_provider, map_service
+from smmpanel.providers.service import map_service
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
-from tests.factories import make_service
+from tests.factories import make_provider, make_service
 from tests.providers.helpers import category_of, count, service, sources, upstream_rates
 
 CENT = Decimal("0.01")
@@ -81,7 +81,7 @@ def test_fixed_markup(db: Database, sim: RunningSimulator, provider: str) -> Non
     (source,) = sources(db, result.created[0].service_id)
     assert (source.markup_percent, source.markup_fixed, source.round_places) == ("0", 10_000, 5)
 
-    add_provider(db, name="up2", api_url=sim.api_url, api_key=sim.key)
+    make_provider(db, sim, "up2")
     both = import_provider_services(
         db,
         provider_name="up2",
@@ -131,7 +131,7 @@ def test_reimport_skips_services_already_mapped(
 
 def test_upstream_in_another_currency_is_converted(db: Database) -> None:
     with running_simulator(manual_clock=True, currency="EUR") as eur:
-        add_provider(db, name="euro", api_url=eur.api_url, api_key=eur.key)
+        make_provider(db, eur, "euro")
         with pytest.raises(InvalidProvider, match="EUR"):
             import_provider_services(db, provider_name="euro", markup_percent="25")
         assert count(db, Service) == 0

@@ -14,7 +14,7 @@ from smmpanel.providers.catalog_sync import (
 from smmpanel.providers.models import Provider
 from smmpanel.providers.service import add_provider, map_service
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
-from tests.factories import make_service
+from tests.factories import make_provider, make_service
 from tests.providers.helpers import service, upstream_row
 
 
@@ -93,7 +93,7 @@ def test_a_second_available_source_keeps_the_service_enabled(
 ) -> None:
     (followers,) = _import(db, provider, "1")
     with running_simulator(manual_clock=True) as other:
-        add_provider(db, name="other", api_url=other.api_url, api_key=other.key)
+        make_provider(db, other, "other")
         map_service(
             db,
             service_id=followers,
@@ -117,7 +117,7 @@ def test_a_hand_priced_fallback_keeps_its_rate(
 ) -> None:
     (followers,) = _import(db, provider, "1")
     with running_simulator(manual_clock=True) as other:
-        add_provider(db, name="other", api_url=other.api_url, api_key=other.key)
+        make_provider(db, other, "other")
         map_service(db, service_id=followers, provider_name="other", upstream_service_id="4")
         sim.control.catalog(remove=1)
         report = sync_prices(db)
