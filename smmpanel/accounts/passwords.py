@@ -179,15 +179,23 @@ def change_password(db: Database, *, account_id: int, current: str, new: str) ->
         return _store_password(session, account, hashed)
 
 
-def rotate_own_api_key(db: Database, *, account_id: int, password: str) -> str:
+def rotate_own_api_key(
+    db: Database, *, account_id: int, password: str, ip: str, throttle: Throttle = Throttle()
+) -> str:
     """The customer replaces their API key from the web, proving it is them
     with the password (a stolen session alone cannot take the key); returns
-    the new key, to be shown this once."""
+    the new key, to be shown this once.  Wrong passwords count as failed
+    logins of the account and the IP, so the form cannot be used to guess."""
     with db.read() as session:
         row = session.execute(
             select(Account.username, Account.password_hash).where(Account.id == account_id)
         ).first()
-    if row is None or row[1] is None or not _hasher.verify(password or "", row[1]):
+        if row is None:
+            raise AccountNotFound("no such account")
+        subjects = (f"ip:{ip}"[:128], f"user:{row[0].lower()}"[:128])
+        _check_throttle(session, subjects, throttle)
+    if row[1] is None or not _hasher.verify(password or "", row[1]):
+        _record_failure(db, subjects)
         raise LoginRefused("the password is wrong")
     return rotate_api_key(db, username=row[0], actor=Actor("web", row[0]))
 

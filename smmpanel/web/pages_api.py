@@ -24,6 +24,7 @@ from smmpanel.web.forms_account import RotateKeyForm, WebhookForm
 from smmpanel.web.guard import csrf_protected
 from smmpanel.web.links import DEFAULT_PUBLIC_URL
 from smmpanel.web.pages import db_of, page, redirect, require_user
+from smmpanel.web.pages_account import client_ip
 
 NOTICES = {"webhook": "The webhook URL is saved.", "cleared": "The webhook is removed."}
 
@@ -82,6 +83,8 @@ async def rotate_key(request: Request) -> Response:
                 db_of(request),
                 account_id=user.id,
                 password=form.password.data or "",
+                ip=client_ip(request),
+                throttle=request.app.state.web.throttle,
             )
         except DomainError as exc:
             form.form_errors.append(i18n.gettext_(str(exc)))

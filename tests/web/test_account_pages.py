@@ -148,6 +148,12 @@ def test_api_key_rotation_asks_the_password(
     later = browser.get("/account/api")
     assert new not in later.text and f"<code>{new[:6]}…</code>" in later.text
     assert browser.http.get("/account/api/key").status_code == 405
+    # Wrong passwords count as failed logins of the account: guessing stops.
+    for _ in range(4):
+        browser.submit("/account/api/key", {"password": "guess"}, page="/account/api")
+    throttled = browser.submit("/account/api/key", {"password": PASSWORD}, page="/account/api")
+    assert throttled.status_code == 400 and "too many failed logins" in throttled.text
+    assert 'id="new-key"' not in throttled.text
 
 
 def test_webhook_set_refused_and_cleared(
