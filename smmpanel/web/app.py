@@ -24,7 +24,15 @@ from smmpanel.accounts.passwords import Throttle
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.panel.settings import get_setting
-from smmpanel.web import i18n, pages_account, pages_orders, pages_public
+from smmpanel.web import (
+    i18n,
+    pages_account,
+    pages_api,
+    pages_funds,
+    pages_orders,
+    pages_public,
+    pages_tickets,
+)
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
 from smmpanel.web.rendering import build_templates, render
@@ -94,6 +102,9 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         *pages_public.routes(),
         *pages_account.routes(),
         *pages_orders.routes(),
+        *pages_funds.routes(),
+        *pages_api.routes(),
+        *pages_tickets.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
