@@ -36,6 +36,8 @@ class AuditAction(StrEnum):
     CURRENCY_RATE_SET = "currency_rate_set"
     BASE_CURRENCY_SET = "base_currency_set"
     SETTING_CHANGED = "setting_changed"
+    SITE_TEXT_CHANGED = "site_text_changed"  # the terms or the home page's text
+    LOGO_CHANGED = "logo_changed"
     SERVICE_CREATED = "service_created"
     SERVICE_CHANGED = "service_changed"
     SERVICE_MAPPED = "service_mapped"

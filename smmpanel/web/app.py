@@ -24,6 +24,7 @@ from smmpanel.accounts.passwords import Throttle
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.panel.settings import get_setting
+from smmpanel.panel.site import logo_version
 from smmpanel.web import i18n, pages_account, pages_api, pages_funds, pages_public, pages_tickets
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
@@ -59,10 +60,11 @@ class PageSetup:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        name, signup, public = await run_in_threadpool(_panel_texts, self.db)
+        name, signup, public, logo = await run_in_threadpool(_panel_texts, self.db)
         request.state.panel_name = name
         request.state.signup_open = signup == "on"
         request.state.public_services = public == "on"
+        request.state.logo_version = logo
         user = await current_user(request, self.db)
         chosen = request.session.get(LANGUAGE)
         i18n.use_language(
@@ -74,12 +76,13 @@ class PageSetup:
         await self.app(scope, receive, send)
 
 
-def _panel_texts(db: Database) -> tuple[str, str, str]:
+def _panel_texts(db: Database) -> tuple[str, str, str, str | None]:
     with db.read() as session:
         return (
             get_setting(session, "panel_name"),
             get_setting(session, "signup"),
             get_setting(session, "public_services"),
+            logo_version(session),
         )
 
 

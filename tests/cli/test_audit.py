@@ -4,10 +4,13 @@ after, and never a secret."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -446,6 +449,27 @@ def _ticket_closed(run: Run, db: Database) -> Expected:
     ticket = open_ticket(db, account_id=customer.id, subject_kind="other", message="hi")
     run("tickets", "close", str(ticket))
     return Expected(f"ticket:{ticket}", {"status": "open"}, {"status": "closed"})
+
+
+@case(AuditAction.SITE_TEXT_CHANGED)
+def _site_text_changed(run: Run, db: Database) -> Expected:
+    run("site", "set-text", "terms", "--language", "ru", input="Правила.")
+    return Expected("text:terms:ru", {"characters": 0}, {"characters": 8})
+
+
+# The smallest GIF: a header, a 1x1 screen, no image data, the trailer.
+_GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+
+
+@case(AuditAction.LOGO_CHANGED)
+def _logo_changed(run: Run, db: Database) -> Expected:
+    digest = hashlib.sha256(_GIF).hexdigest()[:12]
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder) / "logo.gif"
+        image.write_bytes(_GIF)
+        run("site", "set-logo", str(image))
+    after = {"sha256": digest, "bytes": len(_GIF), "type": "image/gif"}
+    return Expected("site:logo", {"sha256": None}, after)
 
 
 def test_every_action_kind_has_a_case() -> None:
