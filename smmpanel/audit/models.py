@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     CANCEL_RESOLVED_BY_HAND = "cancel_resolved_by_hand"
     ALERT_RESOLVED = "alert_resolved"
     SECRETS_REENCRYPTED = "secrets_reencrypted"
+    TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
 
 
 @dataclass(frozen=True)
