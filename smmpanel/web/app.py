@@ -21,10 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette_wtf import CSRFProtectMiddleware
 
 from smmpanel.accounts.passwords import Throttle
+from smmpanel.accounts.reset_mail import ResetLimits
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.mailer import smtp_configured
 from smmpanel.panel.settings import get_setting
-from smmpanel.web import i18n, pages_account, pages_public
+from smmpanel.web import i18n, pages_account, pages_public, pages_reset, pages_two_factor
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
 from smmpanel.web.rendering import build_templates, render
@@ -43,6 +45,14 @@ class WebContext:
     db: Database
     throttle: Throttle
     public_url: str
+
+
+@dataclass(frozen=True)
+class ResetMail:
+    """Whether "Forgot your password?" mails links, and its limits."""
+
+    smtp_on: bool
+    limits: ResetLimits
 
 
 class PageSetup:
@@ -93,6 +103,8 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *pages_public.routes(),
         *pages_account.routes(),
+        *pages_two_factor.routes(),
+        *pages_reset.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -155,4 +167,11 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         public_url=public_url(settings),
     )
     app.state.templates = templates
+    app.state.reset_mail = ResetMail(
+        smtp_on=smtp_configured(settings),
+        limits=ResetLimits(
+            per_ip=settings.reset_requests_per_ip,
+            per_account=settings.reset_requests_per_account,
+        ),
+    )
     return app
