@@ -61,8 +61,8 @@ def request_reset_email(
     limits allow.  Returns how many mails were queued: for tests and logs only,
     the page must not show it."""
     text = (login or "").strip()[:255]
-    if not text:
-        return 0
+    if not text or not text.isprintable():
+        return 0  # no account has such a name (and PostgreSQL refuses NUL in text)
     ip_subject = f"reset-ip:{ip}"[:128]
     queued = 0
     with db.write() as session:
