@@ -9,6 +9,7 @@ from smmpanel.ledger import models as ledger_models
 from smmpanel.orders import models as orders_models
 from smmpanel.panel import models as panel_models
 from smmpanel.providers import models as providers_models
+from smmpanel.support import models as support_models
 
 __all__ = [
     "Base",
@@ -20,4 +21,5 @@ __all__ = [
     "orders_models",
     "panel_models",
     "providers_models",
+    "support_models",
 ]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput
 from smmpanel.accounts.models import ACTIVE, Account, Currency, LoginFailure, PasswordReset
-from smmpanel.accounts.service import account_by_username, create_account
+from smmpanel.accounts.service import account_by_username, create_account, rotate_api_key
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
@@ -189,6 +189,27 @@ def change_password(db: Database, *, account_id: int, current: str, new: str) ->
         if account is None:
             raise AccountNotFound("no such account")
         return _store_password(session, account, hashed)
+
+
+def rotate_own_api_key(
+    db: Database, *, account_id: int, password: str, ip: str, throttle: Throttle = Throttle()
+) -> str:
+    """The customer replaces their API key from the web, proving it is them
+    with the password (a stolen session alone cannot take the key); returns
+    the new key, to be shown this once.  Wrong passwords count as failed
+    logins of the account and the IP, so the form cannot be used to guess."""
+    with db.read() as session:
+        row = session.execute(
+            select(Account.username, Account.password_hash).where(Account.id == account_id)
+        ).first()
+        if row is None:
+            raise AccountNotFound("no such account")
+        subjects = (f"ip:{ip}"[:128], f"user:{row[0].lower()}"[:128])
+        check_throttle(session, subjects, throttle)
+    if row[1] is None or not _hasher.verify(password or "", row[1]):
+        record_failure(db, subjects)
+        raise LoginRefused("the password is wrong")
+    return rotate_api_key(db, username=row[0], actor=Actor("web", row[0]))
 
 
 def _store_password(session: Session, account: Account, hashed: str) -> int:

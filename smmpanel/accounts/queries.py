@@ -152,3 +152,28 @@ def balance_of(reader: Session | Connection, account_id: int) -> tuple[int, str]
 
 
 _BALANCE = select(Account.balance, Account.currency).where(Account.id == bindparam("account_id"))
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """What the customer's API page shows: never a key or a secret, only the
+    prefixes of the active keys and whether a webhook secret exists."""
+
+    key_prefixes: tuple[str, ...]
+    webhook_url: str | None
+    has_webhook_secret: bool
+
+
+def api_access(db: Database, *, account_id: int) -> ApiAccess:
+    with db.read() as session:
+        prefixes = session.scalars(
+            select(ApiKey.prefix)
+            .where(ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None))
+            .order_by(ApiKey.id)
+        )
+        row = session.execute(
+            select(Account.webhook_url, Account.webhook_secret).where(Account.id == account_id)
+        ).one()
+        return ApiAccess(
+            key_prefixes=tuple(prefixes), webhook_url=row[0], has_webhook_secret=bool(row[1])
+        )

@@ -54,6 +54,8 @@ class AuditAction(StrEnum):
     CANCEL_RESOLVED_BY_HAND = "cancel_resolved_by_hand"
     ALERT_RESOLVED = "alert_resolved"
     SECRETS_REENCRYPTED = "secrets_reencrypted"
+    TICKET_REPLIED = "ticket_replied"  # the owner's answer to a support ticket
+    TICKET_CLOSED = "ticket_closed"
     TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
 
 

@@ -26,6 +26,7 @@ from smmpanel.cli import (
     secrets,
     server,
     services,
+    tickets,
     users,
 )
 from smmpanel.cli.common import CliState, PanelGroup, set_state
@@ -47,6 +48,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     fulfilment,
     secrets,
     audit,
+    tickets,
 )
 
 app = typer.Typer(

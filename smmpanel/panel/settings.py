@@ -26,6 +26,8 @@ DEFAULTS: dict[str, str] = {
     "signup": "on",
     "public_services": "on",
     "terms": "",
+    # The add-funds page's text while the panel has no payment method.
+    "add_funds_text": "Ask the panel owner to add funds: open a support ticket with the amount.",
 }
 CHOICE_KEYS: dict[str, tuple[str, ...]] = {
     DUPLICATE_LINK_SCOPE: LINK_SCOPES,

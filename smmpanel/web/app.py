@@ -26,7 +26,16 @@ from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.mailer import smtp_configured
 from smmpanel.panel.settings import get_setting
-from smmpanel.web import i18n, pages_account, pages_public, pages_reset, pages_two_factor
+from smmpanel.web import (
+    i18n,
+    pages_account,
+    pages_api,
+    pages_funds,
+    pages_public,
+    pages_reset,
+    pages_tickets,
+    pages_two_factor,
+)
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
 from smmpanel.web.rendering import build_templates, render
@@ -103,6 +112,9 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *pages_public.routes(),
         *pages_account.routes(),
+        *pages_funds.routes(),
+        *pages_api.routes(),
+        *pages_tickets.routes(),
         *pages_two_factor.routes(),
         *pages_reset.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

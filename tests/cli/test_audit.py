@@ -23,6 +23,7 @@ from smmpanel.orders.service import place_order, update_order
 from smmpanel.orders.webhooks import set_webhook
 from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.service import add_provider, map_service, set_provider_status
+from smmpanel.support.service import open_ticket
 from smmpanel.timeutil import utcnow
 from tests.cli.conftest import Run, last_line
 from tests.factories import Customer, make_customer, make_service
@@ -432,6 +433,22 @@ def _secrets_reencrypted(run: Run, db: Database) -> Expected:
         "pending two-factor secret": {"encrypted": 0, "reencrypted": 0},
     }
     return Expected("secrets:all", None, after)
+
+
+@case(AuditAction.TICKET_REPLIED)
+def _ticket_replied(run: Run, db: Database) -> Expected:
+    customer = make_customer(db)
+    ticket = open_ticket(db, account_id=customer.id, subject_kind="payment", message="add 10")
+    run("tickets", "reply", str(ticket), "Added.")
+    return Expected(f"ticket:{ticket}", {"status": "open"}, {"status": "answered", "characters": 6})
+
+
+@case(AuditAction.TICKET_CLOSED)
+def _ticket_closed(run: Run, db: Database) -> Expected:
+    customer = make_customer(db)
+    ticket = open_ticket(db, account_id=customer.id, subject_kind="other", message="hi")
+    run("tickets", "close", str(ticket))
+    return Expected(f"ticket:{ticket}", {"status": "open"}, {"status": "closed"})
 
 
 @case(AuditAction.TWO_FACTOR_TURNED_OFF)

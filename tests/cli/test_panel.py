@@ -69,6 +69,9 @@ def test_settings(run: Run, db: Database) -> None:
         "public_services": "on",
         "signup": "on",
         "terms": "",
+        "add_funds_text": (
+            "Ask the panel owner to add funds: open a support ticket with the amount."
+        ),
     }
     assert run("settings", "set", "duplicate_link_scope", "Account").stdout.strip() == (
         "duplicate_link_scope = account"

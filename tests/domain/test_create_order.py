@@ -60,8 +60,13 @@ def _row(db: Database, order_id: int) -> Order:
 
 
 def _events(db: Database, order_id: int) -> list[tuple[str | None, str, str, str]]:
+    """The order's status history (forwarding moves are events of their own)."""
     with db.read() as session:
-        query = select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        query = (
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order_id, OrderEvent.to_forward.is_(None))
+            .order_by(OrderEvent.id)
+        )
         return [(e.from_status, e.to_status, e.actor, e.note) for e in session.scalars(query)]
 
 
@@ -195,5 +200,12 @@ def test_a_dripfeed_run_is_an_uncharged_child_order(db: Database, customer: Cust
     assert _events(db, run.id) == [
         (None, "Pending", "dripfeed", f"run 1 of 3 of drip-feed order {parent_id}")
     ]
+    with db.read() as session:
+        moves = session.execute(
+            select(OrderEvent.from_forward, OrderEvent.to_forward, OrderEvent.actor).where(
+                OrderEvent.order_id == run.id, OrderEvent.to_forward.is_not(None)
+            )
+        ).all()
+    assert [tuple(m) for m in moves] == [(None, ForwardState.QUEUED, "dripfeed")]
     assert _entries(db, run.id) == []
     assert account_balance(db, customer.id)[0] == START - 27_000  # the parent paid 3 x 100

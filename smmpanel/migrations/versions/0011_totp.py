@@ -1,7 +1,7 @@
 """TOTP two-factor logins
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 
 ``accounts.totp_secret`` (enabled) and ``accounts.totp_pending`` (being set
 up), both encrypted with SMMPANEL_SECRET_KEY, and ``accounts.totp_last_step``
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

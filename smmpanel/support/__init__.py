@@ -1,0 +1,1 @@
+"""Support tickets: a customer's questions and the owner's answers."""
