@@ -58,6 +58,7 @@ class AuditAction(StrEnum):
     SECRETS_REENCRYPTED = "secrets_reencrypted"
     TICKET_REPLIED = "ticket_replied"  # the owner's answer to a support ticket
     TICKET_CLOSED = "ticket_closed"
+    TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
 
 
 @dataclass(frozen=True)

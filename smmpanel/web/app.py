@@ -21,11 +21,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette_wtf import CSRFProtectMiddleware
 
 from smmpanel.accounts.passwords import Throttle
+from smmpanel.accounts.reset_mail import ResetLimits
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.mailer import smtp_configured
 from smmpanel.panel.settings import get_setting
 from smmpanel.panel.site import logo_version
-from smmpanel.web import i18n, pages_account, pages_api, pages_funds, pages_public, pages_tickets
+from smmpanel.web import (
+    i18n,
+    pages_account,
+    pages_api,
+    pages_funds,
+    pages_public,
+    pages_reset,
+    pages_tickets,
+    pages_two_factor,
+)
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
 from smmpanel.web.rendering import build_templates, render
@@ -44,6 +55,14 @@ class WebContext:
     db: Database
     throttle: Throttle
     public_url: str
+
+
+@dataclass(frozen=True)
+class ResetMail:
+    """Whether "Forgot your password?" mails links, and its limits."""
+
+    smtp_on: bool
+    limits: ResetLimits
 
 
 class PageSetup:
@@ -99,6 +118,8 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         *pages_funds.routes(),
         *pages_api.routes(),
         *pages_tickets.routes(),
+        *pages_two_factor.routes(),
+        *pages_reset.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -161,4 +182,11 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         public_url=public_url(settings),
     )
     app.state.templates = templates
+    app.state.reset_mail = ResetMail(
+        smtp_on=smtp_configured(settings),
+        limits=ResetLimits(
+            per_ip=settings.reset_requests_per_ip,
+            per_account=settings.reset_requests_per_account,
+        ),
+    )
     return app

@@ -1,7 +1,7 @@
 """site texts and logo: the owner's terms and home text per language, the logo
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 
 - ``site_texts``: a text of the public pages (terms, home) per language;
 - ``site_assets``: files the pages show from the database (the logo).
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
