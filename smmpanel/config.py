@@ -100,6 +100,22 @@ class Settings(BaseSettings):
     # refused: from one client IP, and for one username.
     login_failures_per_ip: int = 20
     login_failures_per_user: int = 5
+    # Password reset by e-mail ("Forgot your password?"): the worker sends the
+    # link through this SMTP server.  Empty host: not configured, and the page
+    # tells customers to ask the owner (`smmpanel users reset-link`).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    # The sender address of the panel's mail (empty: the SMTP user name).
+    smtp_from: str = ""
+    # Upgrade the connection with STARTTLS before logging in (off only for a
+    # relay on the same machine or a test server).
+    smtp_starttls: bool = True
+    # Reset requests per 15 minutes: from one client IP, and for one account;
+    # past them the page answers the same and sends nothing.
+    reset_requests_per_ip: int = 10
+    reset_requests_per_account: int = 3
 
 
 _installed: Settings | None = None

@@ -1,6 +1,6 @@
 """Re-encrypting every stored secret with the current key (`smmpanel secrets rotate`).
 
-Provider API keys and webhook secrets that are plain (stored before
+Provider API keys, webhook secrets and two-factor (TOTP) secrets that are plain (stored before
 encryption existed) or encrypted with a former key are encrypted again with
 SMMPANEL_SECRET_KEY, in one transaction with the rows locked: a secret
 changed at the same time waits, and a value no key opens stops it all before
@@ -26,6 +26,8 @@ from smmpanel.secretbox import CURRENT_KEY, PLAIN, SecretBox, SecretKeyError
 SECRET_COLUMNS: tuple[tuple[str, Any, Any], ...] = (
     ("provider key", Provider.id, Provider.api_key),
     ("webhook secret", Account.id, Account.webhook_secret),
+    ("two-factor secret", Account.id, Account.totp_secret),
+    ("pending two-factor secret", Account.id, Account.totp_pending),
 )
 
 

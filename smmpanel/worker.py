@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from smmpanel.accounts.reset_mail import email_failed, send_email_job
 from smmpanel.config import Settings, current_settings
 from smmpanel.db import Database
 from smmpanel.jobs.kinds import JobKind
@@ -19,6 +20,7 @@ from smmpanel.providers.forwarding import forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
 from smmpanel.providers.requests_relay import forward_cancel, forward_refill
 from smmpanel.providers.status_sync import sync_statuses
+from smmpanel.web.links import reset_link
 
 
 def _reconcile_all(db: Database, _payload: dict[str, Any]) -> None:
@@ -40,12 +42,16 @@ def handlers(settings: Settings | None = None) -> dict[str, Handler]:
         JobKind.WEBHOOK: deliver_webhook,
         JobKind.DRIPFEED_RUNS: dripfeed_runs,
         JobKind.SUBSCRIPTION_EXPIRY: subscription_expiry,
+        JobKind.EMAIL: partial(
+            send_email_job, settings=settings, link_of=partial(reset_link, settings)
+        ),
     }
 
 
 def failure_hooks() -> dict[str, FailureHook]:
-    """What a job that gave up leaves behind: a forward, an order the owner sees."""
-    return {JobKind.FORWARD_ORDER: forward_failed}
+    """What a job that gave up leaves behind: a forward, an order the owner sees;
+    an e-mail, an owner alert."""
+    return {JobKind.FORWARD_ORDER: forward_failed, JobKind.EMAIL: email_failed}
 
 
 def schedules(settings: Settings) -> list[ScheduleSpec]:

@@ -61,6 +61,12 @@ class Account(Base):
     auth_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The web pages' language ("en", "ru"); NULL: the browser's.
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # TOTP two-factor logins (accounts/two_factor.py), secrets encrypted like
+    # webhook secrets (smmpanel.secretbox): the enabled one, one being set up,
+    # and the last time step a code was accepted for (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    totp_pending: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -90,6 +90,12 @@ def check_password(password: str) -> None:
         raise InvalidAccountInput(f"a password has at most {MAX_PASSWORD} characters")
 
 
+def verify_password(password: str, stored: str | None) -> bool:
+    """Whether `password` is the one hashed in `stored` (False without a hash;
+    the same argon2 work either way)."""
+    return _hasher.verify(password or "", stored or _DUMMY_HASH) and stored is not None
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -101,21 +107,26 @@ def log_in(
     username failed too often lately (checked before the password, so guessing
     stops even when the guess is right), LoginRefused for a wrong one."""
     name = (username or "").strip()
-    subjects = (f"ip:{ip}"[:128], f"user:{name.lower()}"[:128])
+    subjects = login_subjects(ip, name)
     with db.read() as session:
-        _check_throttle(session, subjects, throttle)
+        check_throttle(session, subjects, throttle)
         account = session.execute(select(Account).where(Account.username == name)).scalar()
         stored = account.password_hash if account is not None else None
         user = _web_user(session, account) if account is not None else None
     # Hashing outside any transaction: it takes tens of milliseconds.
     valid = _hasher.verify(password or "", stored or _DUMMY_HASH) and stored is not None
     if not valid or account is None or user is None or account.status != ACTIVE:
-        _record_failure(db, subjects)
+        record_failure(db, subjects)
         raise LoginRefused("wrong username or password")
     return user
 
 
-def _check_throttle(session: Session, subjects: tuple[str, str], throttle: Throttle) -> None:
+def login_subjects(ip: str, username: str) -> tuple[str, str]:
+    """What refused logins are counted against: the client IP and the username."""
+    return (f"ip:{ip}"[:128], f"user:{username.strip().lower()}"[:128])
+
+
+def check_throttle(session: Session, subjects: tuple[str, str], throttle: Throttle) -> None:
     since = utcnow() - FAILURE_WINDOW
     counts = dict(
         session.execute(
@@ -132,7 +143,8 @@ def _check_throttle(session: Session, subjects: tuple[str, str], throttle: Throt
         raise LoginThrottled(f"too many failed logins; try again in {minutes} minutes")
 
 
-def _record_failure(db: Database, subjects: tuple[str, str]) -> None:
+def record_failure(db: Database, subjects: tuple[str, ...]) -> None:
+    """Count one refused attempt against each subject (old rows go as new ones come)."""
     with db.write() as session:
         session.execute(
             delete(LoginFailure).where(LoginFailure.created_at < utcnow() - FAILURE_WINDOW)
@@ -193,9 +205,9 @@ def rotate_own_api_key(
         if row is None:
             raise AccountNotFound("no such account")
         subjects = (f"ip:{ip}"[:128], f"user:{row[0].lower()}"[:128])
-        _check_throttle(session, subjects, throttle)
+        check_throttle(session, subjects, throttle)
     if row[1] is None or not _hasher.verify(password or "", row[1]):
-        _record_failure(db, subjects)
+        record_failure(db, subjects)
         raise LoginRefused("the password is wrong")
     return rotate_api_key(db, username=row[0], actor=Actor("web", row[0]))
 

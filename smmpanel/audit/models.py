@@ -36,6 +36,8 @@ class AuditAction(StrEnum):
     CURRENCY_RATE_SET = "currency_rate_set"
     BASE_CURRENCY_SET = "base_currency_set"
     SETTING_CHANGED = "setting_changed"
+    SITE_TEXT_CHANGED = "site_text_changed"  # the terms or the home page's text
+    LOGO_CHANGED = "logo_changed"
     SERVICE_CREATED = "service_created"
     SERVICE_CHANGED = "service_changed"
     SERVICE_MAPPED = "service_mapped"
@@ -56,6 +58,7 @@ class AuditAction(StrEnum):
     SECRETS_REENCRYPTED = "secrets_reencrypted"
     TICKET_REPLIED = "ticket_replied"  # the owner's answer to a support ticket
     TICKET_CLOSED = "ticket_closed"
+    TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
 
 
 @dataclass(frozen=True)

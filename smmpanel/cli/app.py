@@ -26,6 +26,7 @@ from smmpanel.cli import (
     secrets,
     server,
     services,
+    site,
     tickets,
     users,
 )
@@ -49,6 +50,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     secrets,
     audit,
     tickets,
+    site,
 )
 
 app = typer.Typer(

@@ -23,3 +23,4 @@ class JobKind(StrEnum):
     DRIPFEED_RUNS = "dripfeed_runs"  # start the drip-feed runs that are due
     SUBSCRIPTION_EXPIRY = "subscription_expiry"  # stop expired subscriptions (scheduled)
     WEBHOOK = "webhook"  # deliver one webhook
+    EMAIL = "email"  # send one e-mail to a customer (a password reset link)

@@ -21,9 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette_wtf import CSRFProtectMiddleware
 
 from smmpanel.accounts.passwords import Throttle
+from smmpanel.accounts.reset_mail import ResetLimits
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.mailer import smtp_configured
 from smmpanel.panel.settings import get_setting
+from smmpanel.panel.site import logo_version
 from smmpanel.web import (
     i18n,
     pages_account,
@@ -31,7 +34,9 @@ from smmpanel.web import (
     pages_funds,
     pages_orders,
     pages_public,
+    pages_reset,
     pages_tickets,
+    pages_two_factor,
 )
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
@@ -53,6 +58,14 @@ class WebContext:
     public_url: str
 
 
+@dataclass(frozen=True)
+class ResetMail:
+    """Whether "Forgot your password?" mails links, and its limits."""
+
+    smtp_on: bool
+    limits: ResetLimits
+
+
 class PageSetup:
     """Per page request, before its handler: the panel's texts and switches, the
     logged-in account (its session checked against its auth epoch) and the
@@ -67,10 +80,11 @@ class PageSetup:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
-        name, signup, public = await run_in_threadpool(_panel_texts, self.db)
+        name, signup, public, logo = await run_in_threadpool(_panel_texts, self.db)
         request.state.panel_name = name
         request.state.signup_open = signup == "on"
         request.state.public_services = public == "on"
+        request.state.logo_version = logo
         user = await current_user(request, self.db)
         chosen = request.session.get(LANGUAGE)
         i18n.use_language(
@@ -82,12 +96,13 @@ class PageSetup:
         await self.app(scope, receive, send)
 
 
-def _panel_texts(db: Database) -> tuple[str, str, str]:
+def _panel_texts(db: Database) -> tuple[str, str, str, str | None]:
     with db.read() as session:
         return (
             get_setting(session, "panel_name"),
             get_setting(session, "signup"),
             get_setting(session, "public_services"),
+            logo_version(session),
         )
 
 
@@ -105,6 +120,8 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         *pages_funds.routes(),
         *pages_api.routes(),
         *pages_tickets.routes(),
+        *pages_two_factor.routes(),
+        *pages_reset.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
@@ -167,4 +184,11 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         public_url=public_url(settings),
     )
     app.state.templates = templates
+    app.state.reset_mail = ResetMail(
+        smtp_on=smtp_configured(settings),
+        limits=ResetLimits(
+            per_ip=settings.reset_requests_per_ip,
+            per_account=settings.reset_requests_per_account,
+        ),
+    )
     return app

@@ -51,3 +51,30 @@ class ChangePasswordForm(Form):
 
 class ResetForm(Form):
     password = PasswordField("New password", [DataRequired(), _PASSWORD])
+
+
+class CodeForm(Form):
+    code = StringField(
+        "Code from the app",
+        [DataRequired(), Length(max=16)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class TwoFactorBeginForm(Form):
+    """Only the button (and the CSRF token)."""
+
+
+class TwoFactorForm(Form):
+    """Turning two-factor authentication on or off: the password and a code."""
+
+    password = PasswordField("Password", [DataRequired(), _PASSWORD])
+    code = StringField(
+        "Code from the app",
+        [DataRequired(), Length(max=16)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ResetRequestForm(Form):
+    login = StringField("Username or e-mail", [DataRequired(), _TEXT])

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from wtforms import Form
 
-from smmpanel.accounts import passwords
+from smmpanel.accounts import passwords, two_factor
 from smmpanel.accounts.passwords import LANGUAGES
 from smmpanel.errors import DomainError
 from smmpanel.web import i18n, session
@@ -52,6 +52,9 @@ async def login(request: Request) -> Response:
         except DomainError as exc:
             _refused(form, exc)
         else:
+            if await run_in_threadpool(two_factor.requires_code, web.db, account_id=user.id):
+                session.await_code(request, user)
+                return redirect("/login/code")
             session.log_in(request, user)
             return redirect("/")
     status = 400 if form.errors or form.form_errors else 200

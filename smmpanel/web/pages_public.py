@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from smmpanel.catalog.queries import ServiceView, list_services
 from smmpanel.panel.settings import get_setting
+from smmpanel.panel.site import read_logo, site_text
 from smmpanel.web.i18n import current_language
 from smmpanel.web.pages import db_of, page, user_of
 
@@ -23,17 +24,40 @@ async def home(request: Request) -> Response:
     user = user_of(request)
     if user is not None:
         return page(request, "dashboard.html")
-    return page(request, "home.html")
+    intro = await run_in_threadpool(_text, request, "home")
+    return page(request, "home.html", {"intro": paragraphs(intro)})
 
 
 async def terms(request: Request) -> Response:
-    db = db_of(request)
+    text = await run_in_threadpool(_text, request, "terms")
+    return page(request, "terms.html", {"terms": paragraphs(text)})
 
-    def read() -> str:
-        with db.read() as session:
-            return get_setting(session, "terms")
 
-    return page(request, "terms.html", {"terms": await run_in_threadpool(read)})
+async def logo(request: Request) -> Response:
+    """The owner's logo; its URL carries its version, so it may be cached long."""
+    found = await run_in_threadpool(read_logo, db_of(request))
+    if found is None:
+        raise HTTPException(404, "Not found")
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={
+            "Cache-Control": "public, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+def _text(request: Request, key: str) -> str:
+    with db_of(request).read() as session:
+        return site_text(session, key, current_language())
+
+
+def paragraphs(text: str) -> list[str]:
+    """The owner's text as paragraphs: blank lines separate them (the template
+    escapes each and keeps its line breaks)."""
+    return [part.strip() for part in text.replace("\r\n", "\n").split("\n\n") if part.strip()]
 
 
 async def services(request: Request) -> Response:
@@ -85,5 +109,6 @@ def routes() -> list[Route]:
     return [
         Route("/", home),
         Route("/terms", terms),
+        Route("/logo", logo),
         Route("/services", services),
     ]

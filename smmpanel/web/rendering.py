@@ -54,6 +54,7 @@ def render(
         "user": getattr(request.state, "user", None),
         "language": i18n.current_language(),
         "panel_name": getattr(request.state, "panel_name", "smmpanel"),
+        "logo_version": getattr(request.state, "logo_version", None),
         "signup_open": getattr(request.state, "signup_open", False),
         "public_services": getattr(request.state, "public_services", False),
         "path": request.url.path,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,6 +17,10 @@ from smmpanel.db import Database
 USER = "uid"
 EPOCH = "epoch"
 LANGUAGE = "lang"
+# A login whose password was right and whose two-factor code is still to come:
+# the account id, its auth epoch and when (no login until the code is right).
+CODE_PENDING = "code_pending"
+CODE_PENDING_SECONDS = 300
 
 
 def derived_secret(secret_key: str, purpose: str) -> str:
@@ -60,3 +65,25 @@ def log_out(request: Request) -> None:
     if language:
         request.session[LANGUAGE] = language
     request.state.user = None
+
+
+def await_code(request: Request, user: WebUser) -> None:
+    """The password was right and the account uses two-factor codes: a fresh
+    session holding "code pending" for a few minutes, and no login yet."""
+    log_out(request)
+    request.session[CODE_PENDING] = [user.id, user.auth_epoch, int(time.time())]
+
+
+def pending_code_login(request: Request) -> tuple[int, int] | None:
+    """(account id, auth epoch) of a login waiting for its code, unless it is
+    missing, malformed or too old (then it is dropped)."""
+    value = request.session.get(CODE_PENDING)
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(item, int) for item in value)
+        and 0 <= time.time() - value[2] <= CODE_PENDING_SECONDS
+    ):
+        return value[0], value[1]
+    request.session.pop(CODE_PENDING, None)
+    return None

@@ -21,8 +21,7 @@ def invoke(
     return runner.invoke(app, list(args), input=input, env={"COLUMNS": "200", **(env or {})})
 
 
-@pytest.fixture
-def run(db: Database) -> Run:
+def make_run(db: Database) -> Run:
     """`run("users", "list")` runs `smmpanel --database-url <test db> users list`;
     `ok=False` expects exit code 1 (a refusal) instead of 0, `code=2` a bad value.
     A failing command must print one `Error: ...` line and no traceback."""
@@ -43,6 +42,12 @@ def run(db: Database) -> Run:
         return result
 
     return _run
+
+
+@pytest.fixture
+def run(db: Database) -> Run:
+    """`make_run` over the test's database."""
+    return make_run(db)
 
 
 def last_line(result: Result) -> str:

@@ -4,10 +4,13 @@ after, and never a secret."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from sqlalchemy import select, update
 
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import set_account_options
+from smmpanel.accounts.two_factor import begin_two_factor
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.db import Database
 from smmpanel.orders.requests import request_cancel, request_refill
@@ -428,6 +432,8 @@ def _secrets_reencrypted(run: Run, db: Database) -> Expected:
     after = {
         "provider key": {"encrypted": 0, "reencrypted": 0},
         "webhook secret": {"encrypted": 1, "reencrypted": 0},
+        "two-factor secret": {"encrypted": 0, "reencrypted": 0},
+        "pending two-factor secret": {"encrypted": 0, "reencrypted": 0},
     }
     return Expected("secrets:all", None, after)
 
@@ -446,6 +452,39 @@ def _ticket_closed(run: Run, db: Database) -> Expected:
     ticket = open_ticket(db, account_id=customer.id, subject_kind="other", message="hi")
     run("tickets", "close", str(ticket))
     return Expected(f"ticket:{ticket}", {"status": "open"}, {"status": "closed"})
+
+
+@case(AuditAction.SITE_TEXT_CHANGED)
+def _site_text_changed(run: Run, db: Database) -> Expected:
+    run("site", "set-text", "terms", "--language", "ru", input="Правила.")
+    return Expected("text:terms:ru", {"characters": 0}, {"characters": 8})
+
+
+# The smallest GIF: a header, a 1x1 screen, no image data, the trailer.
+_GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+
+
+@case(AuditAction.LOGO_CHANGED)
+def _logo_changed(run: Run, db: Database) -> Expected:
+    digest = hashlib.sha256(_GIF).hexdigest()[:12]
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder) / "logo.gif"
+        image.write_bytes(_GIF)
+        run("site", "set-logo", str(image))
+    after = {"sha256": digest, "bytes": len(_GIF), "type": "image/gif"}
+    return Expected("site:logo", {"sha256": None}, after)
+
+
+@case(AuditAction.TWO_FACTOR_TURNED_OFF)
+def _two_factor_turned_off(run: Run, db: Database) -> Expected:
+    customer = make_customer(db)
+    setup = begin_two_factor(db, account_id=customer.id, issuer="panel")
+    with db.write() as session:  # on, as confirm_two_factor leaves it
+        account = session.get_one(Account, customer.id)
+        account.totp_secret, account.totp_pending = account.totp_pending, None
+    assert setup.secret
+    run("users", "2fa-off", customer.username)
+    return Expected(f"account:{customer.id}", {"two_factor": True}, {"two_factor": False})
 
 
 def test_every_action_kind_has_a_case() -> None:

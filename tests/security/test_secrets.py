@@ -48,7 +48,10 @@ def sim() -> Iterator[RunningSimulator]:
         yield running
 
 
-ALL_SECRETS = "SELECT api_key FROM providers UNION ALL SELECT webhook_secret FROM accounts"
+ALL_SECRETS = (
+    "SELECT api_key FROM providers UNION ALL SELECT webhook_secret FROM accounts"
+    " UNION ALL SELECT totp_secret FROM accounts UNION ALL SELECT totp_pending FROM accounts"
+)
 
 
 def _raw(db: Database, sql: str) -> list[tuple[object, ...]]:
@@ -207,14 +210,23 @@ def test_upgrading_keeps_plain_secrets_readable(tmp_path: Path) -> None:
 # --- rotation -------------------------------------------------------------------------
 
 
-def _store(db: Database, provider_key: str, webhook_secret: str) -> None:
+def _store(
+    db: Database,
+    provider_key: str,
+    webhook_secret: str,
+    totp_secret: str = "PLAIN-TOTP",
+    totp_pending: str = "PLAIN-PENDING",
+) -> None:
     make_customer(db)
     add_provider(db, name="up", api_url="https://up.example/api/v2", api_key="x")
     with db.write() as session:
         session.execute(update(Provider).values(api_key=provider_key))
         session.execute(
             update(Account).values(
-                webhook_url="https://shop.example/h", webhook_secret=webhook_secret
+                webhook_url="https://shop.example/h",
+                webhook_secret=webhook_secret,
+                totp_secret=totp_secret,
+                totp_pending=totp_pending,
             )
         )
 
@@ -224,7 +236,7 @@ def test_rotate_moves_every_secret_to_the_new_key(db: Database) -> None:
     new = new_key()
     env = {"SMMPANEL_SECRET_KEY": new, "SMMPANEL_SECRET_KEY_OLD": OLD}
     dry = invoke(["--database-url", db.url, "secrets", "rotate", "--dry-run"], env=env)
-    assert dry.exit_code == 0 and "dry run: 2 would change" in dry.stdout
+    assert dry.exit_code == 0 and "dry run: 4 would change" in dry.stdout
     assert _raw(db, "SELECT webhook_secret FROM accounts") == [("PLAIN-SECRET",)]
     done = invoke(["--database-url", db.url, "secrets", "rotate"], env=env)
     assert done.exit_code == 0, done.output
@@ -233,11 +245,20 @@ def test_rotate_moves_every_secret_to_the_new_key(db: Database) -> None:
         "0 already with the current key",
         "webhook secrets: 1 encrypted (were plain), 0 re-encrypted (former key), "
         "0 already with the current key",
-        "2 re-encrypted; SMMPANEL_SECRET_KEY_OLD is no longer needed",
+        "two-factor secrets: 1 encrypted (were plain), 0 re-encrypted (former key), "
+        "0 already with the current key",
+        "pending two-factor secrets: 1 encrypted (were plain), 0 re-encrypted (former key), "
+        "0 already with the current key",
+        "4 re-encrypted; SMMPANEL_SECRET_KEY_OLD is no longer needed",
     ]
     only_new = SecretBox(new)
     values = _raw(db, ALL_SECRETS)
-    assert [only_new.open(str(v)) for (v,) in values] == ["PROVIDER-KEY", "PLAIN-SECRET"]
+    assert [only_new.open(str(v)) for (v,) in values] == [
+        "PROVIDER-KEY",
+        "PLAIN-SECRET",
+        "PLAIN-TOTP",
+        "PLAIN-PENDING",
+    ]
     again = invoke(
         ["--database-url", db.url, "secrets", "rotate"], env={"SMMPANEL_SECRET_KEY": new}
     )

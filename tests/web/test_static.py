@@ -53,4 +53,5 @@ def test_every_template_text_is_translated_to_russian() -> None:
     }
     assert used, "no _() found: the pattern is wrong"
     labels = {"Username", "E-mail", "Password", "Current password", "New password"}
+    labels |= {"Code from the app", "Username or e-mail"}
     assert (used | labels) - translated == set()

@@ -1,7 +1,7 @@
 """order list indexes: one customer's orders newest first, per status too
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012
 
 The customer web lists an account's orders by id descending, keyset-paged
 (``WHERE account_id = ? [AND status = ?] AND id < ? ORDER BY id DESC LIMIT n``).
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
