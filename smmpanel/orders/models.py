@@ -93,7 +93,9 @@ class Order(Base):
             f"forward_state IS NULL OR forward_state IN ({_in(tuple(ForwardState))})",
             name="order_forward_state_known",
         ),
-        Index("ix_orders_account_status", "account_id", "status"),
+        # The customer's lists, newest first by id (keyset pages; migration 0010).
+        Index("ix_orders_account_status_id", "account_id", "status", "id"),
+        Index("ix_orders_account_id_id", "account_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -32,6 +32,7 @@ from smmpanel.web import (
     pages_account,
     pages_api,
     pages_funds,
+    pages_orders,
     pages_public,
     pages_reset,
     pages_tickets,
@@ -115,6 +116,7 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *pages_public.routes(),
         *pages_account.routes(),
+        *pages_orders.routes(),
         *pages_funds.routes(),
         *pages_api.routes(),
         *pages_tickets.routes(),
