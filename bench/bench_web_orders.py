@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument(
         "--without-list-indexes",
         action="store_true",
-        help="measure as before migration 0010 (only the (account_id, status) index)",
+        help="measure as before migration 0013 (only the (account_id, status) index)",
     )
     options = parser.parse_args()
     url = options.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='smmpanel-bench-')}/w.db"

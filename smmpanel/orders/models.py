@@ -93,7 +93,7 @@ class Order(Base):
             f"forward_state IS NULL OR forward_state IN ({_in(tuple(ForwardState))})",
             name="order_forward_state_known",
         ),
-        # The customer's lists, newest first by id (keyset pages; migration 0010).
+        # The customer's lists, newest first by id (keyset pages; migration 0013).
         Index("ix_orders_account_status_id", "account_id", "status", "id"),
         Index("ix_orders_account_id_id", "account_id", "id"),
     )

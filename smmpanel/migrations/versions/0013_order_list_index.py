@@ -1,6 +1,6 @@
 """order list indexes: one customer's orders newest first, per status too
 
-Revision ID: 0010
+Revision ID: 0013
 Revises: 0012
 
 The customer web lists an account's orders by id descending, keyset-paged
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
