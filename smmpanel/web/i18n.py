@@ -11,6 +11,7 @@ request's language from a context variable set for each page rendered.
 from __future__ import annotations
 
 import gettext
+import re
 from contextvars import ContextVar
 from functools import cache
 from importlib.resources import files
@@ -50,7 +51,49 @@ def current_language() -> str:
 
 
 def gettext_(message: str) -> str:
-    return translations(_current.get()).gettext(message)
+    """The message in the request's language: its own entry in the catalog, else
+    the entry of its shape (domain messages carry numbers and parameter names:
+    "quantity: at most 1000 lines" is translated as "{0}: at most {1} lines")."""
+    catalog = translations(_current.get())
+    translated = catalog.gettext(message)
+    if translated != message or _current.get() == DEFAULT:
+        return translated
+    return translate_shaped(catalog, message)
+
+
+# A parameter name leading a message ("runs: ..."), and the numbers in it.
+_LEADING_NAME = re.compile(r"^([a-z][a-z_]*): ")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def message_shape(message: str) -> tuple[str, list[str]]:
+    """The message with its leading parameter name and its numbers replaced by
+    {0}, {1} ... in order, and the values taken out."""
+    values: list[str] = []
+    shape = message
+    named = _LEADING_NAME.match(shape)
+    if named:
+        values.append(named[1])
+        shape = "{0}: " + shape[named.end() :]
+
+    def placeholder(found: re.Match[str]) -> str:
+        values.append(found[0])
+        return "{" + str(len(values) - 1) + "}"
+
+    head, rest = (shape[:5], shape[5:]) if named else ("", shape)
+    return head + _NUMBER.sub(placeholder, rest), values
+
+
+def translate_shaped(catalog: gettext.NullTranslations, message: str) -> str:
+    shape, values = message_shape(message)
+    if not values:
+        return message
+    translated = catalog.gettext(shape)
+    if translated == shape:
+        return message
+    for index, value in enumerate(values):
+        translated = translated.replace("{" + str(index) + "}", value)
+    return translated
 
 
 def ngettext_(singular: str, plural: str, n: int) -> str:
