@@ -62,10 +62,19 @@ def test_a_slowed_address_is_served_again_after_retry_after(db: Database) -> Non
     customer = make_customer(db)
     settings = limited_settings(rate_limit_failed_keys="3/second", rate_limit_lockout="off")
     with limited_panel(db, settings) as panel:
-        for _ in range(4):
-            assert panel.call("wrong", ip=ATTACKER).json() == INVALID
-        wait = assert_too_many(panel.call("wrong", ip=ATTACKER), at_most=1)
-        assert_too_many(panel.call(customer.key, ip=ATTACKER), at_most=1)  # never seen there
+        # Six calls must fall within one second's window; a busy machine (CI runs
+        # four test processes and Chromium on two cores) may spread them over two,
+        # where the count starts again: then the windows are let go and it is tried
+        # again.  A limiter that never slows anyone still fails below.
+        for _ in range(5):
+            wrong = [panel.call("wrong", ip=ATTACKER) for _ in range(5)]
+            known = panel.call(customer.key, ip=ATTACKER)  # never seen there
+            if wrong[-1].status_code == 429 and known.status_code == 429:
+                break
+            time.sleep(2.5)
+        assert [answer.json() for answer in wrong[:4]] == [INVALID] * 4
+        wait = assert_too_many(wrong[4], at_most=1)
+        assert_too_many(known, at_most=1)
         time.sleep(wait)
         assert panel.call("wrong", ip=ATTACKER).json() == INVALID
         assert panel.call(customer.key, ip=NEIGHBOUR).json() == BALANCE
