@@ -15,9 +15,7 @@ from sqlalchemy.orm import Session
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
 from smmpanel.orders.models import (
-    ACTIVE_STATUSES,
     COMPLETED,
-    KIND_ORDER,
     KIND_SUBSCRIPTION,
     REFILL_OPEN,
     REQUEST_PENDING,
@@ -26,6 +24,7 @@ from smmpanel.orders.models import (
     OrderEvent,
     Refill,
 )
+from smmpanel.orders.requests import cancel_refusal, refill_refusal
 from smmpanel.panel.settings import get_int
 from smmpanel.timeutil import as_utc, utcnow
 
@@ -91,19 +90,16 @@ class OrderDetail:
 def refill_allowed(
     *, service_refill: bool, status: str, completed_at: datetime | None, days: int, now: datetime
 ) -> bool:
-    """The rule `request_refill` applies: a refillable service, a completed
-    order, within its refill window."""
-    if not service_refill or status != COMPLETED or completed_at is None:
-        return False
-    return now <= as_utc(completed_at) + timedelta(days=days)
+    """Whether `request_refill` would take a refill of the order (its rule)."""
+    refused = refill_refusal(
+        service_refill=service_refill, status=status, completed_at=completed_at, days=days, now=now
+    )
+    return refused is None
 
 
 def cancel_allowed(*, service_cancel: bool, kind: str, status: str) -> bool:
-    """The rule `request_cancel` applies: an active order, and for a plain order
-    a service that allows cancels (drip-feeds and subscriptions can always stop)."""
-    if status not in ACTIVE_STATUSES:
-        return False
-    return kind != KIND_ORDER or service_cancel
+    """Whether `request_cancel` would take a cancel of the order (its rule)."""
+    return cancel_refusal(service_cancel=service_cancel, kind=kind, status=status) is None
 
 
 _COLUMNS = (

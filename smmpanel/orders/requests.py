@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,7 @@ from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.models import Service
 from smmpanel.db import Database
+from smmpanel.errors import DomainError
 from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue
 from smmpanel.orders import dripfeed
@@ -53,18 +54,46 @@ REFILL_SENT = "Refill request was sent earlier"
 CANCEL_SENT = "Cancellation request was sent earlier"
 
 
+def refill_refusal(
+    *, service_refill: bool, status: str, completed_at: datetime | None, days: int, now: datetime
+) -> DomainError | None:
+    """Why a refill of the order is refused, or None when it may be requested:
+    a refillable service, a completed order, within its refill window.  The one
+    rule, for `request_refill` and for the pages' refill buttons."""
+    if not service_refill:
+        return RefillDisabled("Refill is disabled for this service")
+    if status != COMPLETED or completed_at is None:
+        return NotEligibleForRefill("Order not eligible for refill")
+    if now > as_utc(completed_at) + timedelta(days=days):
+        return NotEligibleForRefill("Order not eligible for refill")
+    return None
+
+
+def cancel_refusal(*, service_cancel: bool, kind: str, status: str) -> DomainError | None:
+    """Why a cancel of the order is refused, or None: an active order, and for a
+    plain order a service that allows cancels (drip-feeds and subscriptions can
+    always stop).  The one rule, for `request_cancel` and the cancel buttons."""
+    if kind == KIND_ORDER and not service_cancel:
+        return CancelDisabled("Cancel is disabled for this service")
+    if status not in ACTIVE_STATUSES:
+        return NotEligibleForCancel("Order not eligible for cancel")
+    return None
+
+
 def request_refill(db: Database, *, account_id: int, order_id: int) -> int:
     """Open a refill request for a completed order within its refill window."""
     with db.write() as session:
         order = lock_order(session, order_id, account_id=account_id)
         service = _service(session, order)
-        if not service.refill:
-            raise RefillDisabled("Refill is disabled for this service")
-        if order.status != COMPLETED or order.completed_at is None:
-            raise NotEligibleForRefill("Order not eligible for refill")
-        days = service.refill_days or get_int(session, "default_refill_days")
-        if utcnow() > as_utc(order.completed_at) + timedelta(days=days):
-            raise NotEligibleForRefill("Order not eligible for refill")
+        refused = refill_refusal(
+            service_refill=service.refill,
+            status=order.status,
+            completed_at=order.completed_at,
+            days=service.refill_days or get_int(session, "default_refill_days"),
+            now=utcnow(),
+        )
+        if refused is not None:
+            raise refused
         refill = Refill(order_id=order.id, account_id=account_id, open_order_id=order.id)
         _insert_once(session, refill, RefillAlreadyRequested(REFILL_SENT))
         if order.provider_id is not None:
@@ -102,10 +131,12 @@ def request_cancel(db: Database, *, account_id: int, order_id: int) -> tuple[int
     allows cancels."""
     with db.write() as session:
         order = lock_order(session, order_id, account_id=account_id)
-        if order.kind == KIND_ORDER and not _service(session, order).cancel:
-            raise CancelDisabled("Cancel is disabled for this service")
-        if order.status not in ACTIVE_STATUSES:
-            raise NotEligibleForCancel("Order not eligible for cancel")
+        service_cancel = order.kind != KIND_ORDER or _service(session, order).cancel
+        refused = cancel_refusal(
+            service_cancel=service_cancel, kind=order.kind, status=order.status
+        )
+        if refused is not None:
+            raise refused
         cancel = Cancel(
             order_id=order.id, account_id=account_id, type=order.kind, open_order_id=order.id
         )
