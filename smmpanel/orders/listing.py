@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from smmpanel.catalog.models import Service
@@ -24,6 +24,7 @@ from smmpanel.orders.models import (
     OrderEvent,
     Refill,
 )
+from smmpanel.orders.queries import post_amounts
 from smmpanel.orders.requests import cancel_refusal, refill_refusal
 from smmpanel.panel.settings import get_int
 from smmpanel.timeutil import as_utc, utcnow
@@ -196,18 +197,13 @@ def _keyset(
 def _order_rows(session: Session, rows: list[Any]) -> list[OrderRow]:
     now = utcnow()
     default_days = get_int(session, "default_refill_days") if rows else 0
-    subscriptions = [row.id for row in rows if row.kind == KIND_SUBSCRIPTION]
-    post_sums: dict[int, int] = {}
-    if subscriptions:
-        # A subscription costs what its posts cost.
-        post_sums = {
-            int(parent or 0): int(total)
-            for parent, total in session.execute(
-                select(Order.parent_id, func.sum(Order.charge - Order.refunded))
-                .where(Order.parent_id.in_(subscriptions))
-                .group_by(Order.parent_id)
-            )
-        }
+    # A subscription costs what its posts cost.
+    post_sums = {
+        parent: charged - refunded
+        for parent, (charged, refunded) in post_amounts(
+            session, [row.id for row in rows if row.kind == KIND_SUBSCRIPTION]
+        ).items()
+    }
     return [
         OrderRow(
             id=row.id,

@@ -90,16 +90,26 @@ def _with_post_sums(reader: Session | Connection, views: list[OrderView]) -> lis
     subscriptions = [view.id for view in views if view.kind == KIND_SUBSCRIPTION]
     if not subscriptions:
         return views
-    sums = {
-        parent: (int(charged), int(refunded))
-        for parent, charged, refunded in reader.execute(_POST_SUMS, {"ids": subscriptions})
-    }
+    sums = post_amounts(reader, subscriptions)
     return [
         replace(view, charged=sums.get(view.id, (0, 0))[0], refunded=sums.get(view.id, (0, 0))[1])
         if view.kind == KIND_SUBSCRIPTION
         else view
         for view in views
     ]
+
+
+def post_amounts(
+    reader: Session | Connection, subscription_ids: list[int]
+) -> dict[int, tuple[int, int]]:
+    """(charged, refunded) over the posts of each subscription that has any, in
+    one query: what a subscription costs is what its posts cost."""
+    if not subscription_ids:
+        return {}
+    return {
+        int(parent or 0): (int(charged), int(refunded))
+        for parent, charged, refunded in reader.execute(_POST_SUMS, {"ids": subscription_ids})
+    }
 
 
 def list_orders(
