@@ -7,9 +7,12 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from wtforms import Form
 
 from smmpanel.accounts.passwords import WebUser
 from smmpanel.db import Database
+from smmpanel.errors import DomainError
+from smmpanel.web import i18n
 from smmpanel.web.rendering import render
 
 
@@ -52,3 +55,13 @@ def local_path(value: str | None, default: str = "/") -> str:
     if any(char.isspace() or not char.isprintable() for char in value):
         return default
     return value[:500]
+
+
+def refusal_text(exc: DomainError) -> str:
+    """A domain refusal in the page's language."""
+    return i18n.gettext_(str(exc))
+
+
+def show_refusal(form: Form, exc: DomainError) -> None:
+    """A domain refusal shown above the form, in the page's language."""
+    form.form_errors.append(refusal_text(exc))

@@ -8,7 +8,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from wtforms import Form
 
 from smmpanel.accounts import passwords, two_factor
 from smmpanel.accounts.passwords import LANGUAGES
@@ -21,12 +20,15 @@ from smmpanel.web.forms import (
     SignupForm,
 )
 from smmpanel.web.guard import csrf_protected
-from smmpanel.web.pages import db_of, local_path, page, redirect, require_user, user_of
-
-
-def _refused(form: Form, exc: DomainError) -> None:
-    """A domain refusal shown above the form, in the page's language."""
-    form.form_errors.append(i18n.gettext_(str(exc)))
+from smmpanel.web.pages import (
+    db_of,
+    local_path,
+    page,
+    redirect,
+    require_user,
+    show_refusal,
+    user_of,
+)
 
 
 def client_ip(request: Request) -> str:
@@ -50,7 +52,7 @@ async def login(request: Request) -> Response:
                 throttle=web.throttle,
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             if await run_in_threadpool(two_factor.requires_code, web.db, account_id=user.id):
                 session.await_code(request, user)
@@ -79,7 +81,7 @@ async def signup(request: Request) -> Response:
                 language=i18n.current_language(),
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             session.log_in(request, user)
             return redirect("/")
@@ -110,7 +112,7 @@ async def account(request: Request) -> Response:
                 new=form.new.data or "",
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             # This session follows the new epoch; every other one is logged out.
             request.session[session.EPOCH] = epoch
@@ -160,7 +162,7 @@ async def reset(request: Request) -> Response:
                 passwords.reset_password, db, token=token, password=form.password.data or ""
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             session.log_in(request, user)
             return redirect("/")

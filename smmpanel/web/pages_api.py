@@ -23,7 +23,7 @@ from smmpanel.web import api_docs, i18n
 from smmpanel.web.forms_account import RotateKeyForm, WebhookForm
 from smmpanel.web.guard import csrf_protected
 from smmpanel.web.links import DEFAULT_PUBLIC_URL
-from smmpanel.web.pages import db_of, page, redirect, require_user
+from smmpanel.web.pages import db_of, page, redirect, require_user, show_refusal
 from smmpanel.web.pages_account import client_ip
 
 NOTICES = {"webhook": "The webhook URL is saved.", "cleared": "The webhook is removed."}
@@ -87,7 +87,7 @@ async def rotate_key(request: Request) -> Response:
                 throttle=request.app.state.web.throttle,
             )
         except DomainError as exc:
-            form.form_errors.append(i18n.gettext_(str(exc)))
+            show_refusal(form, exc)
         else:
             return await _api_page(request, user, new_key=key)
     return await _api_page(request, user, key_form=form, status_code=400)

@@ -29,7 +29,7 @@ from smmpanel.orders.service import place_order
 from smmpanel.web import i18n
 from smmpanel.web.guard import csrf_protected
 from smmpanel.web.order_fields import DELAYS, field_of, order_fields
-from smmpanel.web.pages import db_of, page, redirect, require_user
+from smmpanel.web.pages import db_of, page, redirect, refusal_text, require_user
 from smmpanel.web.pages_public import localised
 
 MAX_MASS_LINES = 500
@@ -42,10 +42,6 @@ TABS = [("", None)] + [(status.lower().replace(" ", "_"), status) for status in 
 def _actor(user: WebUser) -> str:
     # The actor columns hold 64 characters; usernames may have 64 themselves.
     return f"web:{user.username}"[:64]
-
-
-def _message(exc: DomainError) -> str:
-    return i18n.gettext_(str(exc))
 
 
 def _int(value: object) -> int | None:
@@ -133,7 +129,7 @@ async def new_order(request: Request) -> Response:
     service = next((v for v in catalog if v.id == service_id), None)
     if service is None:
         return await _order_page(
-            request, user, {}, form_errors=[_message_text("Choose a service.")], status_code=400
+            request, user, {}, form_errors=[i18n.gettext_("Choose a service.")], status_code=400
         )
     names = [f.name for f in order_fields(service)]
     params = {name: form.get(name, "") for name in names}
@@ -154,8 +150,8 @@ async def new_order(request: Request) -> Response:
             user,
             {"service": str(service.id), "category": form.get("category", "")},
             values=params,
-            errors={where: _message(exc)} if where else {},
-            form_errors=[] if where else [_message(exc)],
+            errors={where: refusal_text(exc)} if where else {},
+            form_errors=[] if where else [refusal_text(exc)],
             status_code=400,
         )
     return redirect(f"/orders/{placed.order_id}?placed=1")
@@ -176,10 +172,6 @@ def _duration(span: timedelta) -> str:
     return " ".join(parts)
 
 
-def _message_text(text: str) -> str:
-    return i18n.gettext_(text)
-
-
 @csrf_protected
 async def quote(request: Request) -> Response:
     """The live price of the new-order form (htmx posts the form here as the
@@ -193,7 +185,7 @@ async def quote(request: Request) -> Response:
     service = next((v for v in catalog if v.id == service_id), None)
     context: dict[str, Any] = {"quote": None, "refusal": None, "field": None}
     if service is None:
-        context["refusal"] = _message_text("Choose a service.")
+        context["refusal"] = i18n.gettext_("Choose a service.")
     else:
         names = [f.name for f in order_fields(service)]
         params = {name: form.get(name, "") for name in names}
@@ -204,7 +196,7 @@ async def quote(request: Request) -> Response:
                 )
             )
         except DomainError as exc:
-            context["refusal"], context["field"] = _message(exc), field_of(exc, names)
+            context["refusal"], context["field"] = refusal_text(exc), field_of(exc, names)
     return page(request, "_order_charge.html", context)
 
 
@@ -216,7 +208,7 @@ async def mass_order(request: Request) -> Response:
     text = _text_fields(await request.form()).get("orders", "")
     lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines or len(lines) > MAX_MASS_LINES:
-        error = _message_text("Give 1 to 500 orders, one per line.")
+        error = i18n.gettext_("Give 1 to 500 orders, one per line.")
         return page(
             request,
             "order_mass.html",
@@ -262,7 +254,7 @@ def _place_lines(
                 actor=_actor(user),
             )
         except DomainError as exc:
-            results.append((number, line, None, _message(exc)))
+            results.append((number, line, None, refusal_text(exc)))
         else:
             results.append((number, line, placed.order_id, None))
     return results
@@ -348,7 +340,7 @@ async def order_request(request: Request) -> Response:
                 lambda: request_cancel(db_of(request), account_id=user.id, order_id=order_id)
             )
     except DomainError as exc:
-        context = {"detail": detail, "placed": False, "done": None, "refusal": _message(exc)}
+        context = {"detail": detail, "placed": False, "done": None, "refusal": refusal_text(exc)}
         return page(request, "order.html", context, status_code=400)
     return redirect(f"/orders/{order_id}?done={what}")
 

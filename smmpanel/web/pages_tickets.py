@@ -13,10 +13,9 @@ from starlette.routing import Route
 from smmpanel.errors import DomainError
 from smmpanel.support import queries, service
 from smmpanel.support.errors import TicketNotFound
-from smmpanel.web import i18n
 from smmpanel.web.forms_account import SUBJECT_LABELS, NewTicketForm, ReplyForm
 from smmpanel.web.guard import csrf_protected
-from smmpanel.web.pages import db_of, page, redirect, require_user
+from smmpanel.web.pages import db_of, page, redirect, require_user, show_refusal
 
 MAX_ID = 2**31 - 1
 
@@ -50,7 +49,7 @@ async def new_ticket(request: Request) -> Response:
                 order_ids=ids,
             )
         except DomainError as exc:
-            form.form_errors.append(i18n.gettext_(str(exc)))
+            show_refusal(form, exc)
         else:
             return redirect(f"/tickets/{ticket_id}")
     status = 400 if form.errors or form.form_errors else 200
@@ -84,7 +83,7 @@ async def ticket(request: Request) -> Response:
         except TicketNotFound:
             raise HTTPException(404, "Not found") from None
         except DomainError as exc:
-            form.form_errors.append(i18n.gettext_(str(exc)))
+            show_refusal(form, exc)
         else:
             return redirect(f"/tickets/{ticket_id}")
     try:

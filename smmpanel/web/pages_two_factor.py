@@ -11,21 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from wtforms import Form
 
 from smmpanel.accounts import two_factor
 from smmpanel.errors import DomainError
-from smmpanel.web import i18n, session
+from smmpanel.web import session
 from smmpanel.web.forms import CodeForm, TwoFactorBeginForm, TwoFactorForm
 from smmpanel.web.guard import csrf_protected
-from smmpanel.web.pages import db_of, page, redirect, require_user, user_of
+from smmpanel.web.pages import db_of, page, redirect, require_user, show_refusal, user_of
 from smmpanel.web.pages_account import client_ip
 
 PAGE = "/account/2fa"
-
-
-def _refused(form: Form, exc: DomainError) -> None:
-    form.form_errors.append(i18n.gettext_(str(exc)))
 
 
 def qr_svg(uri: str) -> Markup:
@@ -74,7 +69,7 @@ async def begin(request: Request) -> Response:
                 issuer=request.state.panel_name,
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
             return await _page(request, status_code=400, begin_form=form)
     return redirect(PAGE)
 
@@ -93,7 +88,7 @@ async def confirm(request: Request) -> Response:
                 code=form.code.data or "",
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             # This session follows the new epoch; every other one is logged out.
             request.session[session.EPOCH] = epoch
@@ -117,7 +112,7 @@ async def disable(request: Request) -> Response:
                 code=form.code.data or "",
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             return redirect(f"{PAGE}?done=off")
     if request.method != "POST":
@@ -148,7 +143,7 @@ async def login_code(request: Request) -> Response:
                 throttle=web.throttle,
             )
         except DomainError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             session.log_in(request, user)
             return redirect("/")
