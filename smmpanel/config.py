@@ -117,6 +117,17 @@ class Settings(BaseSettings):
     reset_requests_per_ip: int = 10
     reset_requests_per_account: int = 3
 
+    # --- Deposits (docs/payments.md) ---
+    # Offer the demo gateway (pay / fail buttons, no money): `smmpanel demo` turns
+    # it on; never on a real panel.
+    demo_payments: bool = False
+    # How often the worker looks for deposits left pending, how long a deposit may
+    # stay pending before the worker asks its gateway, and when one the gateway
+    # still has not settled is marked expired.
+    deposit_check_seconds: int = 300
+    deposit_check_after_minutes: int = 15
+    deposit_expire_hours: int = 48
+
 
 _installed: Settings | None = None
 

@@ -1,0 +1,1 @@
+"""Deposits and payment gateways: customers fund their balance, credited exactly once."""
