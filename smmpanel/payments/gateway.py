@@ -120,9 +120,7 @@ class Gateway(Protocol):
         PAID (GatewayUnavailable when it cannot: the gateway will retry)."""
         ...
 
-    def fetch_payment(
-        self, deposit: DepositRef, config: Mapping[str, str]
-    ) -> GatewayEvent | None:
+    def fetch_payment(self, deposit: DepositRef, config: Mapping[str, str]) -> GatewayEvent | None:
         """The payment's current state, for reconciliation; None when the
         gateway has nothing to say yet (or, like a manual transfer, never does)."""
         ...
