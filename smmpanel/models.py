@@ -9,6 +9,7 @@ from smmpanel.ledger import models as ledger_models
 from smmpanel.orders import models as orders_models
 from smmpanel.panel import models as panel_models
 from smmpanel.providers import models as providers_models
+from smmpanel.staff import models as staff_models
 from smmpanel.support import models as support_models
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "orders_models",
     "panel_models",
     "providers_models",
+    "staff_models",
     "support_models",
 ]

@@ -73,7 +73,7 @@ def begin_two_factor(db: Database, *, account_id: int, issuer: str) -> TwoFactor
         if account.totp_secret is not None:
             raise TwoFactorRefused("two-factor authentication is on already")
         account.totp_pending = seal_secret(secret)
-        return _setup(secret, account.username, issuer)
+        return totp_setup(secret, account.username, issuer)
 
 
 def two_factor_status(db: Database, *, account_id: int, issuer: str) -> TwoFactorStatus:
@@ -81,7 +81,7 @@ def two_factor_status(db: Database, *, account_id: int, issuer: str) -> TwoFacto
         account = _account(session, account_id)
         pending = None
         if account.totp_pending is not None:
-            pending = _setup(reveal_secret(account.totp_pending), account.username, issuer)
+            pending = totp_setup(reveal_secret(account.totp_pending), account.username, issuer)
         return TwoFactorStatus(enabled=account.totp_secret is not None, pending=pending)
 
 
@@ -105,7 +105,7 @@ def confirm_two_factor(db: Database, *, account_id: int, password: str, code: st
         if account.totp_pending is None:
             raise TwoFactorRefused("start the set-up again: no secret is waiting to be confirmed")
         secret = reveal_secret(account.totp_pending)
-        step = _matching_step(secret, code, last_step=None)
+        step = matching_step(secret, code, last_step=None)
         if step is None:
             raise TwoFactorRefused("the code is wrong; check the device's clock and try again")
         account.totp_secret, account.totp_pending = account.totp_pending, None
@@ -195,14 +195,14 @@ def _use_code(account: Account, code: str) -> bool:
     step is then recorded (in the caller's transaction) so it works once."""
     assert account.totp_secret is not None
     secret = reveal_secret(account.totp_secret)
-    step = _matching_step(secret, code, last_step=account.totp_last_step)
+    step = matching_step(secret, code, last_step=account.totp_last_step)
     if step is None:
         return False
     account.totp_last_step = step
     return True
 
 
-def _matching_step(secret: str, code: str, *, last_step: int | None) -> int | None:
+def matching_step(secret: str, code: str, *, last_step: int | None) -> int | None:
     """The time step within the window whose code `code` is, if later than
     `last_step`; None otherwise."""
     cleaned = "".join((code or "").split())
@@ -218,7 +218,7 @@ def _matching_step(secret: str, code: str, *, last_step: int | None) -> int | No
     return None
 
 
-def _setup(secret: str, username: str, issuer: str) -> TwoFactorSetup:
+def totp_setup(secret: str, username: str, issuer: str) -> TwoFactorSetup:
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer or "smmpanel")
     return TwoFactorSetup(secret=secret, uri=uri)
 

@@ -59,6 +59,14 @@ class AuditAction(StrEnum):
     TICKET_REPLIED = "ticket_replied"  # the owner's answer to a support ticket
     TICKET_CLOSED = "ticket_closed"
     TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
+    STAFF_ADDED = "staff_added"
+    STAFF_ROLE_CHANGED = "staff_role_changed"
+    STAFF_DISABLED = "staff_disabled"
+    STAFF_ENABLED = "staff_enabled"
+    STAFF_PASSWORD_RESET = "staff_password_reset"
+    STAFF_TWO_FACTOR_ON = "staff_two_factor_on"
+    STAFF_TWO_FACTOR_OFF = "staff_two_factor_off"
+    STAFF_LOGGED_IN = "staff_logged_in"
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,11 @@ class Actor:
     def system(cls) -> Actor:
         """Code that acts on nobody's request: tests, imports at start-up."""
         return cls("system")
+
+    @classmethod
+    def staff(cls, username: str) -> Actor:
+        """A staff member in the web admin."""
+        return cls("staff", username)
 
     @classmethod
     def worker(cls) -> Actor:

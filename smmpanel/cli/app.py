@@ -27,6 +27,7 @@ from smmpanel.cli import (
     server,
     services,
     site,
+    staff,
     tickets,
     users,
 )
@@ -51,6 +52,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     audit,
     tickets,
     site,
+    staff,
 )
 
 app = typer.Typer(
