@@ -18,6 +18,7 @@ from smmpanel.api_v2.ratelimit import proxy_options
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
+from smmpanel.web.admin.app import create_admin_app
 from smmpanel.web.app import create_web_app
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
@@ -43,10 +44,12 @@ def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
 
 
 def site_app(db: Database, settings: Settings) -> Starlette:
-    """/api/v2 and the customer pages over `db`: two apps side by side, so that
-    an API call never passes through the pages' session and CSRF middleware."""
+    """/api/v2, the customer pages and the admin (/admin) over `db`: apps side by
+    side, so that an API call never passes through the pages' session and CSRF
+    middleware, and a customer's session never reaches an admin page."""
     web = create_web_app(db, settings)
-    return create_app(db, max_body=settings.max_body_bytes, settings=settings, web=web)
+    admin = create_admin_app(db, settings)
+    return create_app(db, max_body=settings.max_body_bytes, settings=settings, web=web, admin=admin)
 
 
 def app_factory(settings: Settings) -> Callable[[], Starlette]:

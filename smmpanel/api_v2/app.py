@@ -21,7 +21,7 @@ from anyio import CapacityLimiter, WouldBlock
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -205,13 +205,15 @@ def create_app(
     workers: int | None = None,
     settings: Settings | None = None,
     web: ASGIApp | None = None,
+    admin: ASGIApp | None = None,
 ) -> Starlette:
     """The panel's ASGI app.  `workers`: threads running database work at once,
     for reads and again for writes (default SMMPANEL_DB_THREADS); `settings`
     (default: from the environment) chooses them and the rate limits.  `web`:
     the customer pages (smmpanel.web, built by smmpanel.server), mounted at /
     as their own app so that their middleware never runs for /api/v2; without
-    it every other path answers a JSON 404."""
+    it every other path answers a JSON 404.  `admin`: the staff pages, mounted at
+    /admin the same way (their own session cookie and middleware)."""
     settings = settings or Settings()
     workers = workers or settings.db_threads
     rate_limits = rate_limits_for(settings, db)
@@ -222,8 +224,13 @@ def create_app(
     async def not_found(_request: Request) -> Response:
         raise HTTPException(404)
 
+    async def to_admin_home(_request: Request) -> Response:
+        return RedirectResponse("/admin/", status_code=308)
+
     api = api_routes(db, max_body=max_body, workers=workers, rate_limits=rate_limits)
     routes: list[BaseRoute] = [*api, Route("/healthz", health)]
+    if admin is not None:
+        routes += [Route("/admin", to_admin_home), Mount("/admin", app=admin)]
     if web is not None:
         # Under /api every path stays the API's: a JSON 404, never a page.
         routes += [Route("/api", not_found), Mount("/api", routes=[])]

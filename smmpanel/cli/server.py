@@ -20,6 +20,7 @@ from smmpanel.accounts.models import Account
 from smmpanel.accounts.passwords import hash_password
 from smmpanel.accounts.service import create_account
 from smmpanel.api_v2.ratelimit import check_settings, proxy_options
+from smmpanel.audit.models import Actor
 from smmpanel.catalog.models import Service
 from smmpanel.cli.common import (
     CliError,
@@ -40,11 +41,13 @@ from smmpanel.providers.service import add_provider
 from smmpanel.secretbox import SecretBox, new_key
 from smmpanel.server import app_factory, bind_listener, panel_app, run_processes, serve_on
 from smmpanel.simulator.testing import running_simulator
+from smmpanel.staff.service import add_staff
 from smmpanel.tokens import new_token
 from smmpanel.worker import build_worker
 
 DEMO_FILE = "smmpanel-demo.db"
 DEMO_USER = "demo"
+DEMO_STAFF = "admin"
 DEMO_FUNDS = Decimal("100.00000")
 DEMO_PROVIDER = "simulator"
 DEMO_SPEED = 10.0  # seconds per stage at the simulator: an order completes in ~20 s
@@ -141,8 +144,9 @@ def demo(
             _require_empty(db)
             with running_simulator(speed=speed, balance="100000") as simulator:
                 key, password = _seed(db, simulator.api_url, simulator.key, simulator.base_url)
+                staff_password = _seed_staff(db)
                 base = _base_url(host, port)
-                _print_welcome(db, base, key, password, simulator.base_url)
+                _print_welcome(db, base, key, password, simulator.base_url, staff_password)
                 if listener is not None:
                     _run_with_worker(db, listener, settings)
 
@@ -323,7 +327,16 @@ def _seed(
     return account.api_key, password
 
 
-def _print_welcome(db: Database, base: str, key: str, password: str, simulator: str) -> None:
+def _seed_staff(db: Database) -> str:
+    """The demo's owner for /admin (two-factor off, as it is for every new member
+    until they set it up); returns the generated password."""
+    _, password = add_staff(db, username=DEMO_STAFF, role="owner", actor=Actor.system())
+    return password
+
+
+def _print_welcome(
+    db: Database, base: str, key: str, password: str, simulator: str, staff_password: str
+) -> None:
     api = f"{base}/api/v2"
     with db.read() as session:
         balance, currency = session.execute(
@@ -333,6 +346,7 @@ def _print_welcome(db: Database, base: str, key: str, password: str, simulator: 
     echo("smmpanel demo is ready")
     echo(f"  database: {safe_url(db.url)}")
     echo(f"  panel:    {base}  (log in as {DEMO_USER}, password {password})")
+    echo(f"  admin:    {base}/admin/  (log in as {DEMO_STAFF}, password {staff_password})")
     echo(f"  API:      {api}")
     echo(f"  account:  {DEMO_USER}, balance {format_units(balance)} {currency}")
     echo(f"  catalog:  {services} services imported from a provider simulator at {simulator}")

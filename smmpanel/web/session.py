@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,6 +22,16 @@ LANGUAGE = "lang"
 # the account id, its auth epoch and when (no login until the code is right).
 CODE_PENDING = "code_pending"
 CODE_PENDING_SECONDS = 300
+
+
+class SessionHolder(Protocol):
+    """Whoever a session logs in: a customer (WebUser) or a staff member."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def auth_epoch(self) -> int: ...
 
 
 def derived_secret(secret_key: str, purpose: str) -> str:
@@ -67,9 +78,10 @@ def log_out(request: Request) -> None:
     request.state.user = None
 
 
-def await_code(request: Request, user: WebUser) -> None:
-    """The password was right and the account uses two-factor codes: a fresh
-    session holding "code pending" for a few minutes, and no login yet."""
+def await_code(request: Request, user: SessionHolder) -> None:
+    """The password was right and the account (or staff member) uses two-factor
+    codes: a fresh session holding "code pending" for a few minutes, and no
+    login yet."""
     log_out(request)
     request.session[CODE_PENDING] = [user.id, user.auth_epoch, int(time.time())]
 

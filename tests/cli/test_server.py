@@ -15,6 +15,7 @@ from smmpanel.accounts.queries import account_balance, authenticate
 from smmpanel.api_v2.app import create_app
 from smmpanel.db import Database
 from smmpanel.server import free_port, serve_in_thread
+from smmpanel.staff.logins import log_in_staff
 from tests.cli.conftest import Run, invoke, last_line
 from tests.factories import make_customer
 
@@ -37,6 +38,12 @@ def test_demo_no_serve_prints_a_working_key(run: Run, db: Database) -> None:
     assert services[0]["name"] == "Instagram Followers [Refill 30 days]"
     assert {s["type"] for s in services} >= {"Default", "Package", "Subscriptions", "Poll"}
     assert balance == {"balance": "100.00000", "currency": "USD"}
+    # The owner's login for /admin, printed as the customer's is.
+    admin_line = next(line for line in result.stdout.splitlines() if "/admin/" in line)
+    staff_password = admin_line.split("password ")[1].rstrip(")")
+    assert "http://127.0.0.1:8123/admin/" in admin_line and "log in as admin" in admin_line
+    owner = log_in_staff(db, username="admin", password=staff_password, ip="127.0.0.1")
+    assert (owner.role, owner.two_factor) == ("owner", False)
 
 
 def test_demo_refuses_a_database_in_use(run: Run, db: Database) -> None:

@@ -35,7 +35,7 @@ def test_vendored_files_match_the_manifest() -> None:
 
 
 def test_no_template_refers_to_another_host() -> None:
-    for template in sorted((WEB / "templates").glob("*.html")):
+    for template in sorted((WEB / "templates").rglob("*.html")):
         found = OFF_HOST.findall(template.read_text())
         assert not found, (template.name, found)
     for css in (WEB / "static" / "css").glob("*.css"):
@@ -48,7 +48,7 @@ def test_every_template_text_is_translated_to_russian() -> None:
     translated = {message.id for message in catalog if message.id and message.string}
     used = {
         match[1]
-        for template in (WEB / "templates").glob("*.html")
+        for template in (WEB / "templates").rglob("*.html")
         for match in MSGID.findall(template.read_text())
     }
     assert used, "no _() found: the pattern is wrong"

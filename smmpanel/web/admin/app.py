@@ -1,0 +1,131 @@
+"""The admin app, mounted at /admin beside the customers' pages: its own
+session cookie (path /admin, SameSite=Strict), the same CSRF checks, security
+headers, templates and languages as the shop."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette_wtf import CSRFProtectMiddleware
+
+from smmpanel.accounts.passwords import Throttle
+from smmpanel.config import Settings
+from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.panel.settings import get_setting
+from smmpanel.web import i18n
+from smmpanel.web.admin import pages_home, pages_login
+from smmpanel.web.admin.access import AdminContext, current_staff, staff_of
+from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
+from smmpanel.web.rendering import build_templates, render
+from smmpanel.web.session import derived_secret
+
+log = logging.getLogger("smmpanel.admin")
+SESSION_COOKIE = "smmpanel_admin"
+# Staff sessions are shorter than customers' (14 days): they can move money.
+SESSION_HOURS = 12
+
+
+class AdminSetup:
+    """Per request: the panel's name, the staff member of the session (checked
+    against their auth epoch) and the language of the browser."""
+
+    def __init__(self, app: ASGIApp, db: Database) -> None:
+        self.app = app
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        request.state.panel_name = await run_in_threadpool(_panel_name, self.db)
+        request.state.staff = await current_staff(request, self.db)
+        i18n.use_language(
+            i18n.from_accept_language(request.headers.get("accept-language")) or i18n.DEFAULT
+        )
+        await self.app(scope, receive, send)
+
+
+def _panel_name(db: Database) -> str:
+    with db.read() as session:
+        return get_setting(session, "panel_name")
+
+
+def create_admin_app(db: Database, settings: Settings) -> Starlette:
+    """The admin pages over `db`, to be mounted at /admin."""
+    if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
+        raise ValueError("the admin pages need SMMPANEL_SECRET_KEY (smmpanel secrets new-key)")
+    secret = settings.secret_key.get_secret_value()
+    templates = build_templates()
+    routes: list[BaseRoute] = [*pages_login.routes(), *pages_home.routes()]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code in (302, 303) and exc.headers:
+            return RedirectResponse(exc.headers["location"], status_code=exc.status_code)
+        return render(
+            templates,
+            request,
+            "admin/error.html",
+            {"status": exc.status_code, "detail": exc.detail, "staff": staff_of(request)},
+            status_code=exc.status_code,
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            log.warning(
+                "database unavailable on admin page %s: %s", request.url.path[:200], type(exc)
+            )
+            status, detail = 503, "The panel is busy; try again in a moment."
+        else:
+            log.exception("unhandled error on admin page %s", request.url.path[:200], exc_info=exc)
+            status, detail = 500, "Something went wrong on our side."
+        return render(
+            templates,
+            request,
+            "admin/error.html",
+            {"status": status, "detail": detail, "staff": staff_of(request)},
+            status_code=status,
+        )
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=derived_secret(secret, "admin session"),
+                session_cookie=SESSION_COOKIE,
+                max_age=SESSION_HOURS * 3600,
+                path="/admin",
+                same_site="strict",
+                https_only=settings.web_https_only,
+            ),
+            Middleware(
+                CSRFProtectMiddleware,
+                csrf_secret=derived_secret(secret, "admin csrf"),
+                csrf_field_name=CSRF_FIELD,
+                csrf_time_limit=CSRF_TIME_LIMIT,
+            ),
+            Middleware(AdminSetup, db=db),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.router.redirect_slashes = False
+    app.state.admin = AdminContext(
+        db=db,
+        throttle=Throttle(
+            per_ip=settings.login_failures_per_ip, per_user=settings.login_failures_per_user
+        ),
+    )
+    app.state.templates = templates
+    return app
