@@ -17,6 +17,7 @@ from functools import cache
 from importlib.resources import files
 from io import BytesIO
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -32,13 +33,25 @@ def translations(language: str) -> gettext.NullTranslations:
     """The catalog of `language` (English: the messages themselves)."""
     if language == DEFAULT or language not in LANGUAGES:
         return gettext.NullTranslations()
-    po = files("smmpanel.web") / "translations" / language / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=language)
     compiled = BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, merged_catalog(language))
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def merged_catalog(language: str) -> Catalog:
+    """Every .po file of the language's folder as one catalog: messages.po for the
+    shop, and a file per part of the admin (admin.po, ...), so that parts built
+    side by side never edit the same file.  A message is defined in one file only
+    (tests/web/test_static.py checks)."""
+    folder = files("smmpanel.web") / "translations" / language / "LC_MESSAGES"
+    merged = Catalog(locale=language)
+    for po in sorted((p for p in folder.iterdir() if p.name.endswith(".po")), key=lambda p: p.name):
+        with po.open("rb") as source:
+            for message in read_po(source, locale=language):
+                if message.id:
+                    merged[message.id] = message
+    return merged
 
 
 def use_language(language: str) -> None:

@@ -15,6 +15,7 @@ from smmpanel.accounts.two_factor import current_code
 from smmpanel.audit.models import Actor, AuditEntry
 from smmpanel.db import Database
 from smmpanel.staff.service import add_staff, set_staff_active
+from tests.web.admin_helpers import staff_browser
 from tests.web.conftest import PASSWORD, Browser
 
 CLI = Actor("cli", "tester")
@@ -38,6 +39,8 @@ def test_staff_log_in_and_out(db: Database, browser_factory: Any) -> None:
     assert "Logged in as olga, owner." in home.text and "Manage staff" in home.text
     assert "smmpanel_admin" in home.request.headers["cookie"]
     assert browser.get("/admin/staff").status_code == 200
+    russian = browser.get("/admin/", headers={"accept-language": "ru"}).text
+    assert "Вы вошли как olga, владелец." in russian and 'href="/admin/settings"' in russian
     assert browser.submit("/admin/logout", {}, page="/admin/").headers["location"] == "/admin/login"
     assert browser.get("/admin/").status_code == 303
     with db.read() as session:
@@ -56,7 +59,9 @@ def test_roles_customers_and_csrf(db: Database, browser_factory: Any) -> None:
     assert support.get("/admin/").status_code == 200
     forbidden = support.get("/admin/staff")
     assert forbidden.status_code == 403 and "role does not allow" in forbidden.text
-    assert "Manage staff" not in support.get("/admin/").text
+    menu = support.get("/admin/").text
+    assert "Manage staff" not in menu and 'href="/admin/settings"' not in menu
+    assert 'href="/admin/tickets"' in menu and 'href="/admin/orders"' in menu
 
     customer = browser_factory()
     assert customer.sign_up("carol").status_code == 303
@@ -72,9 +77,7 @@ def test_roles_customers_and_csrf(db: Database, browser_factory: Any) -> None:
 
 def test_a_disabled_member_is_logged_out(db: Database, browser_factory: Any) -> None:
     add_staff(db, username="olga", role="owner", password=PASSWORD, actor=CLI)
-    add_staff(db, username="sam", role="manager", password=PASSWORD, actor=CLI)
-    browser = browser_factory()
-    staff_login(browser, "sam")
+    browser = staff_browser(db, browser_factory, role="manager", username="sam")
     assert browser.get("/admin/").status_code == 200
     set_staff_active(db, username="sam", active=False, actor=CLI)
     assert browser.get("/admin/").headers["location"] == "/admin/login"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from smmpanel.web import i18n
+
 WEB = Path(__file__).resolve().parents[2] / "smmpanel" / "web"
 VENDOR = WEB / "static" / "vendor"
 # A URL with a scheme or protocol-relative (//host): what would leave the panel's host.
@@ -42,9 +44,19 @@ def test_no_template_refers_to_another_host() -> None:
         assert "url(" not in css.read_text() or not OFF_HOST.search(css.read_text()), css.name
 
 
+def test_a_russian_text_is_defined_in_one_file_only() -> None:
+    seen: dict[str, str] = {}
+    for po_file in sorted((WEB / "translations" / "ru" / "LC_MESSAGES").glob("*.po")):
+        with po_file.open("rb") as po:
+            for message in read_po(po, locale="ru"):
+                if message.id:
+                    assert message.id not in seen, (message.id, seen.get(message.id), po_file.name)
+                    seen[str(message.id)] = po_file.name
+    assert {"messages.po", "admin.po"} <= set(seen.values())
+
+
 def test_every_template_text_is_translated_to_russian() -> None:
-    with (WEB / "translations" / "ru" / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po, locale="ru")
+    catalog = i18n.merged_catalog("ru")
     translated = {message.id for message in catalog if message.id and message.string}
     used = {
         match[1]

@@ -45,10 +45,21 @@ def admin_context(request: Request) -> AdminContext:
 def admin_page(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> Response:
-    """An admin template, given the staff member of the request as `staff`."""
+    """An admin template, given the staff member of the request as `staff` and
+    `can(permission_name)`, whether their role allows it (menus, buttons)."""
     return page(
-        request, name, {"staff": staff_of(request), **(context or {})}, status_code=status_code
+        request, name, {**shell_context(request), **(context or {})}, status_code=status_code
     )
+
+
+def shell_context(request: Request) -> dict[str, Any]:
+    """What admin/base.html needs on every page, error pages included."""
+    staff = staff_of(request)
+
+    def can(permission: str) -> bool:
+        return staff is not None and allowed(staff.role, Permission(permission))
+
+    return {"staff": staff, "can": can}
 
 
 async def current_staff(request: Request, db: Database) -> StaffUser | None:

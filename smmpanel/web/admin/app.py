@@ -22,8 +22,19 @@ from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.panel.settings import get_setting
 from smmpanel.web import i18n
-from smmpanel.web.admin import pages_home, pages_login
-from smmpanel.web.admin.access import AdminContext, current_staff, staff_of
+from smmpanel.web.admin import (
+    pages_audit,
+    pages_catalog,
+    pages_customers,
+    pages_home,
+    pages_login,
+    pages_orders,
+    pages_providers,
+    pages_queues,
+    pages_settings,
+    pages_tickets,
+)
+from smmpanel.web.admin.access import AdminContext, current_staff, shell_context
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.rendering import build_templates, render
 from smmpanel.web.session import derived_secret
@@ -66,7 +77,20 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
         raise ValueError("the admin pages need SMMPANEL_SECRET_KEY (smmpanel secrets new-key)")
     secret = settings.secret_key.get_secret_value()
     templates = build_templates()
-    routes: list[BaseRoute] = [*pages_login.routes(), *pages_home.routes()]
+    # One module a section of the menu (admin/base.html), each with its routes.
+    sections = (
+        pages_login,
+        pages_home,
+        pages_customers,
+        pages_orders,
+        pages_queues,
+        pages_catalog,
+        pages_providers,
+        pages_tickets,
+        pages_settings,
+        pages_audit,
+    )
+    routes: list[BaseRoute] = [route for section in sections for route in section.routes()]
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -76,7 +100,7 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
             templates,
             request,
             "admin/error.html",
-            {"status": exc.status_code, "detail": exc.detail, "staff": staff_of(request)},
+            {"status": exc.status_code, "detail": exc.detail, **shell_context(request)},
             status_code=exc.status_code,
         )
 
@@ -93,7 +117,7 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
             templates,
             request,
             "admin/error.html",
-            {"status": status, "detail": detail, "staff": staff_of(request)},
+            {"status": status, "detail": detail, **shell_context(request)},
             status_code=status,
         )
 
