@@ -33,6 +33,8 @@ from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.payments")
 
+MAX_ID = 2**31  # deposits.id is a 32-bit column
+
 S = DepositState
 # States a payment may still arrive in (late ones too: money received is credited).
 PAYABLE = frozenset({S.CREATED, S.PENDING, S.FAILED, S.EXPIRED})
@@ -97,6 +99,8 @@ def apply_gateway_event(
 def _locate(session: Session, gateway: str, event: GatewayEvent) -> Deposit | None:
     query = select(Deposit).where(Deposit.gateway == gateway).with_for_update()
     if event.deposit_id is not None:
+        if not 0 < event.deposit_id < MAX_ID:
+            return None  # not an id of ours (and not a query PostgreSQL would take)
         query = query.where(Deposit.id == event.deposit_id)
     elif event.external_id:
         query = query.where(Deposit.external_id == event.external_id)

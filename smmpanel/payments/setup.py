@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smmpanel.audit.models import Actor, AuditAction
@@ -30,7 +31,15 @@ from smmpanel.payments.errors import (
 from smmpanel.payments.gateway import Gateway, SettingField
 from smmpanel.payments.models import PaymentGateway
 from smmpanel.payments.registry import installed_gateways
-from smmpanel.secretbox import reveal_secret, seal_secret
+from smmpanel.secretbox import (
+    CURRENT_KEY,
+    OLD_KEY,
+    PLAIN,
+    SecretBox,
+    SecretKeyError,
+    reveal_secret,
+    seal_secret,
+)
 from smmpanel.timeutil import utcnow
 
 # The settings every gateway has, beside its own `fields`.
@@ -256,3 +265,30 @@ def _switch(session: Session, row: PaymentGateway, *, enabled: bool, actor: Acto
         before={"enabled": before},
         after={"enabled": enabled},
     )
+
+
+def reseal_gateway_secrets(
+    session: Session, box: SecretBox, *, dry_run: bool = False
+) -> tuple[int, int, int]:
+    """Encrypt every gateway secret with `box`'s current key, in the caller's
+    transaction (for `smmpanel secrets rotate`); returns how many were
+    (plain, under a former key, already current).  A value no key opens
+    raises SecretKeyError, naming the gateway and setting, never the value."""
+    counts = {PLAIN: 0, OLD_KEY: 0, CURRENT_KEY: 0}
+    rows = session.scalars(
+        select(PaymentGateway).order_by(PaymentGateway.code).with_for_update()
+    ).all()
+    for row in rows:
+        stored = _stored(row)
+        secret = [f.name for f in gateway_fields(row.code) if f.secret and stored.get(f.name)]
+        for name in secret:
+            try:
+                state = box.state(stored[name])
+            except SecretKeyError as exc:
+                raise SecretKeyError(f"setting {name} of gateway {row.code}: {exc}") from None
+            counts[state] += 1
+            if state != CURRENT_KEY:
+                stored[name] = box.seal(box.open(stored[name]))
+        if secret and not dry_run:
+            row.settings = json.dumps(stored, sort_keys=True)
+    return counts[PLAIN], counts[OLD_KEY], counts[CURRENT_KEY]
