@@ -23,7 +23,7 @@ from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.models import ADJUSTMENT, TOPUP
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import SCALE, format_units
-from smmpanel.panel.alerts import raise_alert
+from smmpanel.panel.alerts import raise_alert, resolve_alerts
 from smmpanel.payments.gateway import EventKind, GatewayEvent
 from smmpanel.payments.models import Deposit
 from smmpanel.payments.registry import installed_gateways
@@ -175,9 +175,9 @@ class _Step:
 
     def _paid(self) -> DepositOutcome:
         deposit = self.deposit
-        self._note_paid_amount()
         if deposit.state not in PAYABLE and deposit.state != S.HELD:
             return self._unchanged(f"paid again ({deposit.state})")
+        self._note_paid_amount()
         if not self._amount_matches():
             if deposit.state == S.HELD:
                 return self._unchanged("still not the deposit's amount")
@@ -194,6 +194,8 @@ class _Step:
         credited = credit_deposit(self.session, deposit, actor=self.actor)
         deposit.paid_at = utcnow()
         self._move(S.PAID)
+        # A held deposit the gateway now says was paid in full: nothing left to decide.
+        resolve_alerts(self.session, kind=ALERT_HELD, subject=deposit_subject(deposit.id))
         return self._outcome(CREDITED, credited=credited)
 
     def _amount_matches(self) -> bool:

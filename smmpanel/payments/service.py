@@ -53,7 +53,7 @@ from smmpanel.payments.reconciliation import (
     deposit_check_job,
 )
 from smmpanel.payments.registry import gateway_for, installed_gateways
-from smmpanel.payments.setup import GatewaySetup, load_setup
+from smmpanel.payments.setup import MAX_DEPOSIT, GatewaySetup, load_setup
 from smmpanel.payments.states import DepositState, move_deposit_state, record_event
 from smmpanel.timeutil import utcnow
 
@@ -62,7 +62,6 @@ log = logging.getLogger("smmpanel.payments")
 S = DepositState
 # A deposit's amount: what a customer types, in the gateway's currency.
 PAYMENT_PLACES = 2
-MAX_DEPOSIT = Decimal(10) ** 9
 # States the owner may credit or close by hand: a manual transfer still open,
 # and any gateway's payment held for a mismatch.
 MANUAL_OPEN = frozenset({S.CREATED, S.PENDING, S.FAILED, S.EXPIRED})

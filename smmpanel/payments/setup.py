@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.db import Database
-from smmpanel.money import MAX_AMOUNT, MoneyError, parse_exact, plain_decimal
+from smmpanel.money import MoneyError, parse_exact, plain_decimal
 from smmpanel.panel.settings import get_setting
 from smmpanel.payments.bonus import BonusRule, format_bonus_rules, parse_bonus_rules
 from smmpanel.payments.errors import (
@@ -55,6 +55,8 @@ COMMON_FIELDS = (
 COMMON_NAMES = frozenset(f.name for f in COMMON_FIELDS)
 CURRENCY = re.compile(r"^[A-Z]{3,8}$")
 MAX_VALUE = 4000  # one setting's value (instructions can be a few lines)
+# The largest deposit any gateway may take (its `max` at most), in its currency.
+MAX_DEPOSIT = Decimal(10) ** 9
 MAX_TITLE = 64
 
 
@@ -181,7 +183,7 @@ def _checked_value(name: str, value: str) -> str:
         return value.upper()
     if name in ("min", "max"):
         try:
-            amount = parse_exact(value, what=name, low=Decimal("0.01"), high=MAX_AMOUNT, places=2)
+            amount = parse_exact(value, what=name, low=Decimal("0.01"), high=MAX_DEPOSIT, places=2)
         except MoneyError as exc:
             raise InvalidGatewaySetting(str(exc)) from None
         return plain_decimal(amount)
