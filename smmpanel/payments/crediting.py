@@ -43,6 +43,8 @@ ALERT_HELD = "deposit_held"
 ALERT_REVERSED = "deposit_reversed"
 ALERT_OWED = "deposit_owed"
 
+# Where an event came from, in the deposit's history.
+WEBHOOK, CHECK = "webhook", "check"
 # What applying an event did (DepositOutcome.result).
 CREDITED, HELD, REVERSED, MOVED, UNCHANGED, UNKNOWN = (
     "credited",
@@ -77,7 +79,7 @@ def apply_gateway_event(
     gateway: str,
     event: GatewayEvent,
     actor: Actor,
-    kind: str = "webhook",
+    kind: str = WEBHOOK,
 ) -> DepositOutcome:
     """Apply a verified `event` of `gateway` to its deposit, in one transaction
     (the caller's, when given a session).  `kind` names the source in the
@@ -241,6 +243,10 @@ class _Step:
         )
 
     def _unchanged(self, why: str) -> DepositOutcome:
+        if self.kind == CHECK:
+            # Our own polling: the worker asks about an open deposit every few
+            # minutes, and "still pending" is not worth a row each time.
+            return self._outcome(UNCHANGED)
         record_event(
             self.session,
             deposit=self.deposit,
