@@ -88,7 +88,7 @@ def apply_gateway_event(
         deposit = _locate(session, gateway, event)
         if deposit is None:
             log.warning(
-                "payment event %s of %s names no deposit (deposit %s, payment %s)",
+                "payment event %r of %s names no deposit (deposit %s, payment %r)",
                 event.event_id[:80],
                 gateway,
                 event.deposit_id,
