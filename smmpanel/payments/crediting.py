@@ -42,6 +42,7 @@ PAYABLE = frozenset({S.CREATED, S.PENDING, S.FAILED, S.EXPIRED})
 ALERT_HELD = "deposit_held"
 ALERT_REVERSED = "deposit_reversed"
 ALERT_OWED = "deposit_owed"
+ALERT_PARTLY_REFUNDED = "deposit_partly_refunded"
 
 # Where an event came from, in the deposit's history.
 WEBHOOK, CHECK = "webhook", "check"
@@ -224,9 +225,33 @@ class _Step:
             return self._outcome(REVERSED)
         if deposit.state != S.PAID:
             return self._unchanged(f"reversed again ({deposit.state})")
+        if self._partial_refund():
+            return self._partly_refunded()
         debited, owed = reverse_deposit(self.session, deposit, actor=self.actor)
         self._move(S.REVERSED)
         return self._outcome(REVERSED, debited=debited, owed=owed)
+
+    def _partial_refund(self) -> bool:
+        """A refund of part of the payment (in the deposit's currency, less than
+        its amount): the gateways report what was refunded so far, so the whole
+        reversal comes when the rest is refunded too."""
+        event, deposit = self.event, self.deposit
+        if event.amount is None or (event.currency or "").strip().upper() != deposit.currency:
+            return False
+        return bool(0 <= event.amount * SCALE < deposit.amount)
+
+    def _partly_refunded(self) -> DepositOutcome:
+        deposit = self.deposit
+        raise_alert(
+            self.session,
+            kind=ALERT_PARTLY_REFUNDED,
+            subject=deposit_subject(deposit.id),
+            message=f"Deposit {deposit.reference} was partly refunded at {deposit.gateway} "
+            f"({self._paid_text()} of {format_units(deposit.amount)} {deposit.currency}); "
+            "nothing was taken back from the balance: take back what you mean to with "
+            "`smmpanel users fund NAME -AMOUNT`.",
+        )
+        return self._unchanged("a partial refund: the owner decides")
 
     # --- the history ----------------------------------------------------------------
 
