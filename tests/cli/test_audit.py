@@ -18,14 +18,22 @@ from sqlalchemy import select, update
 
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.service import set_account_options
-from smmpanel.accounts.two_factor import begin_two_factor
+from smmpanel.accounts.two_factor import begin_two_factor, current_code
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.db import Database
 from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order, update_order
 from smmpanel.orders.webhooks import set_webhook
 from smmpanel.panel.alerts import raise_alert
+from smmpanel.payments.service import start_deposit
+from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.providers.service import add_provider, map_service, set_provider_status
+from smmpanel.staff.logins import (
+    begin_staff_two_factor,
+    confirm_staff_two_factor,
+    record_staff_login,
+)
+from smmpanel.staff.service import add_staff, set_staff_active
 from smmpanel.support.service import open_ticket
 from smmpanel.timeutil import utcnow
 from tests.cli.conftest import Run, last_line
@@ -41,6 +49,8 @@ class Expected:
     subject: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    # Who the row names: the command line, or a staff member acting in /admin.
+    actor: str = CLI
 
 
 Case = Callable[[Run, Database], Expected]
@@ -434,6 +444,7 @@ def _secrets_reencrypted(run: Run, db: Database) -> Expected:
         "webhook secret": {"encrypted": 1, "reencrypted": 0},
         "two-factor secret": {"encrypted": 0, "reencrypted": 0},
         "pending two-factor secret": {"encrypted": 0, "reencrypted": 0},
+        "payment gateway secret": {"encrypted": 0, "reencrypted": 0},
     }
     return Expected("secrets:all", None, after)
 
@@ -487,6 +498,146 @@ def _two_factor_turned_off(run: Run, db: Database) -> Expected:
     return Expected(f"account:{customer.id}", {"two_factor": True}, {"two_factor": False})
 
 
+# --- payments -------------------------------------------------------------------------
+
+
+@case(AuditAction.GATEWAY_CONFIGURED)
+def _gateway_configured(run: Run, db: Database) -> Expected:
+    run("gateways", "set", "manual", "instructions=IBAN X", "min=5")
+    after = {"values": {"instructions": "IBAN X", "min": "5"}, "secrets_changed": []}
+    return Expected("gateway:manual", None, after)
+
+
+@case(AuditAction.GATEWAY_ENABLED)
+def _gateway_enabled(run: Run, db: Database) -> Expected:
+    configure_gateway(db, code="manual", values={"instructions": "IBAN X"}, actor=Actor.system())
+    run("gateways", "enable", "manual")
+    return Expected("gateway:manual", {"enabled": False}, {"enabled": True})
+
+
+@case(AuditAction.GATEWAY_DISABLED)
+def _gateway_disabled(run: Run, db: Database) -> Expected:
+    _manual_enabled(db)
+    run("gateways", "disable", "manual")
+    return Expected("gateway:manual", {"enabled": True}, {"enabled": False})
+
+
+def _manual_enabled(db: Database) -> None:
+    configure_gateway(db, code="manual", values={"instructions": "IBAN X"}, actor=Actor.system())
+    enable_gateway(db, code="manual", actor=Actor.system())
+
+
+def _manual_deposit(db: Database) -> int:
+    _manual_enabled(db)
+    customer = make_customer(db, balance="0")
+    started = start_deposit(
+        db,
+        account_id=customer.id,
+        gateway="manual",
+        amount="12",
+        panel_url="https://panel.example",
+        actor=Actor("web", customer.username),
+    )
+    return started.deposit_id
+
+
+@case(AuditAction.DEPOSIT_APPROVED)
+def _deposit_approved(run: Run, db: Database) -> Expected:
+    deposit_id = _manual_deposit(db)
+    run("deposits", "approve", str(deposit_id), "--note", "on the statement")
+    after = {"state": "paid", "credited": "12.00000", "currency": "USD", "note": "on the statement"}
+    return Expected(f"deposit:{deposit_id}", {"state": "pending"}, after)
+
+
+@case(AuditAction.DEPOSIT_REJECTED)
+def _deposit_rejected(run: Run, db: Database) -> Expected:
+    deposit_id = _manual_deposit(db)
+    run("deposits", "reject", str(deposit_id), "--reason", "never arrived")
+    after = {"state": "rejected", "reason": "never arrived"}
+    return Expected(f"deposit:{deposit_id}", {"state": "pending"}, after)
+
+
+@case(AuditAction.DEPOSIT_CHECKED)
+def _deposit_checked(run: Run, db: Database) -> Expected:
+    deposit_id = _manual_deposit(db)
+    run("deposits", "check", str(deposit_id))
+    return Expected(f"deposit:{deposit_id}", None, {"state": "pending", "result": "unchanged"})
+
+
+# --- staff -----------------------------------------------------------------------------
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+@case(AuditAction.STAFF_ADDED)
+def _staff_added(run: Run, db: Database) -> Expected:
+    run("admins", "add", "sam", "--role", "support")
+    return Expected("staff:sam", None, {"role": "support"})
+
+
+def _staff(db: Database, name: str = "sam", role: str = "manager") -> int:
+    staff_id, _ = add_staff(
+        db, username=name, role=role, password=STAFF_PASSWORD, actor=Actor.system()
+    )
+    return staff_id
+
+
+@case(AuditAction.STAFF_ROLE_CHANGED)
+def _staff_role_changed(run: Run, db: Database) -> Expected:
+    _staff(db)
+    run("admins", "set-role", "sam", "support")
+    return Expected("staff:sam", {"role": "manager"}, {"role": "support"})
+
+
+@case(AuditAction.STAFF_DISABLED)
+def _staff_disabled(run: Run, db: Database) -> Expected:
+    _staff(db)
+    run("admins", "disable", "sam")
+    return Expected("staff:sam", {"status": "active"}, {"status": "disabled"})
+
+
+@case(AuditAction.STAFF_ENABLED)
+def _staff_enabled(run: Run, db: Database) -> Expected:
+    _staff(db)
+    set_staff_active(db, username="sam", active=False, actor=Actor.system())
+    run("admins", "enable", "sam")
+    return Expected("staff:sam", {"status": "disabled"}, {"status": "active"})
+
+
+@case(AuditAction.STAFF_PASSWORD_RESET)
+def _staff_password_reset(run: Run, db: Database) -> Expected:
+    _staff(db)
+    run("admins", "reset-password", "sam")
+    return Expected("staff:sam", None, None)
+
+
+def _staff_with_two_factor(db: Database) -> None:
+    staff_id = _staff(db)
+    setup = begin_staff_two_factor(db, staff_id=staff_id, issuer="panel")
+    code = current_code(setup.secret)
+    confirm_staff_two_factor(db, staff_id=staff_id, password=STAFF_PASSWORD, code=code)
+
+
+@case(AuditAction.STAFF_TWO_FACTOR_ON)
+def _staff_two_factor_on(run: Run, db: Database) -> Expected:
+    _staff_with_two_factor(db)  # by the member, in /admin
+    return Expected("staff:sam", None, None, actor="staff:sam")
+
+
+@case(AuditAction.STAFF_TWO_FACTOR_OFF)
+def _staff_two_factor_off(run: Run, db: Database) -> Expected:
+    _staff_with_two_factor(db)
+    run("admins", "2fa-off", "sam")
+    return Expected("staff:sam", None, None)
+
+
+@case(AuditAction.STAFF_LOGGED_IN)
+def _staff_logged_in(run: Run, db: Database) -> Expected:
+    staff_id = _staff(db)
+    record_staff_login(db, staff_id=staff_id, ip="192.0.2.7")
+    return Expected("staff:sam", None, {"ip": "192.0.2.7"}, actor="staff:sam")
+
+
 def test_every_action_kind_has_a_case() -> None:
     assert set(CASES) == set(AuditAction)
 
@@ -494,7 +645,7 @@ def test_every_action_kind_has_a_case() -> None:
 @pytest.mark.parametrize("action", list(AuditAction), ids=str)
 def test_each_change_writes_one_row(run: Run, db: Database, action: AuditAction) -> None:
     expected = CASES[action](run, db)
-    rows = [row for row in audit_rows(run) if row["actor"] == CLI]
+    rows = [row for row in audit_rows(run) if row["actor"] == expected.actor]
     assert [row["action"] for row in rows].count(action.value) == 1, rows
     [row] = [row for row in rows if row["action"] == action.value]
     assert (row["subject"], row["before"], row["after"]) == (
