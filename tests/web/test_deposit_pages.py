@@ -143,6 +143,13 @@ def test_a_demo_deposit_goes_to_the_pay_page_and_pay_credits(
     listed = customer.get("/funds/add").text
     row = re.search(rf'<tr data-deposit="{deposit_id}">(.*?)</tr>', listed, re.S)
     assert row and "Credited" in row.group(1)
+    # The ledger names the deposit, and its bonus as an entry of its own.
+    funds = customer.get("/funds").text
+    link = f'<a href="/funds/deposits/{deposit_id}">#{deposit_id}</a>'
+    assert f"Deposit {link}" in funds
+    assert f"Bonus on deposit {link}" in funds
+    assert "5.00000" in funds and "100.00000" in funds
+    assert f"deposit {deposit_id}" in customer.get("/funds.csv").text
     # Pressing Pay again (the same event): nothing more.
     again = customer.submit(
         f"/funds/demo-pay/{deposit_id}", {"event": "paid"}, page=f"/funds/deposits/{deposit_id}"
