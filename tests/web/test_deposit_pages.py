@@ -24,7 +24,12 @@ from smmpanel.payments.models import Deposit
 from smmpanel.payments.service import approve_deposit
 from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.server import serve_in_thread, site_app
+from tests.payments.conftest import fake_gateway, fake_installed
+from tests.payments.fakes import FakeGateway
 from tests.web.conftest import Browser, web_settings
+
+# The tests' third-party gateway, installed through an entry point (tests/payments).
+__all__ = ["fake_gateway", "fake_installed"]
 
 INSTRUCTIONS = "IBAN XX00 TEST 0000 0000, Test Panel Ltd"
 
@@ -264,3 +269,39 @@ def test_a_post_without_the_csrf_token_is_403(db: Database, customer: Browser) -
     assert state_of(db, deposit_id) == "pending"
     with db.read() as session:
         assert len(session.scalars(select(Deposit)).all()) == 1
+
+
+@pytest.fixture
+def plugin_shop(db: Database, fake_gateway: type[FakeGateway]) -> Iterator[str]:
+    """A real panel offering the tests' third-party gateway, whose payment page
+    is another site."""
+    with serve_in_thread(site_app(db, web_settings())) as url:
+        yield url
+
+
+def test_an_off_site_gateway_is_reached_through_the_deposit_page(
+    db: Database, plugin_shop: str, fake_gateway: type[FakeGateway]
+) -> None:
+    browser = Browser(plugin_shop)
+    try:
+        browser.sign_up("dora")
+        answer = start(browser, "30", "fake")
+        deposit_id = deposit_id_of(answer)
+        # Not a redirect to another site from a form post (form-action 'self').
+        assert answer.headers["location"] == f"/funds/deposits/{deposit_id}"
+        page = browser.get(answer.headers["location"]).text
+        assert f'href="https://pay.example/c/fk_{deposit_id}" role="button" id="pay"' in page
+        assert "Fake Pay" in page
+        # The gateway handed the panel's URLs for this deposit.
+        (ref, _config) = fake_gateway.created[-1]
+        assert ref.return_url == f"{plugin_shop}/funds/deposits/{deposit_id}"
+        assert ref.webhook_url == f"{plugin_shop}/payments/webhook/fake"
+
+        fake_gateway.down = True
+        refused = start(browser, "30", "fake")
+        assert refused.status_code == 400
+        assert "This payment method is not available right now" in refused.text
+        assert "fake gateway is down" not in refused.text
+    finally:
+        browser.close()
+    assert state_of(db, deposit_id) == "pending"
