@@ -257,6 +257,8 @@ def _own_address(request: Request) -> str:
     host, port = server
     if ":" in host:
         host = f"[{host}]"
+    # Plain HTTP, as the demo serves: behind a TLS proxy the scope's scheme says
+    # https (forwarded headers), but the socket this request came in on does not.
     return f"http://{host}:{port}"
 
 
