@@ -266,3 +266,18 @@ def test_the_payload_kept_is_bounded(db: Database, fake_gateway: type[FakeGatewa
         ).one()
     assert len(kept) == 64 * 1024
     assert balance(db, alice.id) == 2_000_000
+
+
+def test_a_held_deposit_the_gateway_then_says_was_paid_in_full_is_credited_once(
+    db: Database, fake_gateway: type[FakeGateway]
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    deposit_id = start(db, alice.id, "20")
+    assert _apply(db, PAID, deposit_id, "12") == "held"
+    assert _apply(db, PAID, deposit_id, "20", event_id="evt_2") == "credited"
+    assert _apply(db, PAID, deposit_id, "20", event_id="evt_2") == "unchanged"
+    deposit = deposit_of(db, deposit_id)
+    assert (deposit.state, deposit.paid_amount) == ("paid", 2_000_000)
+    assert balance(db, alice.id) == 2_000_000
+    assert alerts(db) == []
+    assert find_balance_mismatches(db) == []

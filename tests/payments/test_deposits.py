@@ -213,3 +213,10 @@ def test_an_unreachable_gateway_leaves_the_deposit_failed(
     assert deposit.external_id is None
     assert notes[-1] == "fake gateway is down"
     assert find_balance_mismatches(db) == []
+
+
+def test_the_database_knows_every_state_of_the_state_machine() -> None:
+    from smmpanel.payments.models import STATES
+    from smmpanel.payments.states import ALLOWED_MOVES, DepositState
+
+    assert set(STATES) == {state.value for state in DepositState} == set(ALLOWED_MOVES)

@@ -16,7 +16,7 @@ from smmpanel.payments.gateway import EventKind
 from smmpanel.payments.models import Deposit
 from smmpanel.payments.service import check_deposit, check_pending_deposits
 from smmpanel.timeutil import utcnow
-from smmpanel.worker import handlers, schedules
+from smmpanel.worker import build_worker, handlers, schedules
 from tests.factories import make_customer
 from tests.payments.fakes import FakeGateway, event
 from tests.payments.helpers import balance, deposit_of, events, start
@@ -96,3 +96,17 @@ def test_the_worker_runs_the_check_on_its_schedule() -> None:
     assert JobKind.DEPOSIT_CHECK in handlers(settings)
     spec = {s.name: s for s in schedules(settings)}["deposit_check"]
     assert (spec.kind, spec.interval_seconds) == (JobKind.DEPOSIT_CHECK, 120)
+
+
+def test_the_worker_credits_a_deposit_its_gateway_says_was_paid(
+    db: Database, fake_gateway: type[FakeGateway]
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    deposit_id = start(db, alice.id, "20")
+    _age(db, deposit_id, minutes=30)
+    FakeGateway.answers[deposit_id] = event(EventKind.PAID, None, "20", event_id="chk")
+    worker = build_worker(db, settings=SETTINGS)
+    assert worker.run_once() >= 1
+    assert deposit_of(db, deposit_id).state == "paid"
+    assert balance(db, alice.id) == 2_000_000
+    assert find_balance_mismatches(db) == []

@@ -22,7 +22,10 @@ from smmpanel.payments.setup import (
     disable_gateway,
     enable_gateway,
     load_setup,
+    reseal_gateway_secrets,
 )
+from smmpanel.secretbox import SecretBox, new_key
+from tests.conftest import TEST_SECRET_KEY
 from tests.payments.fakes import FakeGateway
 
 OWNER = Actor("cli", "owner")
@@ -115,3 +118,21 @@ def test_an_unknown_gateway_cannot_be_set_up(db: Database) -> None:
         configure_gateway(db, code="nosuch", values={"min": "1"}, actor=OWNER)
     with pytest.raises(UnknownGateway):
         enable_gateway(db, code="nosuch", actor=OWNER)
+
+
+def test_secrets_rotate_reseals_gateway_secrets_under_the_new_key(
+    db: Database, fake_installed: type[FakeGateway]
+) -> None:
+    configure_gateway(db, code="fake", values={"secret": "s3cr3t", "shop": "s"}, actor=OWNER)
+    rotated = SecretBox(new_key(), (TEST_SECRET_KEY,))
+    with db.write() as session:
+        assert reseal_gateway_secrets(session, rotated, dry_run=True) == (0, 1, 0)
+    with db.write() as session:
+        assert reseal_gateway_secrets(session, rotated) == (0, 1, 0)
+    with db.write() as session:
+        assert reseal_gateway_secrets(session, rotated) == (0, 0, 1)
+        row = session.get(PaymentGateway, "fake")
+        assert row is not None
+        stored = json.loads(row.settings)
+    assert rotated.open(stored["secret"]) == "s3cr3t"
+    assert stored["shop"] == "s"  # not a secret: left as it is
