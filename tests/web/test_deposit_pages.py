@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -18,8 +19,11 @@ from smmpanel.accounts.models import Account
 from smmpanel.accounts.queries import account_balance
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.panel.settings import put_setting
+from smmpanel.payments.crediting import apply_gateway_event
+from smmpanel.payments.gateway import EventKind, GatewayEvent
 from smmpanel.payments.models import Deposit
 from smmpanel.payments.service import approve_deposit
 from smmpanel.payments.setup import configure_gateway, enable_gateway
@@ -305,3 +309,25 @@ def test_an_off_site_gateway_is_reached_through_the_deposit_page(
     finally:
         browser.close()
     assert state_of(db, deposit_id) == "pending"
+
+
+def test_a_reversed_deposit_says_what_is_still_owed(db: Database, customer: Browser) -> None:
+    deposit_id = deposit_id_of(start(customer, "100", "demo"))
+    assert customer.submit(f"/funds/demo-pay/{deposit_id}", {"event": "paid"}).status_code == 303
+    fund_account(db, username="alice", amount="-100", note="spent on orders")  # 5 left of 105
+    reversal = GatewayEvent(
+        kind=EventKind.REVERSED,
+        event_id="demo-chargeback",
+        deposit_id=deposit_id,
+        external_id=None,
+        amount=Decimal("100"),
+        currency="USD",
+        payload="{}",
+    )
+    apply_gateway_event(db, gateway="demo", event=reversal, actor=Actor("gateway", "demo"))
+    page = customer.get(f"/funds/deposits/{deposit_id}").text
+    assert 'data-state="reversed"' in page
+    assert "its credit taken back" in page
+    assert "Still owed: 100.00000 USD." in page
+    assert account_balance(db, account_of(db, "alice"))[0] == 0
+    assert find_balance_mismatches(db) == []
