@@ -230,6 +230,8 @@ def test_refusals_are_translated(customer: Browser) -> None:
     assert answer.status_code == 400
     assert "пополнение — от 5 до 500 USD" in answer.text
     assert "Способ оплаты" in answer.text
+    assert "+5% от 100" in answer.text
+    assert "Банковский перевод" in answer.text
 
 
 def test_another_customers_deposit_is_404(db: Database, shop: str, customer: Browser) -> None:
