@@ -49,7 +49,8 @@ from smmpanel.web.pages import db_of, page, redirect, require_user, show_refusal
 MAX_ID = 2**31 - 1
 DEMO_EVENTS = ("paid", "failed")
 DEMO_TIMEOUT_SECONDS = 30.0
-DEPOSITS_SHOWN = 20
+DEPOSITS_SHOWN = 20  # on /funds/add; all of them on /funds/deposits
+LIST_PAGE = 50
 UNAVAILABLE = "This payment method is not available right now; try again later or choose another."
 
 
@@ -172,6 +173,36 @@ def _next_page(request: Request, deposit_id: int, redirect_url: str | None) -> s
     return f"/funds/deposits/{deposit_id}"
 
 
+async def deposits(request: Request) -> Response:
+    """All the customer's deposits, newest first, keyset-paged (/funds/add
+    shows the latest few)."""
+    user = require_user(request)
+    before = _before(request)
+    db = db_of(request)
+
+    def read() -> tuple[list[DepositRow], dict[str, str]]:
+        with db.read() as session:
+            rows = account_deposits(session, account_id=user.id, limit=LIST_PAGE + 1, before=before)
+            return rows, gateway_titles(session, {row.gateway for row in rows})
+
+    rows, titles = await run_in_threadpool(read)
+    older = rows[LIST_PAGE - 1].id if len(rows) > LIST_PAGE else None
+    return page(
+        request,
+        "deposits.html",
+        {"deposits": rows[:LIST_PAGE], "titles": titles, "older": older, "paged": before},
+    )
+
+
+def _before(request: Request) -> int | None:
+    text = request.query_params.get("before", "")
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID + 1:
+        raise HTTPException(400, "Not a page of this list.")
+    return int(text)
+
+
 async def deposit(request: Request) -> Response:
     """A deposit's page, and the return URL gateways send the customer to:
     its state, read, never changed.  Another account's deposit is a 404."""
@@ -266,6 +297,7 @@ def routes() -> list[Route]:
     both = ["GET", "POST"]
     return [
         Route("/funds/add", add_funds, methods=both),
+        Route("/funds/deposits", deposits),
         Route("/funds/deposits/{deposit_id}", deposit),
         Route("/funds/demo-pay/{deposit_id}", demo_pay, methods=both),
     ]

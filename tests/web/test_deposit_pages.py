@@ -25,7 +25,7 @@ from smmpanel.panel.settings import put_setting
 from smmpanel.payments.crediting import apply_gateway_event
 from smmpanel.payments.gateway import EventKind, GatewayEvent
 from smmpanel.payments.models import Deposit
-from smmpanel.payments.service import approve_deposit
+from smmpanel.payments.service import approve_deposit, start_deposit
 from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.server import serve_in_thread, site_app
 from tests.payments.conftest import fake_gateway, fake_installed
@@ -253,7 +253,7 @@ def test_another_customers_deposit_is_404(db: Database, shop: str, customer: Bro
 
 def test_a_visitor_is_sent_to_log_in(shop: str) -> None:
     with httpx.Client(base_url=shop) as visitor:
-        for path in ("/funds/add", "/funds/deposits/1", "/funds/demo-pay/1"):
+        for path in ("/funds/add", "/funds/deposits", "/funds/deposits/1", "/funds/demo-pay/1"):
             answer = visitor.get(path)
             assert (answer.status_code, answer.headers["location"]) == (303, "/login"), path
 
@@ -333,3 +333,42 @@ def test_a_reversed_deposit_says_what_is_still_owed(db: Database, customer: Brow
     assert "Still owed: 100.00000 USD." in page
     assert account_balance(db, account_of(db, "alice"))[0] == 0
     assert find_balance_mismatches(db) == []
+
+
+def test_all_deposits_page_by_page(db: Database, shop: str, customer: Browser) -> None:
+    alice = account_of(db, "alice")
+    settings = web_settings(demo_payments=True)
+    made = [
+        start_deposit(
+            db,
+            account_id=alice,
+            gateway="manual",
+            amount=str(10 + n),
+            panel_url=shop,
+            settings=settings,
+            actor=Actor("web", "alice"),
+        ).deposit_id
+        for n in range(53)
+    ]
+    first = customer.get("/funds/deposits")
+    assert first.status_code == 200
+    shown = [int(i) for i in re.findall(r'<tr data-deposit="(\d+)">', first.text)]
+    assert shown == made[::-1][:50]
+    older = re.search(r'href="(/funds/deposits\?before=\d+)" id="older"', first.text)
+    assert older
+    second = customer.get(older.group(1)).text
+    assert [int(i) for i in re.findall(r'<tr data-deposit="(\d+)">', second)] == made[2::-1]
+    assert 'id="older"' not in second
+    assert "Bank transfer" in second and "Awaiting payment" in second
+    # /funds/add shows the latest 20, and links here.
+    latest = customer.get("/funds/add").text
+    assert len(re.findall(r"<tr data-deposit=", latest)) == 20
+    assert 'href="/funds/deposits" id="all-deposits"' in latest
+    assert customer.get("/funds/deposits?before=x").status_code == 400
+
+    other = Browser(shop)
+    try:
+        other.sign_up("eve")
+        assert "No deposits yet." in other.get("/funds/deposits").text
+    finally:
+        other.close()
