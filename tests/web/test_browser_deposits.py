@@ -93,8 +93,10 @@ def test_a_manual_transfer_approved_by_the_owner(
 
     said = owner(db, "deposits", "approve", deposit_id, "--note", "seen on the statement")
     assert f"Deposit {deposit_id} approved" in said
-    page.reload()
+    # No reload: the open deposit's page asks again by itself (htmx).
+    page.wait_for_selector('#deposit[data-state="paid"]', timeout=15_000)
     assert page.inner_text("#state") == "Credited"
+    assert page.get_attribute("#deposit", "hx-trigger") is None  # and stops asking
     page.goto("/funds")
     assert page.inner_text("#balance") == "40.00000 USD"
     assert f"Deposit #{deposit_id}" in page.inner_text("#ledger")

@@ -139,6 +139,7 @@ def test_a_demo_deposit_goes_to_the_pay_page_and_pay_credits(
     assert shown.status_code == 200
     assert 'data-state="pending"' in shown.text
     assert "once the payment is confirmed" in shown.text
+    assert f'hx-get="/funds/deposits/{deposit_id}" hx-trigger="every 4s"' in shown.text
     assert account_balance(db, account_of(db, "alice"))[0] == 0
 
     paid = customer.submit(f"/funds/demo-pay/{deposit_id}", {"event": "paid"})
@@ -149,6 +150,7 @@ def test_a_demo_deposit_goes_to_the_pay_page_and_pay_credits(
     assert account_balance(db, account_of(db, "alice"))[0] == 10_500_000
     after = customer.get(f"/funds/deposits/{deposit_id}").text
     assert 'data-state="paid"' in after and "Your balance is credited." in after
+    assert "hx-trigger" not in after  # a settled deposit is not asked about again
     listed = customer.get("/funds/add").text
     row = re.search(rf'<tr data-deposit="{deposit_id}">(.*?)</tr>', listed, re.S)
     assert row and "Credited" in row.group(1)
