@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 
 from smmpanel.payments.gateway import (
     DepositRef,
@@ -22,6 +23,7 @@ from smmpanel.payments.gateway import (
     WebhookRefused,
 )
 from smmpanel.payments.gateways.stripe_checkout import StripeCheckout
+from smmpanel.payments.gateways.stripe_http import GuardedStripeHttp
 from smmpanel.paysim.stripe_fake import RunningFakeStripe, running_fake_stripe
 
 GATEWAY = StripeCheckout()
@@ -363,3 +365,16 @@ def test_fetch_follows_the_session(fake: RunningFakeStripe) -> None:
 def test_fetch_of_an_unknown_session_is_unavailable(fake: RunningFakeStripe) -> None:
     with pytest.raises(GatewayUnavailable, match="404"):
         GATEWAY.fetch_payment(replace(deposit(), external_id="cs_test_nosuch"), config_of(fake))
+
+
+def test_the_fake_serves_its_events_to_the_real_client(fake: RunningFakeStripe) -> None:
+    ref = started(fake)
+    event = fake.control.expire(str(ref.external_id))
+    http = GuardedStripeHttp(timeout=5)
+    client = stripe.StripeClient(fake.api_key, base_addresses={"api": fake.base_url}, http_client=http)
+
+    fetched = client.v1.events.retrieve(event["id"])
+    http.close()
+
+    assert (fetched.id, fetched.type) == (event["id"], "checkout.session.expired")
+    assert fetched.data.object["id"] == ref.external_id

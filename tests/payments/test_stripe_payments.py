@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from smmpanel.accounts.passwords import set_password
 from smmpanel.accounts.queries import account_balance
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
@@ -25,7 +26,7 @@ from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.paysim.stripe_fake import RunningFakeStripe, running_fake_stripe
 from smmpanel.server import serve_in_thread, site_app
 from tests.factories import make_customer
-from tests.web.conftest import web_settings
+from tests.web.conftest import PASSWORD, Browser, web_settings
 
 PANEL = "https://panel.example"
 ALICE = Actor("web", "alice")
@@ -361,3 +362,39 @@ def test_an_expired_session_expires_the_deposit(
 
     assert deposit_of(db, deposit_id).state == "expired"
     assert balance(db, alice.id) == 0
+
+
+# --- the customer's pages -------------------------------------------------------------------
+
+
+def test_a_customer_adds_funds_with_stripe_and_coming_back_credits_nothing(
+    db: Database, stripe_on: RunningFakeStripe
+) -> None:
+    fake = stripe_on
+    alice = make_customer(db, "alice", balance="0")
+    set_password(db, username="alice", password=PASSWORD)
+    with serve_in_thread(site_app(db, web_settings())) as url:
+        browser = Browser(url)
+        try:
+            assert browser.log_in("alice").status_code == 303
+            answer = browser.submit("/funds/add", {"gateway": "stripe", "amount": "25"})
+            assert answer.status_code == 303, answer.text[:500]
+            deposit_page = answer.headers["location"]
+            deposit_id = int(deposit_page.rsplit("/", 1)[1])
+            [session] = [
+                s for s in fake.control.sessions() if s["client_reference_id"] == str(deposit_id)
+            ]
+            assert session["success_url"] == f"{url}{deposit_page}"
+            assert session["url"] in browser.get(deposit_page).text  # "Continue to payment"
+
+            event = fake.control.complete(session["id"])  # paid at Stripe; the webhook is late
+            back = browser.get(deposit_page)  # Stripe sends the customer back
+            assert 'data-state="pending"' in back.text
+            assert balance(db, alice.id) == 0
+
+            assert ok(fake.control.send(event, f"{url}/payments/webhook/stripe"))
+            assert 'data-state="paid"' in browser.get(deposit_page).text
+            assert balance(db, alice.id) == 26 * UNIT
+        finally:
+            browser.close()
+    assert find_balance_mismatches(db) == []
