@@ -371,7 +371,9 @@ def test_the_fake_serves_its_events_to_the_real_client(fake: RunningFakeStripe) 
     ref = started(fake)
     event = fake.control.expire(str(ref.external_id))
     http = GuardedStripeHttp(timeout=5)
-    client = stripe.StripeClient(fake.api_key, base_addresses={"api": fake.base_url}, http_client=http)
+    client = stripe.StripeClient(
+        fake.api_key, base_addresses={"api": fake.base_url}, http_client=http
+    )
 
     fetched = client.v1.events.retrieve(event["id"])
     http.close()
