@@ -3,11 +3,13 @@ control and the runner are in stripe_fake.py, which documents both."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hmac
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+Handler = Callable[[Request], Awaitable[Response]]
 API_VERSION = "2025-01-27.acacia"
 
 
@@ -42,6 +45,7 @@ class FakeStripeState:
         self.charges: dict[str, dict[str, Any]] = {}  # by payment intent id
         self.events: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every API call
+        self.delay = 0.0  # seconds every API answer waits (a slow Stripe)
 
 
 # --- the API ----------------------------------------------------------------------------
@@ -154,13 +158,25 @@ async def payment_page(request: Request) -> Response:
     return HTMLResponse(f"<!doctype html><title>Fake Stripe Checkout</title><p>{text}</p>")
 
 
+def _slow(handler: Handler) -> Handler:
+    """`handler`, answering only after the state's delay."""
+
+    async def slowed(request: Request) -> Response:
+        state: FakeStripeState = request.app.state.fake
+        if state.delay > 0:
+            await asyncio.sleep(state.delay)
+        return await handler(request)
+
+    return slowed
+
+
 def create_app(state: FakeStripeState) -> Starlette:
     app = Starlette(
         routes=[
-            Route("/v1/checkout/sessions", create_session, methods=["POST"]),
-            Route("/v1/checkout/sessions", list_sessions, methods=["GET"]),
-            Route("/v1/checkout/sessions/{session_id}", retrieve_session, methods=["GET"]),
-            Route("/v1/events/{event_id}", retrieve_event, methods=["GET"]),
+            Route("/v1/checkout/sessions", _slow(create_session), methods=["POST"]),
+            Route("/v1/checkout/sessions", _slow(list_sessions), methods=["GET"]),
+            Route("/v1/checkout/sessions/{session_id}", _slow(retrieve_session), methods=["GET"]),
+            Route("/v1/events/{event_id}", _slow(retrieve_event), methods=["GET"]),
             Route("/c/pay/{session_id}", payment_page, methods=["GET"]),
         ]
     )

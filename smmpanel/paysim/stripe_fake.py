@@ -11,6 +11,7 @@
         fake.control.send(event, webhook_url, signature="wrong")    # refused
         fake.control.send_in_order([late, early], webhook_url)      # out of order
         fake.control.refund(session["id"])            # reversed after it was paid
+        fake.control.slow_down(3)                     # every API answer waits 3 s
 
 The API (form-encoded requests, JSON answers shaped like Stripe's, only the
 fields the gateway reads plus `id` and `object`):
@@ -74,6 +75,10 @@ class FakeStripeControl:
         """(method, path) of every API call so far."""
         with self.state.lock:
             return list(self.state.requests)
+
+    def slow_down(self, seconds: float) -> None:
+        """Make every API answer wait `seconds` (0: answer at once again)."""
+        self.state.delay = seconds
 
     # what the customer, the bank or the owner does at Stripe
 

@@ -22,6 +22,7 @@ from smmpanel.payments.gateway import (
     GatewayUnavailable,
     WebhookRefused,
 )
+from smmpanel.payments.gateways import stripe_checkout
 from smmpanel.payments.gateways.stripe_checkout import StripeCheckout
 from smmpanel.payments.gateways.stripe_http import GuardedStripeHttp
 from smmpanel.paysim.stripe_fake import RunningFakeStripe, running_fake_stripe
@@ -140,6 +141,22 @@ def test_unreachable_stripe_is_unavailable_at_once(fake: RunningFakeStripe) -> N
 
     assert time.monotonic() - began < 10  # no retries with back-off
     assert fake.api_key not in str(caught.value)
+
+
+def test_a_slow_stripe_times_out_as_unavailable(
+    fake: RunningFakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stripe_checkout, "TIMEOUT", 0.5)
+    ref = started(fake)
+    fake.control.slow_down(3)
+    began = time.monotonic()
+    try:
+        with pytest.raises(GatewayUnavailable, match="could not be reached"):
+            GATEWAY.fetch_payment(ref, config_of(fake))
+    finally:
+        fake.control.slow_down(0)
+
+    assert time.monotonic() - began < 2.5
 
 
 def test_no_secret_key_is_unavailable(fake: RunningFakeStripe) -> None:
