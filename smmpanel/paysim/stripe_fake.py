@@ -13,6 +13,11 @@
         fake.control.refund(session["id"])            # reversed after it was paid
         fake.control.slow_down(3)                     # every API answer waits 3 s
 
+    Also: complete(id, paid=False) (a bank debit still processing), then
+    succeed_async(id) or fail_async(id); complete(id, amount_total=500) or
+    currency="eur" (paid something else); expire(id); dispute(id);
+    forge(type, obj) (an event that the API contradicts); sign(body).
+
 The API (form-encoded requests, JSON answers shaped like Stripe's, only the
 fields the gateway reads plus `id` and `object`):
 
