@@ -23,7 +23,7 @@ from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.models import ADJUSTMENT, TOPUP
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import SCALE, format_units
-from smmpanel.panel.alerts import raise_alert
+from smmpanel.panel.alerts import raise_alert, resolve_alerts
 from smmpanel.payments.gateway import EventKind, GatewayEvent
 from smmpanel.payments.models import Deposit
 from smmpanel.payments.registry import installed_gateways
@@ -32,6 +32,8 @@ from smmpanel.payments.states import DepositState, move_deposit_state, record_ev
 from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.payments")
+
+MAX_ID = 2**31  # deposits.id is a 32-bit column
 
 S = DepositState
 # States a payment may still arrive in (late ones too: money received is credited).
@@ -97,6 +99,8 @@ def apply_gateway_event(
 def _locate(session: Session, gateway: str, event: GatewayEvent) -> Deposit | None:
     query = select(Deposit).where(Deposit.gateway == gateway).with_for_update()
     if event.deposit_id is not None:
+        if not 0 < event.deposit_id < MAX_ID:
+            return None  # not an id of ours (and not a query PostgreSQL would take)
         query = query.where(Deposit.id == event.deposit_id)
     elif event.external_id:
         query = query.where(Deposit.external_id == event.external_id)
@@ -171,9 +175,9 @@ class _Step:
 
     def _paid(self) -> DepositOutcome:
         deposit = self.deposit
-        self._note_paid_amount()
         if deposit.state not in PAYABLE and deposit.state != S.HELD:
             return self._unchanged(f"paid again ({deposit.state})")
+        self._note_paid_amount()
         if not self._amount_matches():
             if deposit.state == S.HELD:
                 return self._unchanged("still not the deposit's amount")
@@ -190,6 +194,8 @@ class _Step:
         credited = credit_deposit(self.session, deposit, actor=self.actor)
         deposit.paid_at = utcnow()
         self._move(S.PAID)
+        # A held deposit the gateway now says was paid in full: nothing left to decide.
+        resolve_alerts(self.session, kind=ALERT_HELD, subject=deposit_subject(deposit.id))
         return self._outcome(CREDITED, credited=credited)
 
     def _amount_matches(self) -> bool:

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account
@@ -23,21 +20,20 @@ from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import money, record_audit
 from smmpanel.config import Settings, current_settings
 from smmpanel.db import Database
-from smmpanel.money import SCALE, MoneyError, from_units, parse_exact, plain_decimal
+from smmpanel.money import SCALE, MoneyError, parse_exact, plain_decimal
 from smmpanel.panel.alerts import resolve_alerts
-from smmpanel.panel.settings import get_setting
 from smmpanel.payments.bonus import applicable_rule, bonus_units
 from smmpanel.payments.conversion import convert_amount
 from smmpanel.payments.crediting import (
     ALERT_HELD,
     CREDITED,
     MOVED,
-    UNCHANGED,
     DepositOutcome,
     apply_gateway_event,
     credit_deposit,
     deposit_subject,
 )
+from smmpanel.payments.deposits import deposit_ref, locked_deposit, reference_of
 from smmpanel.payments.errors import (
     DepositNotFound,
     DepositRefused,
@@ -47,23 +43,25 @@ from smmpanel.payments.errors import (
     UnknownGateway,
 )
 from smmpanel.payments.gateway import (
-    DepositRef,
-    Gateway,
     GatewayUnavailable,
     PaymentStart,
 )
 from smmpanel.payments.models import Deposit, PaymentGateway
+from smmpanel.payments.reconciliation import (
+    check_deposit,
+    check_pending_deposits,
+    deposit_check_job,
+)
 from smmpanel.payments.registry import gateway_for, installed_gateways
-from smmpanel.payments.setup import GatewaySetup, load_setup
+from smmpanel.payments.setup import MAX_DEPOSIT, GatewaySetup, load_setup
 from smmpanel.payments.states import DepositState, move_deposit_state, record_event
-from smmpanel.timeutil import as_utc, utcnow
+from smmpanel.timeutil import utcnow
 
 log = logging.getLogger("smmpanel.payments")
 
 S = DepositState
 # A deposit's amount: what a customer types, in the gateway's currency.
 PAYMENT_PLACES = 2
-MAX_DEPOSIT = Decimal(10) ** 9
 # States the owner may credit or close by hand: a manual transfer still open,
 # and any gateway's payment held for a mismatch.
 MANUAL_OPEN = frozenset({S.CREATED, S.PENDING, S.FAILED, S.EXPIRED})
@@ -75,6 +73,7 @@ __all__ = [
     "approve_deposit",
     "check_deposit",
     "check_pending_deposits",
+    "deposit_check_job",
     "receive_webhook",
     "reject_deposit",
     "start_deposit",
@@ -127,7 +126,7 @@ def start_deposit(
         if not setup.enabled:
             raise GatewayDisabled(f"payments through {gateway[:40]} are not offered")
         deposit = _create_deposit(session, setup, account_id, value, str(actor))
-        ref = _deposit_ref(session, deposit, panel_url)
+        ref = deposit_ref(session, deposit, panel_url)
     try:
         start = plugin.create_payment(ref, setup.config)
     except GatewayUnavailable as exc:
@@ -175,33 +174,9 @@ def _create_deposit(
     return deposit
 
 
-def reference_of(deposit_id: int) -> str:
-    """The deposit's short reference, e.g. D-000042."""
-    return f"D-{deposit_id:06d}"
-
-
-def _deposit_ref(session: Session, deposit: Deposit, panel_url: str) -> DepositRef:
-    """What the gateway is told about `deposit`; `panel_url` may be "" (the
-    worker's checks, which need no links)."""
-    base = panel_url.rstrip("/")
-    username = session.execute(
-        select(Account.username).where(Account.id == deposit.account_id)
-    ).scalar_one()
-    return DepositRef(
-        id=deposit.id,
-        amount=from_units(deposit.amount).quantize(Decimal("0.01")),
-        currency=deposit.currency,
-        reference=deposit.reference,
-        external_id=deposit.external_id,
-        description=f"Balance top-up for {username} on {get_setting(session, 'panel_name')}",
-        return_url=f"{base}/funds/deposits/{deposit.id}",
-        webhook_url=f"{base}/payments/webhook/{deposit.gateway}",
-    )
-
-
 def _fail_start(db: Database, deposit_id: int, why: str, actor: Actor) -> None:
     with db.write() as session:
-        deposit = _locked(session, deposit_id)
+        deposit = locked_deposit(session, deposit_id)
         if deposit.state == S.CREATED:
             move_deposit_state(
                 session, deposit=deposit, to=S.FAILED, kind="start", actor=str(actor), note=why
@@ -219,7 +194,7 @@ def _store_start(
         _fail_start(db, deposit_id, "the gateway returned an unusable payment link", actor)
         raise GatewayUnavailable("the payment gateway returned an unusable payment link")
     with db.write() as session:
-        deposit = _locked(session, deposit_id)
+        deposit = locked_deposit(session, deposit_id)
         if start.external_id and deposit.external_id is None:
             deposit.external_id = start.external_id[:255]
         deposit.redirect_url = redirect
@@ -231,15 +206,6 @@ def _store_start(
         return StartedDeposit(
             deposit.id, deposit.reference, deposit.state, deposit.redirect_url, deposit.instructions
         )
-
-
-def _locked(session: Session, deposit_id: int) -> Deposit:
-    deposit = session.scalars(
-        select(Deposit).where(Deposit.id == deposit_id).with_for_update()
-    ).first()
-    if deposit is None:
-        raise DepositNotFound(f"no deposit {deposit_id}")
-    return deposit
 
 
 # --- webhooks ----------------------------------------------------------------------------
@@ -282,7 +248,7 @@ def approve_deposit(
     """The owner credits a manual transfer they received, or a held payment
     (with its amount as made: the credit fixed at creation, and its bonus)."""
     with db.write() as session:
-        deposit = _locked(session, deposit_id)
+        deposit = locked_deposit(session, deposit_id)
         before = deposit.state
         if not (before == S.HELD or (before in MANUAL_OPEN and _is_manual(deposit.gateway))):
             raise DepositStateError(_cannot("approve", deposit))
@@ -315,7 +281,7 @@ def reject_deposit(db: Database, *, deposit_id: int, actor: Actor, reason: str) 
     if not reason:
         raise InvalidDepositAmount("give a reason for the rejection")
     with db.write() as session:
-        deposit = _locked(session, deposit_id)
+        deposit = locked_deposit(session, deposit_id)
         before = deposit.state
         if not (before == S.HELD or (before in MANUAL_OPEN and _is_manual(deposit.gateway))):
             raise DepositStateError(_cannot("reject", deposit))
@@ -337,96 +303,3 @@ def reject_deposit(db: Database, *, deposit_id: int, actor: Actor, reason: str) 
 def _cannot(verb: str, deposit: Deposit) -> str:
     what = "a held deposit or an open manual transfer"
     return f"deposit {deposit.reference} is {deposit.state}: only {what} can be {verb}d"
-
-
-# --- asking the gateway again ------------------------------------------------------------
-
-
-def check_deposit(
-    db: Database, *, deposit_id: int, actor: Actor, settings: Settings | None = None
-) -> DepositOutcome:
-    """Ask the deposit's gateway where its payment stands and apply the answer
-    (the owner's `deposits check`; audited).  GatewayUnavailable when it cannot."""
-    outcome = _ask_gateway(db, deposit_id, actor, settings or current_settings())
-    with db.write() as session:
-        record_audit(
-            session,
-            actor=actor,
-            action=AuditAction.DEPOSIT_CHECKED,
-            subject=deposit_subject(deposit_id),
-            after={"state": outcome.state, "result": outcome.result},
-        )
-    return outcome
-
-
-def _ask_gateway(db: Database, deposit_id: int, actor: Actor, settings: Settings) -> DepositOutcome:
-    plugin: Gateway
-    with db.read() as session:
-        deposit = session.get(Deposit, deposit_id)
-        if deposit is None:
-            raise DepositNotFound(f"no deposit {deposit_id}")
-        plugin = gateway_for(deposit.gateway, settings)
-        setup = load_setup(session, deposit.gateway)
-        ref = _deposit_ref(session, deposit, settings.public_url)
-    event = plugin.fetch_payment(ref, setup.config)
-    if event is None:
-        return DepositOutcome(deposit.id, deposit.state, UNCHANGED)
-    # The answer is about this deposit, whatever ids the gateway echoes.
-    event = replace(event, deposit_id=deposit.id)
-    return apply_gateway_event(db, gateway=deposit.gateway, event=event, actor=actor, kind="check")
-
-
-def check_pending_deposits(db: Database, settings: Settings | None = None) -> int:
-    """The worker's reconciliation: ask the gateway about each deposit left
-    created or pending longer than deposit_check_after_minutes, and mark
-    expired those still open deposit_expire_hours after they were made.
-    Returns how many deposits it looked at."""
-    settings = settings or current_settings()
-    now = utcnow()
-    check_before = now - _minutes(settings.deposit_check_after_minutes)
-    expire_before = now - _minutes(60 * settings.deposit_expire_hours)
-    with db.read() as session:
-        ids = list(
-            session.scalars(
-                select(Deposit.id)
-                .where(
-                    Deposit.state.in_([S.CREATED.value, S.PENDING.value]),
-                    Deposit.updated_at <= check_before,
-                )
-                .order_by(Deposit.updated_at)
-                .limit(500)
-            )
-        )
-    for deposit_id in ids:
-        try:
-            _ask_gateway(db, deposit_id, Actor.worker(), settings)
-        except (GatewayUnavailable, UnknownGateway) as exc:
-            log.warning("deposit %s: its gateway was not asked: %s", deposit_id, exc)
-        except Exception:  # a plug-in's bug must not stop the others' checks
-            log.exception("deposit %s: asking its gateway failed", deposit_id)
-        _expire_if_old(db, deposit_id, expire_before)
-    return len(ids)
-
-
-def _minutes(count: int) -> timedelta:
-    return timedelta(minutes=count)
-
-
-def _expire_if_old(db: Database, deposit_id: int, expire_before: datetime) -> None:
-    with db.write() as session:
-        deposit = _locked(session, deposit_id)
-        open_state = deposit.state in (S.CREATED, S.PENDING)
-        if open_state and as_utc(deposit.created_at) <= expire_before:
-            move_deposit_state(
-                session,
-                deposit=deposit,
-                to=S.EXPIRED,
-                kind="expire",
-                actor=str(Actor.worker()),
-                note="no payment in time",
-            )
-
-
-def deposit_check_job(db: Database, _payload: dict[str, Any], *, settings: Settings) -> None:
-    """The DEPOSIT_CHECK job's handler (smmpanel/worker.py)."""
-    check_pending_deposits(db, settings)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.db import Database
-from smmpanel.money import MAX_AMOUNT, MoneyError, parse_exact, plain_decimal
+from smmpanel.money import MoneyError, parse_exact, plain_decimal
 from smmpanel.panel.settings import get_setting
 from smmpanel.payments.bonus import BonusRule, format_bonus_rules, parse_bonus_rules
 from smmpanel.payments.errors import (
@@ -30,7 +31,15 @@ from smmpanel.payments.errors import (
 from smmpanel.payments.gateway import Gateway, SettingField
 from smmpanel.payments.models import PaymentGateway
 from smmpanel.payments.registry import installed_gateways
-from smmpanel.secretbox import reveal_secret, seal_secret
+from smmpanel.secretbox import (
+    CURRENT_KEY,
+    OLD_KEY,
+    PLAIN,
+    SecretBox,
+    SecretKeyError,
+    reveal_secret,
+    seal_secret,
+)
 from smmpanel.timeutil import utcnow
 
 # The settings every gateway has, beside its own `fields`.
@@ -46,6 +55,8 @@ COMMON_FIELDS = (
 COMMON_NAMES = frozenset(f.name for f in COMMON_FIELDS)
 CURRENCY = re.compile(r"^[A-Z]{3,8}$")
 MAX_VALUE = 4000  # one setting's value (instructions can be a few lines)
+# The largest deposit any gateway may take (its `max` at most), in its currency.
+MAX_DEPOSIT = Decimal(10) ** 9
 MAX_TITLE = 64
 
 
@@ -69,11 +80,26 @@ def gateway_fields(code: str) -> tuple[SettingField, ...]:
     return () if gateway is None else tuple(gateway.fields)
 
 
-def load_setup(session: Session, code: str) -> GatewaySetup:
+def load_setup(session: Session, code: str, *, reveal: bool = True) -> GatewaySetup:
     """The gateway's setup; a gateway the owner never set up is disabled, with
-    the defaults."""
+    the defaults.  `reveal=False` leaves `config` empty (no secret decrypted:
+    for lists)."""
     row = session.get(PaymentGateway, code)
     stored = _stored(row)
+    return GatewaySetup(
+        code=code,
+        enabled=bool(row and row.enabled),
+        currency=stored.get("currency") or get_setting(session, "base_currency"),
+        min_amount=Decimal(stored.get("min", "1")),
+        max_amount=Decimal(stored.get("max", "10000")),
+        bonus=parse_bonus_rules(stored.get("bonus", "")),
+        title=stored.get("title", ""),
+        config=_config(code, stored) if reveal else {},
+    )
+
+
+def _config(code: str, stored: Mapping[str, str]) -> dict[str, str]:
+    """The gateway's own settings, secrets decrypted, defaults filled in."""
     secret = {f.name for f in gateway_fields(code) if f.secret}
     config = {
         name: reveal_secret(value) if name in secret else value
@@ -83,16 +109,7 @@ def load_setup(session: Session, code: str) -> GatewaySetup:
     for own in gateway_fields(code):
         if own.default and own.name not in config:
             config[own.name] = own.default
-    return GatewaySetup(
-        code=code,
-        enabled=bool(row and row.enabled),
-        currency=stored.get("currency") or get_setting(session, "base_currency"),
-        min_amount=Decimal(stored.get("min", "1")),
-        max_amount=Decimal(stored.get("max", "10000")),
-        bonus=parse_bonus_rules(stored.get("bonus", "")),
-        title=stored.get("title", ""),
-        config=config,
-    )
+    return config
 
 
 def stored_settings(session: Session, code: str) -> dict[str, str]:
@@ -166,7 +183,7 @@ def _checked_value(name: str, value: str) -> str:
         return value.upper()
     if name in ("min", "max"):
         try:
-            amount = parse_exact(value, what=name, low=Decimal("0.01"), high=MAX_AMOUNT, places=2)
+            amount = parse_exact(value, what=name, low=Decimal("0.01"), high=MAX_DEPOSIT, places=2)
         except MoneyError as exc:
             raise InvalidGatewaySetting(str(exc)) from None
         return plain_decimal(amount)
@@ -250,3 +267,30 @@ def _switch(session: Session, row: PaymentGateway, *, enabled: bool, actor: Acto
         before={"enabled": before},
         after={"enabled": enabled},
     )
+
+
+def reseal_gateway_secrets(
+    session: Session, box: SecretBox, *, dry_run: bool = False
+) -> tuple[int, int, int]:
+    """Encrypt every gateway secret with `box`'s current key, in the caller's
+    transaction (for `smmpanel secrets rotate`); returns how many were
+    (plain, under a former key, already current).  A value no key opens
+    raises SecretKeyError, naming the gateway and setting, never the value."""
+    counts = {PLAIN: 0, OLD_KEY: 0, CURRENT_KEY: 0}
+    rows = session.scalars(
+        select(PaymentGateway).order_by(PaymentGateway.code).with_for_update()
+    ).all()
+    for row in rows:
+        stored = _stored(row)
+        secret = [f.name for f in gateway_fields(row.code) if f.secret and stored.get(f.name)]
+        for name in secret:
+            try:
+                state = box.state(stored[name])
+            except SecretKeyError as exc:
+                raise SecretKeyError(f"setting {name} of gateway {row.code}: {exc}") from None
+            counts[state] += 1
+            if state != CURRENT_KEY:
+                stored[name] = box.seal(box.open(stored[name]))
+        if secret and not dry_run:
+            row.settings = json.dumps(stored, sort_keys=True)
+    return counts[PLAIN], counts[OLD_KEY], counts[CURRENT_KEY]

@@ -28,6 +28,7 @@ from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import from_units
 from smmpanel.panel.settings import get_setting
+from smmpanel.payments.gateway import GatewayUnavailable
 from smmpanel.payments.gateways.demo import DemoGateway, signed_webhook
 from smmpanel.payments.queries import (
     DepositRow,
@@ -49,6 +50,7 @@ MAX_ID = 2**31 - 1
 DEMO_EVENTS = ("paid", "failed")
 DEMO_TIMEOUT_SECONDS = 30.0
 DEPOSITS_SHOWN = 20
+UNAVAILABLE = "This payment method is not available right now; try again later or choose another."
 
 
 class DepositForm(Form):
@@ -101,7 +103,7 @@ def gateway_titles(session: Session, codes: set[str]) -> dict[str, str]:
     for code in codes:
         gateway = installed.get(code)
         try:
-            owned = load_setup(session, code).title
+            owned = load_setup(session, code, reveal=False).title
         except DomainError:  # a setting stored before a rule changed: the default
             owned = ""
         titles[code] = owned or (gateway.title if gateway is not None else code)
@@ -148,6 +150,9 @@ async def add_funds(request: Request) -> Response:
             )
         except DomainError as exc:
             show_refusal(form, exc)
+        except GatewayUnavailable:
+            # The gateway's own words are for the owner (the deposit's events keep them).
+            form.form_errors.append(i18n.gettext_(UNAVAILABLE))
         else:
             return redirect(_next_page(request, started.deposit_id, started.redirect_url))
     status = 400 if form.errors or form.form_errors else 200
@@ -252,6 +257,8 @@ def _own_address(request: Request) -> str:
     host, port = server
     if ":" in host:
         host = f"[{host}]"
+    # Plain HTTP, as the demo serves: behind a TLS proxy the scope's scheme says
+    # https (forwarded headers), but the socket this request came in on does not.
     return f"http://{host}:{port}"
 
 

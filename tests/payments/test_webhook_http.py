@@ -22,12 +22,15 @@ from smmpanel.cli.common import sqlite_path
 from smmpanel.db import Database
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.queries import find_balance_mismatches
+from smmpanel.payments.gateway import EventKind, GatewayUnavailable
 from smmpanel.payments.gateways.demo import SignedWebhook, signed_webhook
 from smmpanel.payments.models import Deposit, DepositEvent
 from smmpanel.payments.service import start_deposit
 from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.server import serve_in_thread, site_app
 from tests.factories import make_customer
+from tests.payments.fakes import FakeGateway
+from tests.payments.fakes import webhook as fake_webhook
 from tests.web.conftest import web_settings
 
 SECRET = "demo-webhook-secret-of-the-tests"
@@ -296,3 +299,44 @@ def test_the_answers_carry_nothing_of_the_request(panel: Panel) -> None:
     text_of_answer = json.dumps(answer.json())
     assert SECRET not in text_of_answer
     assert forged.headers["x-demo-signature"] not in text_of_answer
+
+
+def test_a_plugins_webhook_takes_the_same_path(
+    db: Database, fake_gateway: type[FakeGateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = make_customer(db, "alice", balance="0")
+    with serve_in_thread(site_app(db, web_settings())) as url:
+        panel = Panel(url=url, db=db, account_id=customer.id)
+        started = start_deposit(
+            db,
+            account_id=customer.id,
+            gateway="fake",
+            amount="40",
+            panel_url=url,
+            actor=Actor("web", "alice"),
+        )
+        body, headers = fake_webhook(EventKind.PAID, started.deposit_id, "40")
+        answer = httpx.post(f"{url}/payments/webhook/fake", content=body, headers=headers)
+        assert (answer.status_code, answer.json()) == (200, {"ok": True})
+        assert balance(panel) == 4_000_000
+        assert state_of(db, started.deposit_id) == "paid"
+
+        # A gateway that must be asked again and cannot be reached: 503, retry later.
+        def unreachable(*_args: object) -> list[object]:
+            raise GatewayUnavailable("fake gateway is down")
+
+        monkeypatch.setattr(FakeGateway, "verify_webhook", unreachable)
+        down = httpx.post(f"{url}/payments/webhook/fake", content=body, headers=headers)
+        assert down.status_code == 503
+        assert down.headers["retry-after"] == "60"
+        assert "fake gateway is down" not in down.text
+
+        # A plug-in's bug: 503 (the gateway retries), never a 500 or a traceback.
+        def broken(*_args: object) -> list[object]:
+            raise KeyError("kind")
+
+        monkeypatch.setattr(FakeGateway, "verify_webhook", broken)
+        bug = httpx.post(f"{url}/payments/webhook/fake", content=body, headers=headers)
+        assert bug.status_code == 503 and "error" in bug.json()
+    assert balance(panel) == 4_000_000
+    assert find_balance_mismatches(db) == []
