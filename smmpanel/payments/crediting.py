@@ -24,6 +24,7 @@ from smmpanel.ledger.models import ADJUSTMENT, TOPUP
 from smmpanel.ledger.service import post_entry
 from smmpanel.money import SCALE, format_units
 from smmpanel.panel.alerts import raise_alert, resolve_alerts
+from smmpanel.payments.deposits import external_id_taken
 from smmpanel.payments.gateway import EventKind, GatewayEvent
 from smmpanel.payments.models import Deposit
 from smmpanel.payments.registry import installed_gateways
@@ -151,7 +152,7 @@ class _Step:
         reported, stored = self.event.external_id, self.deposit.external_id
         if not reported or reported == stored:
             return True
-        if stored is None and not self._taken(reported):
+        if stored is None and not external_id_taken(self.session, self.deposit.gateway, reported):
             self.deposit.external_id = reported[:255]
             return True
         raise_alert(
@@ -162,14 +163,6 @@ class _Step:
             "payment that is not the deposit's; check it at the gateway.",
         )
         return False
-
-    def _taken(self, external_id: str) -> bool:
-        found = self.session.execute(
-            select(Deposit.id).where(
-                Deposit.gateway == self.deposit.gateway, Deposit.external_id == external_id
-            )
-        ).first()
-        return found is not None
 
     # --- PAID ---------------------------------------------------------------------
 

@@ -47,3 +47,12 @@ def locked_deposit(session: Session, deposit_id: int) -> Deposit:
     if deposit is None:
         raise DepositNotFound(f"no deposit {deposit_id}")
     return deposit
+
+
+def external_id_taken(session: Session, gateway: str, external_id: str) -> bool:
+    """Whether a deposit of `gateway` has this payment id already (it is unique
+    per gateway: a second one would fail the transaction at its commit)."""
+    found = session.execute(
+        select(Deposit.id).where(Deposit.gateway == gateway, Deposit.external_id == external_id)
+    ).first()
+    return found is not None

@@ -33,7 +33,12 @@ from smmpanel.payments.crediting import (
     credit_deposit,
     deposit_subject,
 )
-from smmpanel.payments.deposits import deposit_ref, locked_deposit, reference_of
+from smmpanel.payments.deposits import (
+    deposit_ref,
+    external_id_taken,
+    locked_deposit,
+    reference_of,
+)
 from smmpanel.payments.errors import (
     DepositNotFound,
     DepositRefused,
@@ -195,17 +200,30 @@ def _store_start(
         raise GatewayUnavailable("the payment gateway returned an unusable payment link")
     with db.write() as session:
         deposit = locked_deposit(session, deposit_id)
-        if start.external_id and deposit.external_id is None:
-            deposit.external_id = start.external_id[:255]
-        deposit.redirect_url = redirect
-        deposit.instructions = start.instructions
-        if deposit.state == S.CREATED:  # a webhook may have been quicker
-            move_deposit_state(
-                session, deposit=deposit, to=S.PENDING, kind="start", actor=str(actor)
-            )
-        return StartedDeposit(
-            deposit.id, deposit.reference, deposit.state, deposit.redirect_url, deposit.instructions
+        external_id = (start.external_id or "")[:255] or None
+        reused = (
+            external_id is not None
+            and deposit.external_id != external_id
+            and external_id_taken(session, deposit.gateway, external_id)
         )
+        if not reused:
+            deposit.external_id = deposit.external_id or external_id
+            deposit.redirect_url = redirect
+            deposit.instructions = start.instructions
+            if deposit.state == S.CREATED:  # a webhook may have been quicker
+                move_deposit_state(
+                    session, deposit=deposit, to=S.PENDING, kind="start", actor=str(actor)
+                )
+            return StartedDeposit(
+                deposit.id,
+                deposit.reference,
+                deposit.state,
+                deposit.redirect_url,
+                deposit.instructions,
+            )
+    # The unique (gateway, external_id) would refuse it: a gateway's bug.
+    _fail_start(db, deposit_id, "the gateway returned another deposit's payment id", actor)
+    raise GatewayUnavailable("the payment gateway returned a payment id already in use")
 
 
 # --- webhooks ----------------------------------------------------------------------------

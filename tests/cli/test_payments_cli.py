@@ -27,6 +27,7 @@ SECRET = "whsec-never-printed-0123"
 @pytest.fixture
 def fake(tmp_path: Path) -> Iterator[type[FakeGateway]]:
     FakeGateway.answers, FakeGateway.down, FakeGateway.created = {}, False, []
+    FakeGateway.start_override = None
     install_plugin(tmp_path / "site", "fake_gateway", {"fake": "tests.payments.fakes:FakeGateway"})
     yield FakeGateway
     uninstall_plugin(tmp_path / "site")

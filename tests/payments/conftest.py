@@ -39,6 +39,7 @@ def uninstall_plugin(root: Path) -> None:
 @pytest.fixture
 def fake_installed(tmp_path: Path) -> Iterator[type[FakeGateway]]:
     FakeGateway.answers, FakeGateway.down, FakeGateway.created = {}, False, []
+    FakeGateway.start_override = None
     root = tmp_path / "site"
     install_plugin(root, "fake_gateway", {"fake": "tests.payments.fakes:FakeGateway"})
     yield FakeGateway

@@ -40,11 +40,15 @@ class FakeGateway:
     # Set to make create_payment / fetch_payment fail as an unreachable gateway does.
     down: ClassVar[bool] = False
     created: ClassVar[list[tuple[DepositRef, dict[str, str]]]] = []
+    # Set to answer every create_payment with this (a misbehaving gateway).
+    start_override: ClassVar[PaymentStart | None] = None
 
     def create_payment(self, deposit: DepositRef, config: Mapping[str, str]) -> PaymentStart:
         if FakeGateway.down:
             raise GatewayUnavailable("fake gateway is down")
         FakeGateway.created.append((deposit, dict(config)))
+        if FakeGateway.start_override is not None:
+            return FakeGateway.start_override
         return PaymentStart(
             external_id=f"fk_{deposit.id}", redirect_url=f"https://pay.example/c/fk_{deposit.id}"
         )

@@ -18,7 +18,7 @@ from smmpanel.payments.errors import (
     InvalidDepositAmount,
     UnknownGateway,
 )
-from smmpanel.payments.gateway import GatewayUnavailable
+from smmpanel.payments.gateway import GatewayUnavailable, PaymentStart
 from smmpanel.payments.models import Deposit, DepositEvent
 from smmpanel.payments.service import start_deposit
 from smmpanel.payments.setup import configure_gateway, disable_gateway
@@ -220,3 +220,24 @@ def test_the_database_knows_every_state_of_the_state_machine() -> None:
     from smmpanel.payments.states import ALLOWED_MOVES, DepositState
 
     assert set(STATES) == {state.value for state in DepositState} == set(ALLOWED_MOVES)
+
+
+@pytest.mark.parametrize(
+    ("start", "words"),
+    [
+        (PaymentStart("x1", redirect_url="javascript:alert(1)"), "unusable payment link"),
+        (PaymentStart("x1", redirect_url="https://pay.example/" + "a" * 2000), "unusable"),
+        (PaymentStart("fk_1", redirect_url="https://pay.example/c"), "already in use"),
+    ],
+)
+def test_a_gateway_answer_the_panel_cannot_use_leaves_the_deposit_failed(
+    db: Database, fake_gateway: type[FakeGateway], start: PaymentStart, words: str
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    first = _start(db, alice.id, "10")  # its payment id is fk_1
+    FakeGateway.start_override = start
+    with pytest.raises(GatewayUnavailable, match=words):
+        _start(db, alice.id, "10")
+    second = _deposit(db, first + 1)
+    assert (second.state, second.external_id, second.redirect_url) == ("failed", None, None)
+    assert _deposit(db, first).external_id == "fk_1"
