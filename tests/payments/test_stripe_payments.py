@@ -362,6 +362,7 @@ def test_an_expired_session_expires_the_deposit(
 
     assert deposit_of(db, deposit_id).state == "expired"
     assert balance(db, alice.id) == 0
+    assert find_balance_mismatches(db) == []
 
 
 # --- the customer's pages -------------------------------------------------------------------
