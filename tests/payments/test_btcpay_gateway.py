@@ -146,7 +146,9 @@ def test_a_signed_settled_webhook_is_paid_after_fetching_the_invoice(fake: FakeB
     assert (event.deposit_id, event.external_id) == (42, invoice_id)
     assert event.event_id == json.loads(body)["deliveryId"]
     assert ("GET", f"/api/v1/stores/{fake.store_id}/invoices/{invoice_id}", None) in fake.requests
-    assert json.loads(event.payload)["invoice"]["status"] == "Settled"
+    kept = json.loads(event.payload)
+    assert kept["webhook"] == body.decode() and kept["invoice"]["status"] == "Settled"
+    assert kept["paymentMethods"][0]["totalPaid"] == kept["paymentMethods"][0]["amount"]
 
 
 @pytest.mark.parametrize(

@@ -117,13 +117,18 @@ class BTCPayServer:
         if delivery.get("storeId") not in (None, config.get("store_id")):
             return []
         event_id = str(delivery.get("originalDeliveryId") or delivery.get("deliveryId") or "")
-        event = _look_up(config, invoice_id, event_id=event_id or f"{kind}:{invoice_id}")
+        event = _look_up(
+            config,
+            invoice_id,
+            event_id=event_id or f"{kind}:{invoice_id}",
+            webhook=body.decode("utf-8", "replace"),
+        )
         return [] if event is None else [event]
 
     def fetch_payment(self, deposit: DepositRef, config: Mapping[str, str]) -> GatewayEvent | None:
         if not deposit.external_id:
             return None  # the invoice was never created: nothing to ask about
-        return _look_up(config, deposit.external_id, event_id=None)
+        return _look_up(config, deposit.external_id, event_id=None, webhook=None)
 
 
 # --- signatures ----------------------------------------------------------------------
@@ -163,21 +168,22 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _look_up(
-    config: Mapping[str, str], invoice_id: str, *, event_id: str | None
+    config: Mapping[str, str], invoice_id: str, *, event_id: str | None, webhook: str | None
 ) -> GatewayEvent | None:
     path = f"/invoices/{quote(invoice_id, safe='')}"
     invoice = _object(_call(config, "GET", path))
     methods: Any = []
     if invoice.get("status") in ("Settled", "Invalid"):
         methods = _call(config, "GET", f"{path}/payment-methods")
-    return invoice_event(invoice, methods, event_id=event_id)
+    return invoice_event(invoice, methods, event_id=event_id, webhook=webhook)
 
 
 def invoice_event(
-    invoice: Mapping[str, Any], methods: Any, *, event_id: str | None
+    invoice: Mapping[str, Any], methods: Any, *, event_id: str | None, webhook: str | None = None
 ) -> GatewayEvent | None:
     """The event a fetched invoice (and its payment methods) stands for, or None
-    while it is new (module docstring: how each status is read)."""
+    while it is new (module docstring: how each status is read).  Its payload,
+    kept for audit, holds the webhook's raw body (if any) and what was fetched."""
     status = invoice.get("status")
     kind = {
         "Processing": EventKind.PENDING,
@@ -201,7 +207,9 @@ def invoice_event(
         external_id=invoice_id or None,
         amount=amount,
         currency=currency,
-        payload=json.dumps({"invoice": invoice, "paymentMethods": methods}, sort_keys=True),
+        payload=json.dumps(
+            {"webhook": webhook, "invoice": invoice, "paymentMethods": methods}, sort_keys=True
+        ),
     )
 
 
