@@ -11,7 +11,8 @@ sends its webhooks, signed as BTCPay Server signs them.
         btcpay.deliver(hook_url, "InvoiceSettled", invoice_id, times=10)  # concurrently
         btcpay.deliver(hook_url, "InvoiceSettled", invoice_id, secret="wrong")
         btcpay.settle(other_id, paid=Decimal("7.50"))   # underpaid, marked settled by hand
-        btcpay.invalidate(invoice_id)                   # marked invalid: a reversal
+        btcpay.settle(late_id, marked=True)             # paid late, marked settled by hand
+        btcpay.invalidate(late_id)                      # then marked invalid: a reversal
 
 Events are sent in whatever order the test calls `deliver`, so out-of-order
 deliveries are just calls in another order.  Amounts are Decimal, in the
@@ -193,15 +194,18 @@ class FakeBTCPay:
             invoice = self.invoices[invoice_id]
             invoice.paid, invoice.status = invoice.due_coins, "Processing"
 
-    def settle(self, invoice_id: str, *, paid: Decimal | None = None) -> None:
+    def settle(
+        self, invoice_id: str, *, paid: Decimal | None = None, marked: bool | None = None
+    ) -> None:
         """Settled: paid in full (`paid` None), or with `paid` (in the invoice's
-        currency): less is an invoice the owner marked settled by hand, more an
-        overpayment."""
+        currency).  Less than due can only be settled by the owner marking it
+        so by hand, which `marked=True` does for any amount (e.g. a payment that
+        came after the invoice expired)."""
         with self._lock:
             invoice = self.invoices[invoice_id]
             invoice.paid = self._coins(invoice, paid)
             invoice.status = "Settled"
-            if invoice.paid < invoice.due_coins:
+            if marked or (marked is None and invoice.paid < invoice.due_coins):
                 invoice.additional_status = "Marked"
             elif invoice.paid > invoice.due_coins:
                 invoice.additional_status = "PaidOver"
@@ -217,10 +221,18 @@ class FakeBTCPay:
             invoice.additional_status = "PaidPartial" if invoice.paid else "None"
 
     def invalidate(self, invoice_id: str, *, marked: bool = True) -> None:
-        """Invalid: marked by the owner (after a settlement: a refund or
-        chargeback), or by the server when a payment never confirmed."""
+        """Invalid: marked so by the owner, or (`marked=False`) by the server
+        when a payment never confirmed.  As BTCPay Server does, the owner can
+        mark invalid only an invoice that is new, processing or expired, or one
+        marked settled by hand (undoing it, e.g. after a refund): never one the
+        server settled itself (ValueError)."""
         with self._lock:
             invoice = self.invoices[invoice_id]
+            if marked and not _can_mark_invalid(invoice):
+                raise ValueError(
+                    f"BTCPay Server cannot mark a {invoice.status} invoice invalid "
+                    f"(additional status {invoice.additional_status})"
+                )
             invoice.status = "Invalid"
             invoice.additional_status = "Marked" if marked else "None"
 
@@ -411,6 +423,13 @@ class FakeBTCPay:
 
     def _base(self, request: Request) -> str:
         return self.url or str(request.base_url).rstrip("/")
+
+
+def _can_mark_invalid(invoice: FakeInvoice) -> bool:
+    """BTCPay Server's rule for "Mark as invalid" (InvoiceState.CanMarkInvalid)."""
+    if invoice.status in ("New", "Processing", "Expired"):
+        return True
+    return invoice.status != "Invalid" and invoice.additional_status == "Marked"
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

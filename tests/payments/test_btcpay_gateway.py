@@ -220,10 +220,16 @@ def test_a_signed_body_that_is_not_an_object_is_refused(fake: FakeBTCPay, body: 
         ),
         (lambda f, i: f.invalidate(i), "InvoiceInvalid", EventKind.FAILED, None),
         (
-            lambda f, i: (f.settle(i), f.invalidate(i)),
+            lambda f, i: (f.settle(i, marked=True), f.invalidate(i)),
             "InvoiceInvalid",
             EventKind.REVERSED,
             "10.50",
+        ),
+        (
+            lambda f, i: (f.expire(i, paid=Decimal("3")), f.invalidate(i)),
+            "InvoiceInvalid",
+            EventKind.REVERSED,
+            "3.00",
         ),
     ],
     ids=[
@@ -235,7 +241,8 @@ def test_a_signed_body_that_is_not_an_object_is_refused(fake: FakeBTCPay, body: 
         "settled-overpaid",
         "invalid-unconfirmed",
         "invalid-unpaid-marked",
-        "invalid-after-settled",
+        "invalid-after-marked-settled",
+        "invalid-after-partly-paid",
     ],
 )
 def test_invoice_events_map_to_deposit_events(

@@ -21,9 +21,13 @@ How an invoice is read (`invoice_event`):
 - ``Processing`` -> PENDING; ``Expired`` -> EXPIRED (partly paid or not: the
   owner may still mark it settled, which arrives as ``InvoiceSettled``).
 - ``Invalid`` -> REVERSED when the owner marked it invalid (``additionalStatus``
-  ``Marked``) after money was received (``totalPaid > 0``): that is how a
-  refund or chargeback of a settled invoice is recorded in BTCPay; otherwise
-  FAILED (the payment never confirmed in time).
+  ``Marked``) after money was received (``totalPaid > 0``); otherwise FAILED
+  (the server invalidates an invoice whose payment never confirmed in time).
+  BTCPay Server lets the owner mark invalid only an invoice that is new,
+  processing or expired, or one marked settled by hand: undoing such a
+  settlement (after refunding it) is how a reversal reaches the panel.  A
+  refund of an invoice the server settled itself changes no invoice state,
+  so the panel never hears of it.
 - ``New`` -> nothing yet.
 
 Every call goes through the outbound guard (`smmpanel.netguard`), with a
