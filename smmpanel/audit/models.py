@@ -59,6 +59,12 @@ class AuditAction(StrEnum):
     TICKET_REPLIED = "ticket_replied"  # the owner's answer to a support ticket
     TICKET_CLOSED = "ticket_closed"
     TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
+    GATEWAY_CONFIGURED = "gateway_configured"  # a payment gateway's settings
+    GATEWAY_ENABLED = "gateway_enabled"
+    GATEWAY_DISABLED = "gateway_disabled"
+    DEPOSIT_APPROVED = "deposit_approved"  # credited by the owner (a transfer, a held one)
+    DEPOSIT_REJECTED = "deposit_rejected"
+    DEPOSIT_CHECKED = "deposit_checked"  # the owner asked the gateway again
 
 
 @dataclass(frozen=True)
