@@ -19,6 +19,7 @@ from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.web.app import create_web_app
+from smmpanel.web.payment_webhooks import webhook_routes
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
 LISTEN_BACKLOG = 2048  # uvicorn's default
@@ -43,10 +44,17 @@ def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
 
 
 def site_app(db: Database, settings: Settings) -> Starlette:
-    """/api/v2 and the customer pages over `db`: two apps side by side, so that
-    an API call never passes through the pages' session and CSRF middleware."""
+    """/api/v2, the payment webhooks and the customer pages over `db`: side by
+    side, so that neither an API call nor a gateway's webhook passes through the
+    pages' session and CSRF middleware."""
     web = create_web_app(db, settings)
-    return create_app(db, max_body=settings.max_body_bytes, settings=settings, web=web)
+    return create_app(
+        db,
+        max_body=settings.max_body_bytes,
+        settings=settings,
+        web=web,
+        extra_routes=webhook_routes(db, settings),
+    )
 
 
 def app_factory(settings: Settings) -> Callable[[], Starlette]:

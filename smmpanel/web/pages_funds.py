@@ -1,5 +1,5 @@
 """The funds pages: the balance and the ledger (filtered, keyset-paginated,
-exported as CSV) and how to add funds."""
+exported as CSV).  Adding funds is pages_deposits.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from smmpanel.db import Database
 from smmpanel.ledger.models import ENTRY_KINDS
 from smmpanel.ledger.queries import LedgerFilter, LedgerRow, account_ledger
 from smmpanel.money import format_units
-from smmpanel.panel.settings import get_setting
 from smmpanel.web.pages import db_of, page, require_user
 
 PAGE_SIZE = 50
@@ -185,21 +184,8 @@ async def funds_csv(request: Request) -> Response:
     )
 
 
-async def add_funds(request: Request) -> Response:
-    """No payment method exists yet: the owner's text says how to ask for funds."""
-    require_user(request)
-    db = db_of(request)
-
-    def read() -> str:
-        with db.read() as session:
-            return get_setting(session, "add_funds_text")
-
-    return page(request, "add_funds.html", {"text": await run_in_threadpool(read)})
-
-
 def routes() -> list[Route]:
     return [
         Route("/funds", funds),
         Route("/funds.csv", funds_csv),
-        Route("/funds/add", add_funds),
     ]
