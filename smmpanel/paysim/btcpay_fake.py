@@ -30,13 +30,12 @@ import contextlib
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import httpx
@@ -45,95 +44,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from smmpanel.paysim.btcpay_invoices import (
+    DEFAULT_RATE,
+    SATOSHI,
+    FakeInvoice,
+    invoice_amount,
+    new_id,
+)
 from smmpanel.paysim.serving import serve_in_thread
 
-SATOSHI = Decimal("0.00000001")
-DEFAULT_RATE = Decimal("50000")  # invoice-currency units per coin
-EXTRA_FIELDS = {  # what BTCPay adds to each webhook type
-    "InvoiceSettled": ("manuallyMarked", "overPaid"),
-    "InvoiceProcessing": ("overPaid",),
-    "InvoiceExpired": ("partiallyPaid",),
-    "InvoiceInvalid": ("manuallyMarked",),
-}
-
-
-def _new_id() -> str:
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    return "".join(secrets.choice(alphabet) for _ in range(22))
-
-
-@dataclass
-class FakeInvoice:
-    """One invoice as the fake keeps it.  `paid` is in coins."""
-
-    id: str
-    store_id: str
-    amount: Decimal
-    currency: str
-    metadata: dict[str, Any]
-    checkout: dict[str, Any]
-    rate: Decimal
-    created: int = field(default_factory=lambda: int(time.time()))
-    status: str = "New"
-    additional_status: str = "None"
-    paid: Decimal = Decimal(0)
-
-    @property
-    def due_coins(self) -> Decimal:
-        return (self.amount / self.rate).quantize(SATOSHI, rounding=ROUND_UP)
-
-    def data(self, base_url: str) -> dict[str, Any]:
-        """The Greenfield InvoiceData of this invoice."""
-        return {
-            "id": self.id,
-            "storeId": self.store_id,
-            "amount": format(self.amount, "f"),
-            "currency": self.currency,
-            "type": "Standard",
-            "checkoutLink": f"{base_url}/i/{self.id}",
-            "createdTime": self.created,
-            "expirationTime": self.created + 900,
-            "monitoringExpiration": self.created + 3600,
-            "status": self.status,
-            "additionalStatus": self.additional_status,
-            "archived": False,
-            "metadata": self.metadata,
-            "checkout": self.checkout,
-        }
-
-    def payment_methods(self) -> list[dict[str, Any]]:
-        """The Greenfield invoice payment methods: one on-chain coin."""
-        due = self.due_coins
-        payments = (
-            [
-                {
-                    "id": f"{self.id}-tx",
-                    "receivedDate": self.created,
-                    "value": format(self.paid, "f"),
-                    "fee": "0",
-                    "status": "Processing" if self.status == "Processing" else "Settled",
-                    "destination": "bcrt1qfake",
-                }
-            ]
-            if self.paid
-            else []
-        )
-        return [
-            {
-                "paymentMethod": "BTC",
-                "cryptoCode": "BTC",
-                "destination": "bcrt1qfake",
-                "paymentLink": f"bitcoin:bcrt1qfake?amount={due}",
-                "rate": format(self.rate, "f"),
-                "paymentMethodPaid": format(self.paid, "f"),
-                "totalPaid": format(self.paid, "f"),
-                "due": format(due - self.paid, "f"),
-                "amount": format(due, "f"),
-                "networkFee": "0",
-                "payments": payments,
-                "activated": True,
-            }
-        ]
+__all__ = ["Delivery", "FakeBTCPay", "FakeInvoice", "running_fake_btcpay"]
 
 
 @dataclass(frozen=True)
@@ -161,7 +81,7 @@ class FakeBTCPay:
         self.store_id = store_id
         self.api_key = api_key
         self.webhook_secret = webhook_secret
-        self.webhook_id = "Wh" + _new_id()[:20]
+        self.webhook_id = "Wh" + new_id()[:20]
         self.rate = rate
         self.invoices: dict[str, FakeInvoice] = {}
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, JSON body)
@@ -228,7 +148,7 @@ class FakeBTCPay:
         server settled itself (ValueError)."""
         with self._lock:
             invoice = self.invoices[invoice_id]
-            if marked and not _can_mark_invalid(invoice):
+            if marked and not invoice.can_mark_invalid():
                 raise ValueError(
                     f"BTCPay Server cannot mark a {invoice.status} invoice invalid "
                     f"(additional status {invoice.additional_status})"
@@ -261,8 +181,8 @@ class FakeBTCPay:
         with self._lock:
             invoice = self.invoices.get(invoice_id)
             metadata = dict(invoice.metadata) if invoice else {}
-            extra = self._extra(invoice)
-        delivery = delivery_id or _new_id()
+            extra = invoice.webhook_fields(kind) if invoice else {}
+        delivery = delivery_id or new_id()
         payload: dict[str, Any] = {
             "deliveryId": delivery,
             "webhookId": self.webhook_id,
@@ -274,19 +194,8 @@ class FakeBTCPay:
             "invoiceId": invoice_id,
             "metadata": metadata,
         }
-        payload.update({name: extra[name] for name in EXTRA_FIELDS.get(kind, ())})
+        payload.update(extra)
         return json.dumps(payload).encode("utf-8")
-
-    @staticmethod
-    def _extra(invoice: FakeInvoice | None) -> dict[str, bool]:
-        if invoice is None:
-            return dict.fromkeys(("manuallyMarked", "overPaid", "partiallyPaid"), False)
-        due = invoice.due_coins
-        return {
-            "manuallyMarked": invoice.additional_status == "Marked",
-            "overPaid": invoice.paid > due,
-            "partiallyPaid": Decimal(0) < invoice.paid < due,
-        }
 
     def signature(self, body: bytes, secret: str | None = None) -> str:
         key = (self.webhook_secret if secret is None else secret).encode("utf-8")
@@ -309,13 +218,13 @@ class FakeBTCPay:
         (new deliveryId, the first one's originalDeliveryId).  `secret` signs
         with another secret, `signed=False` sends no signature, `body` replaces
         the body (signed as given)."""
-        first = _new_id()
+        first = new_id()
         bodies = [
             body
             or self.webhook_body(
                 kind,
                 invoice_id,
-                delivery_id=_new_id() if redelivery and n else first,
+                delivery_id=new_id() if redelivery and n else first,
                 original_id=first,
             )
             for n in range(times)
@@ -326,7 +235,7 @@ class FakeBTCPay:
             headers = {"Content-Type": "application/json", "User-Agent": "BTCPayServer"}
             if signed:
                 headers["BTCPay-Sig"] = self.signature(payload, secret)
-            sent_id = str(json.loads(payload).get("deliveryId", "")) if payload else ""
+            sent_id = _delivery_id(payload)
             start.wait(timeout=30)
             try:
                 with httpx.Client(timeout=30) as http:
@@ -371,14 +280,14 @@ class FakeBTCPay:
         except ValueError:
             return _error(400, "invalid-json", "The request body is not JSON")
         self.requests.append(("POST", request.url.path, body))
-        amount, problems = _invoice_amount(body)
+        amount, problems = invoice_amount(body)
         currency = body.get("currency") if isinstance(body, dict) else None
         if not isinstance(currency, str) or not currency:
             problems.append({"path": "currency", "message": "currency is required"})
         if problems or amount is None or not isinstance(currency, str):
             return JSONResponse(problems, status_code=422)
         invoice = FakeInvoice(
-            id=_new_id(),
+            id=new_id(),
             store_id=self.store_id,
             amount=amount,
             currency=currency.upper(),
@@ -425,28 +334,16 @@ class FakeBTCPay:
         return self.url or str(request.base_url).rstrip("/")
 
 
-def _can_mark_invalid(invoice: FakeInvoice) -> bool:
-    """BTCPay Server's rule for "Mark as invalid" (InvoiceState.CanMarkInvalid)."""
-    if invoice.status in ("New", "Processing", "Expired"):
-        return True
-    return invoice.status != "Invalid" and invoice.additional_status == "Marked"
+def _delivery_id(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    return str(data.get("deliveryId", "")) if isinstance(data, dict) else ""
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
-
-
-def _invoice_amount(body: Any) -> tuple[Decimal | None, list[dict[str, str]]]:
-    """The invoice amount of a create request (a decimal string, as the
-    gateway must send it), or the validation problems."""
-    value = body.get("amount") if isinstance(body, dict) else None
-    try:
-        amount = Decimal(value) if isinstance(value, str) else None
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        return None, [{"path": "amount", "message": "amount must be a positive decimal string"}]
-    return amount, []
 
 
 @contextlib.contextmanager

@@ -190,8 +190,8 @@ def test_ten_concurrent_copies_credit_once(
 
 @pytest.mark.parametrize(
     "spoil",
-    [{"secret": "not-the-webhook-secret"}, {"signed": False}],
-    ids=["wrong-secret", "unsigned"],
+    [{"secret": "not-the-webhook-secret"}, {"signed": False}, {"body": b"not json"}],
+    ids=["wrong-secret", "unsigned", "signed-garbage"],
 )
 def test_a_wrong_signature_is_refused_with_400_and_changes_nothing(
     db: Database, btcpay: FakeBTCPay, panel_url: str, hook: str, spoil: dict[str, Any]
