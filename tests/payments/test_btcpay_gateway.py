@@ -71,6 +71,7 @@ def test_create_payment_makes_an_invoice_with_the_deposit_id(fake: FakeBTCPay) -
     assert (method, path) == ("POST", f"/api/v1/stores/{fake.store_id}/invoices")
     assert body["amount"] == "10.50" and body["currency"] == "USD"
     assert body["metadata"]["orderId"] == "42" and body["metadata"]["reference"] == "D-000042"
+    assert body["metadata"]["createdBy"] == "smmpanel"
     assert body["checkout"]["redirectURL"] == "https://panel.example/funds/deposits/42"
 
 
@@ -291,6 +292,21 @@ def test_a_webhook_of_another_store_is_ignored(fake: FakeBTCPay) -> None:
     invoice_id = new_invoice(fake)
     fake.settle(invoice_id)
     assert webhook(fake, "InvoiceSettled", invoice_id, storeId="AnotherStore") == []
+
+
+def test_an_invoice_the_panel_did_not_make_names_no_deposit(fake: FakeBTCPay) -> None:
+    # Another plug-in's invoice in the same store, with an orderId of its own:
+    # found (or not) by its invoice id alone, never as deposit 42.
+    invoice_id = new_invoice(fake)
+    fake.invoice(invoice_id).metadata.pop("createdBy")
+    fake.settle(invoice_id)
+    [event] = webhook(fake, "InvoiceSettled", invoice_id)
+    assert (event.deposit_id, event.external_id) == (None, invoice_id)
+
+
+def test_an_event_type_that_is_not_a_string_is_no_event(fake: FakeBTCPay) -> None:
+    invoice_id = new_invoice(fake)
+    assert webhook(fake, "InvoiceSettled", invoice_id, type=["InvoiceSettled"]) == []
 
 
 def test_a_redelivery_keeps_the_original_delivery_id(fake: FakeBTCPay) -> None:

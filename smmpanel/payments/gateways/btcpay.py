@@ -63,6 +63,10 @@ SIGNATURE_HEADER = "btcpay-sig"
 SIGNATURE_PREFIX = "sha256="
 MAX_MESSAGE = 200  # of a server's error message repeated to the owner
 CENT = Decimal("0.01")
+# In every invoice's metadata: the panel made it.  Other invoices of the same
+# store (a shop plug-in's, the point of sale's) may have an orderId too, which
+# must not name a deposit by coincidence.
+MARKER = ("createdBy", "smmpanel")
 
 # Webhook types the panel acts on (each one makes it fetch the invoice); the
 # others (InvoiceCreated, InvoiceReceivedPayment, InvoicePaymentSettled...)
@@ -93,6 +97,7 @@ class BTCPayServer:
                 "orderId": str(deposit.id),
                 "reference": deposit.reference,
                 "itemDesc": deposit.description,
+                MARKER[0]: MARKER[1],
             },
             "checkout": {"redirectURL": deposit.return_url},
         }
@@ -115,12 +120,15 @@ class BTCPayServer:
         if not isinstance(delivery, dict):
             raise WebhookRefused("the body is not a JSON object")
         kind, invoice_id = delivery.get("type"), delivery.get("invoiceId")
-        if kind not in ACTED_ON or not isinstance(invoice_id, str) or not invoice_id:
+        if not isinstance(kind, str) or kind not in ACTED_ON:
+            return []
+        if not isinstance(invoice_id, str) or not invoice_id:
             return []
         # A webhook of another store signed with the same secret: not ours to act on.
-        if delivery.get("storeId") not in (None, config.get("store_id")):
+        if delivery.get("storeId") not in (None, config.get("store_id", "").strip()):
             return []
-        event_id = str(delivery.get("originalDeliveryId") or delivery.get("deliveryId") or "")
+        # Redeliveries of one event share the first delivery's id.
+        event_id = str(delivery.get("originalDeliveryId") or delivery.get("deliveryId") or "")[:200]
         event = _look_up(
             config,
             invoice_id,
@@ -253,7 +261,11 @@ def _amount(value: Any) -> Decimal | None:
 
 
 def _deposit_id(metadata: Any) -> int | None:
-    order_id = metadata.get("orderId") if isinstance(metadata, dict) else None
+    """The deposit an invoice names, when the panel made it (MARKER); else None,
+    and the deposit is found by the invoice id."""
+    if not isinstance(metadata, dict) or metadata.get(MARKER[0]) != MARKER[1]:
+        return None
+    order_id = metadata.get("orderId")
     text = str(order_id) if isinstance(order_id, str | int) else ""
     return int(text) if text.isdigit() and len(text) < 19 else None
 
