@@ -26,6 +26,7 @@ Like the provider simulator it imports nothing of the panel.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -87,6 +88,7 @@ class FakeBTCPay:
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, JSON body)
         self.deliveries: list[Delivery] = []
         self.outage = False  # True: every API call answers 503
+        self.delay = 0.0  # seconds every API call waits before answering
         self._lock = threading.Lock()
 
     def config(self) -> dict[str, str]:
@@ -263,6 +265,10 @@ class FakeBTCPay:
             ]
         )
 
+    async def _slow(self) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+
     def _refused(self, request: Request) -> Response | None:
         if self.outage:
             return _error(503, "service-unavailable", "The server is down for maintenance")
@@ -273,6 +279,7 @@ class FakeBTCPay:
         return None
 
     async def _create(self, request: Request) -> Response:
+        await self._slow()
         if (refused := self._refused(request)) is not None:
             return refused
         try:
@@ -300,6 +307,7 @@ class FakeBTCPay:
         return JSONResponse(invoice.data(self._base(request)))
 
     async def _get(self, request: Request) -> Response:
+        await self._slow()
         if (refused := self._refused(request)) is not None:
             return refused
         self.requests.append(("GET", request.url.path, None))
@@ -311,6 +319,7 @@ class FakeBTCPay:
         return JSONResponse(data)
 
     async def _methods(self, request: Request) -> Response:
+        await self._slow()
         if (refused := self._refused(request)) is not None:
             return refused
         self.requests.append(("GET", request.url.path, None))

@@ -18,6 +18,7 @@ from smmpanel.payments.gateway import (
     GatewayUnavailable,
     WebhookRefused,
 )
+from smmpanel.payments.gateways import btcpay as btcpay_gateway
 from smmpanel.payments.gateways.btcpay import BTCPayServer, paid_amount, sign
 from smmpanel.paysim.btcpay_fake import FakeBTCPay, running_fake_btcpay
 
@@ -118,6 +119,16 @@ def test_an_outage_is_unavailable(fake: FakeBTCPay) -> None:
             GATEWAY.create_payment(deposit(), fake.config())
     finally:
         fake.outage = False
+
+
+def test_a_slow_server_is_unavailable(fake: FakeBTCPay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(btcpay_gateway, "TIMEOUT_SECONDS", 0.2)
+    fake.delay = 1.0
+    try:
+        with pytest.raises(GatewayUnavailable, match="did not answer in time"):
+            GATEWAY.fetch_payment(deposit(external_id="abc"), fake.config())
+    finally:
+        fake.delay = 0.0
 
 
 def test_a_private_url_is_refused_unless_allowed(
