@@ -15,7 +15,7 @@ from smmpanel.payments.bonus import BonusRule
 from smmpanel.payments.errors import InvalidGatewaySetting, PaymentsError
 from smmpanel.payments.models import Deposit, DepositEvent, PaymentGateway
 from smmpanel.payments.registry import installed_gateways
-from smmpanel.payments.setup import load_setup
+from smmpanel.payments.setup import GatewaySetup, load_setup, missing_settings, stored_settings
 from smmpanel.payments.states import DepositState
 from smmpanel.timeutil import as_utc
 
@@ -44,9 +44,8 @@ def offered_gateways(session: Session, settings: Settings | None = None) -> list
         gateway = installed.get(code)
         if gateway is None or (gateway.demo_only and not settings.demo_payments):
             continue
-        try:
-            setup = load_setup(session, code)
-        except (PaymentsError, InvalidGatewaySetting):
+        setup = _setup_or_none(session, code)
+        if setup is None:
             continue
         offered.append(
             OfferedGateway(
@@ -201,3 +200,67 @@ def _event_row(event: DepositEvent) -> DepositEventRow:
         gateway_event_id=event.gateway_event_id,
         note=event.note,
     )
+
+
+@dataclass(frozen=True)
+class GatewayRow:
+    """A gateway for the owner: installed or set up (or both).  `settings`
+    shows each of the gateway's own fields, a secret one as "set"/"not set"."""
+
+    code: str
+    title: str
+    installed: bool
+    demo_only: bool
+    manual: bool
+    enabled: bool
+    currency: str
+    min_amount: Decimal
+    max_amount: Decimal
+    bonus: tuple[BonusRule, ...]
+    settings: dict[str, str]
+    missing: list[str]
+
+
+def list_gateways(session: Session) -> list[GatewayRow]:
+    """Every installed gateway and every one set up, by code (secrets never revealed)."""
+    installed = installed_gateways()
+    configured = set(session.scalars(select(PaymentGateway.code)))
+    rows = []
+    for code in sorted(set(installed) | configured):
+        gateway = installed.get(code)
+        stored = stored_settings(session, code)
+        fields = () if gateway is None else gateway.fields
+        shown = {
+            f.name: ("set" if stored.get(f.name) else "not set")
+            if f.secret
+            else stored.get(f.name, f.default)
+            for f in fields
+        }
+        setup = _setup_or_none(session, code)
+        rows.append(
+            GatewayRow(
+                code=code,
+                title=(setup.title if setup and setup.title else None)
+                or (gateway.title if gateway is not None else code),
+                installed=gateway is not None,
+                demo_only=bool(gateway is not None and gateway.demo_only),
+                manual=bool(gateway is not None and gateway.manual),
+                enabled=bool(setup and setup.enabled),
+                currency=setup.currency if setup else "",
+                min_amount=setup.min_amount if setup else Decimal(0),
+                max_amount=setup.max_amount if setup else Decimal(0),
+                bonus=setup.bonus if setup else (),
+                settings=shown,
+                missing=missing_settings(code, stored),
+            )
+        )
+    return rows
+
+
+def _setup_or_none(session: Session, code: str) -> GatewaySetup | None:
+    """The setup without its secrets (a list needs none); a bad stored value
+    shows as no setup rather than failing the whole list."""
+    try:
+        return load_setup(session, code, reveal=False)
+    except (PaymentsError, ArithmeticError, ValueError):
+        return None

@@ -69,11 +69,26 @@ def gateway_fields(code: str) -> tuple[SettingField, ...]:
     return () if gateway is None else tuple(gateway.fields)
 
 
-def load_setup(session: Session, code: str) -> GatewaySetup:
+def load_setup(session: Session, code: str, *, reveal: bool = True) -> GatewaySetup:
     """The gateway's setup; a gateway the owner never set up is disabled, with
-    the defaults."""
+    the defaults.  `reveal=False` leaves `config` empty (no secret decrypted:
+    for lists)."""
     row = session.get(PaymentGateway, code)
     stored = _stored(row)
+    return GatewaySetup(
+        code=code,
+        enabled=bool(row and row.enabled),
+        currency=stored.get("currency") or get_setting(session, "base_currency"),
+        min_amount=Decimal(stored.get("min", "1")),
+        max_amount=Decimal(stored.get("max", "10000")),
+        bonus=parse_bonus_rules(stored.get("bonus", "")),
+        title=stored.get("title", ""),
+        config=_config(code, stored) if reveal else {},
+    )
+
+
+def _config(code: str, stored: Mapping[str, str]) -> dict[str, str]:
+    """The gateway's own settings, secrets decrypted, defaults filled in."""
     secret = {f.name for f in gateway_fields(code) if f.secret}
     config = {
         name: reveal_secret(value) if name in secret else value
@@ -83,16 +98,7 @@ def load_setup(session: Session, code: str) -> GatewaySetup:
     for own in gateway_fields(code):
         if own.default and own.name not in config:
             config[own.name] = own.default
-    return GatewaySetup(
-        code=code,
-        enabled=bool(row and row.enabled),
-        currency=stored.get("currency") or get_setting(session, "base_currency"),
-        min_amount=Decimal(stored.get("min", "1")),
-        max_amount=Decimal(stored.get("max", "10000")),
-        bonus=parse_bonus_rules(stored.get("bonus", "")),
-        title=stored.get("title", ""),
-        config=config,
-    )
+    return config
 
 
 def stored_settings(session: Session, code: str) -> dict[str, str]:
