@@ -101,7 +101,7 @@ def gateway_titles(session: Session, codes: set[str]) -> dict[str, str]:
     for code in codes:
         gateway = installed.get(code)
         try:
-            owned = load_setup(session, code).title
+            owned = load_setup(session, code, reveal=False).title
         except DomainError:  # a setting stored before a rule changed: the default
             owned = ""
         titles[code] = owned or (gateway.title if gateway is not None else code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -112,12 +113,35 @@ async def funds(request: Request) -> Response:
             "newest_link": f"/funds{suffix}",
             "older_link": f"/funds?{urlencode(query | {'before': rows[-1].id})}" if more else None,
             "paged": before is not None,
+            "deposit_causes": {
+                row.id: made for row in rows if (made := deposit_cause(row)) is not None
+            },
+            "deposit_words": DEPOSIT_WORDS,
         },
     )
 
 
+# The causes of the entries a deposit makes (ledger/causes.py): its credit, its
+# bonus and the debit of its reversal.
+DEPOSIT_CAUSE = re.compile(r"(deposit|bonus:deposit|reversal:deposit):(\d{1,10})")
+DEPOSIT_WORDS = {
+    "deposit": "Deposit",
+    "bonus:deposit": "Bonus on deposit",
+    "reversal:deposit": "Reversal of deposit",
+}
+
+
+def deposit_cause(row: LedgerRow) -> tuple[str, int] | None:
+    """(what, deposit id) for an entry a deposit made, else None."""
+    found = DEPOSIT_CAUSE.fullmatch(row.cause or "")
+    return (found[1], int(found[2])) if found else None
+
+
 def cause_words(row: LedgerRow) -> str:
     """An entry's cause in (English) words, for the CSV."""
+    made = deposit_cause(row)
+    if made is not None:
+        return f"{DEPOSIT_WORDS[made[0]].lower()} {made[1]}"
     if row.kind == "topup":
         return "top-up by the panel owner"
     if row.kind == "adjustment":
