@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from smmpanel.accounts.models import Account
 from smmpanel.audit.models import Actor
-from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.ledger.funding import fund_account
 from smmpanel.ledger.models import LedgerEntry
@@ -25,6 +24,7 @@ from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.paysim.btcpay_fake import FakeBTCPay, running_fake_btcpay
 from smmpanel.server import serve_in_thread, site_app
 from tests.factories import make_customer
+from tests.web.conftest import Browser, web_settings
 
 ALICE = Actor("web", "alice")
 OWNER = Actor("cli", "root")
@@ -44,8 +44,7 @@ def panel_url(db: Database, btcpay: FakeBTCPay) -> Iterator[str]:
     values = {**btcpay.config(), "currency": "USD", "bonus": "100:5"}
     configure_gateway(db, code="btcpay", values=values, actor=OWNER)
     enable_gateway(db, code="btcpay", actor=OWNER)
-    settings = Settings().model_copy(update={"web_https_only": False})
-    with serve_in_thread(site_app(db, settings)) as url:
+    with serve_in_thread(site_app(db, web_settings())) as url:
         yield url
 
 
@@ -300,4 +299,36 @@ def test_reconciliation_credits_a_payment_whose_webhook_was_lost(
     assert codes(btcpay.deliver(hook, "InvoiceSettled", invoice_id)) == [200]
     assert balance(db, alice.id) == Decimal("12.34")
     assert entries(db, alice.id) == [("topup", f"deposit:{deposit_id}", 1_234_000)]
+    assert find_balance_mismatches(db) == []
+
+
+def test_a_customer_pays_through_btcpay_from_the_add_funds_page(
+    db: Database, btcpay: FakeBTCPay, panel_url: str, hook: str
+) -> None:
+    browser = Browser(panel_url)
+    try:
+        assert browser.sign_up("carol").status_code == 303
+        offer = browser.get("/funds/add").text
+        assert 'data-gateway="btcpay"' in offer and "Bitcoin (BTCPay Server)" in offer
+        answer = browser.submit("/funds/add", {"amount": "50", "gateway": "btcpay"})
+        assert answer.status_code == 303
+        page_path = answer.headers["location"]
+        deposit_id = int(page_path.rsplit("/", 1)[1])
+        invoice_id = btcpay.last_invoice_id()
+        # The deposit's page sends the customer on to BTCPay's checkout; the
+        # invoice brings them back to that page, which only shows the state.
+        page = browser.get(page_path).text
+        assert f'href="{btcpay.url}/i/{invoice_id}"' in page
+        assert 'data-state="pending"' in page
+        assert btcpay.invoice(invoice_id).checkout["redirectURL"] == f"{panel_url}{page_path}"
+        btcpay.settle(invoice_id)
+        assert 'data-state="pending"' in browser.get(page_path).text  # no webhook yet
+        assert codes(btcpay.deliver(hook, "InvoiceSettled", invoice_id)) == [200]
+        assert 'data-state="paid"' in browser.get(page_path).text
+    finally:
+        browser.close()
+    assert read_deposit(db, deposit_id).state == "paid"
+    with db.read() as session:
+        carol = session.scalars(select(Account).where(Account.username == "carol")).one()
+        assert carol.balance == 50 * UNIT
     assert find_balance_mismatches(db) == []
