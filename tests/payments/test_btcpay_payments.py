@@ -5,24 +5,27 @@ HTTP to the panel's /payments/webhook/btcpay, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from smmpanel.accounts.models import Account
 from smmpanel.audit.models import Actor
+from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.ledger.funding import fund_account
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.panel.models import Alert
 from smmpanel.payments.models import Deposit, DepositEvent
-from smmpanel.payments.service import check_deposit, start_deposit
+from smmpanel.payments.service import check_deposit, check_pending_deposits, start_deposit
 from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.paysim.btcpay_fake import FakeBTCPay, running_fake_btcpay
 from smmpanel.server import serve_in_thread, site_app
+from smmpanel.timeutil import utcnow
 from tests.factories import make_customer
 from tests.web.conftest import Browser, web_settings
 
@@ -299,6 +302,31 @@ def test_reconciliation_credits_a_payment_whose_webhook_was_lost(
     assert codes(btcpay.deliver(hook, "InvoiceSettled", invoice_id)) == [200]
     assert balance(db, alice.id) == Decimal("12.34")
     assert entries(db, alice.id) == [("topup", f"deposit:{deposit_id}", 1_234_000)]
+    assert find_balance_mismatches(db) == []
+
+
+def test_the_reconciliation_job_asks_btcpay_about_deposits_left_pending(
+    db: Database, btcpay: FakeBTCPay, panel_url: str
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    (settled, settled_invoice), (expired, expired_invoice), (fresh, fresh_invoice) = (
+        start(db, panel_url, alice.id, amount) for amount in ("11", "22", "33")
+    )
+    btcpay.settle(settled_invoice)
+    btcpay.expire(expired_invoice)
+    btcpay.settle(fresh_invoice)
+    then = utcnow() - timedelta(minutes=20)
+    with db.write() as session:
+        session.execute(
+            update(Deposit)
+            .where(Deposit.id.in_([settled, expired]))
+            .values(created_at=then, updated_at=then)
+        )
+    settings = Settings(deposit_check_after_minutes=15, public_url=panel_url)
+    assert check_pending_deposits(db, settings) == 2
+    states = [read_deposit(db, deposit_id).state for deposit_id in (settled, expired, fresh)]
+    assert states == ["paid", "expired", "pending"]  # the fresh one waits for its webhook
+    assert balance(db, alice.id) == Decimal("11")
     assert find_balance_mismatches(db) == []
 
 
