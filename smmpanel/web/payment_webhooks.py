@@ -8,7 +8,8 @@ and answers JSON only.  The status codes are what gateways act on:
   recorded and changed nothing, and sending it again would not either);
 - 400: refused (wrong signature, unreadable body): nothing changed, and the same
   webhook sent again will be refused again;
-- 404: no such gateway, or not enabled;
+- 404: no such gateway installed, or never set up (a disabled one still takes
+  webhooks, so payments already started are credited);
 - 413: a body over 256 KB (no gateway sends one);
 - 503 with Retry-After: the gateway or the database could not be reached, or
   something unexpected failed; nothing was committed, or what was is safe to
