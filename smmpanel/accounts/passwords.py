@@ -230,9 +230,10 @@ def issue_reset_token(
     token = new_token(32)
     with db.write() as session:
         account = account_by_username(session, username)
-        expires = utcnow() + ttl
         session.add(
-            PasswordReset(account_id=account.id, token_hash=token_digest(token), expires_at=expires)
+            PasswordReset(
+                account_id=account.id, token_hash=token_digest(token), expires_at=utcnow() + ttl
+            )
         )
         if actor is not None:
             record_audit(
@@ -240,7 +241,8 @@ def issue_reset_token(
                 actor=actor,
                 action=AuditAction.RESET_LINK_ISSUED,
                 subject=account_subject(account.id),
-                after={"expires_at": expires.isoformat(timespec="seconds")},
+                # How long it works (from the row's time), never the token itself.
+                after={"valid_seconds": int(ttl.total_seconds())},
             )
     return token
 

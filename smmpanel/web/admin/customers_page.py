@@ -37,7 +37,7 @@ async def customer_page(
     """The customer of the path with its forms (`forms`: the one posted, with
     its errors) and, on the answer to a post, a key or link shown this once."""
     account_id = account_id_of(request)
-    ledger_before = page_id(request.query_params.get("ledger_before"), "ledger")
+    ledger_before = page_id(request.query_params.get("ledger_before"))
     view = await run_in_threadpool(
         load_customer,
         admin_context(request).db,

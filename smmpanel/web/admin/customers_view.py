@@ -36,12 +36,12 @@ class CustomerView:
     currencies: list[str]
 
 
-def page_id(text: str | None, what: str) -> int | None:
+def page_id(text: str | None) -> int | None:
     """An id from the query string (None when absent); anything else is a 400."""
     if not text:
         return None
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID + 1:
-        raise HTTPException(400, f"Not a page of the {what}.")
+        raise HTTPException(400, "Not a page of this list.")
     return int(text)
 
 

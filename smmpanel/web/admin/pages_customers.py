@@ -26,8 +26,8 @@ async def customers(request: Request) -> Response:
     require_staff(request, Permission.VIEW_CUSTOMERS)
     params = request.query_params
     text = params.get("q", "")[:MAX_SEARCH].strip()
-    before = page_id(params.get("before"), "list")
-    after = page_id(params.get("after"), "list")
+    before = page_id(params.get("before"))
+    after = page_id(params.get("after"))
     db = admin_context(request).db
     found = await run_in_threadpool(search_accounts, db, text=text, before=before, after=after)
     counts = await run_in_threadpool(order_counts_for, db, [row.id for row in found.rows])
