@@ -10,6 +10,8 @@ never put in a URL, a cookie or a log."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -33,7 +35,6 @@ from smmpanel.web.admin.access import admin_context, require_staff
 from smmpanel.web.admin.customers_page import customer_page
 from smmpanel.web.admin.customers_view import account_id_of
 from smmpanel.web.admin.forms_customers import (
-    ButtonForm,
     CurrencyForm,
     FundForm,
     RateForm,
@@ -128,13 +129,7 @@ async def status(request: Request) -> Response:
     if chosen not in (ACTIVE, SUSPENDED):
         raise HTTPException(404, "No such status.")
     staff, card = await _target(request, Permission.CHANGE_CUSTOMERS)
-    await run_in_threadpool(
-        set_account_options,
-        admin_context(request).db,
-        username=card.username,
-        status=chosen,
-        actor=staff.actor,
-    )
+    await _options(request, card, status=chosen, actor=staff.actor)
     return _done(card, chosen)
 
 
@@ -145,14 +140,21 @@ async def extended(request: Request) -> Response:
     if chosen not in ("on", "off"):
         raise HTTPException(404, "No such choice.")
     staff, card = await _target(request, Permission.CHANGE_CUSTOMERS)
-    await run_in_threadpool(
-        set_account_options,
-        admin_context(request).db,
-        username=card.username,
-        extended_fields=chosen == "on",
-        actor=staff.actor,
-    )
+    await _options(request, card, extended_fields=chosen == "on", actor=staff.actor)
     return _done(card, f"extended-{chosen}")
+
+
+async def _options(request: Request, card: CustomerCard, **options: Any) -> None:
+    """`set_account_options` for a button, which has no form to show a refusal
+    beside: it answers 400 with the reason (an account renamed or gone meanwhile)."""
+    try:
+        await run_in_threadpool(
+            partial(
+                set_account_options, admin_context(request).db, username=card.username, **options
+            )
+        )
+    except DomainError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 @csrf_protected
@@ -181,7 +183,6 @@ async def currency(request: Request) -> Response:
 async def rotate_key(request: Request) -> Response:
     """Revoke the customer's keys and show the new one on this answer only."""
     staff, card = await _target(request, Permission.CHANGE_CUSTOMERS)
-    await ButtonForm.from_formdata(request)  # the CSRF check is done; nothing else is posted
     key = await run_in_threadpool(
         rotate_api_key, admin_context(request).db, username=card.username, actor=staff.actor
     )

@@ -20,6 +20,7 @@ from smmpanel.web.admin.forms_customers import (
     ResetLinkForm,
 )
 from smmpanel.web.forms import Form
+from smmpanel.web.forms_account import SUBJECT_LABELS
 
 # What a finished action says on the page it redirects to (?done=...).
 DONE = frozenset(
@@ -63,6 +64,7 @@ async def customer_page(
         "done_keys": DONE,
         "shown_once": shown_once or {},
         "ledger_before": ledger_before,
+        "subjects": SUBJECT_LABELS,
     }
     response = admin_page(request, "admin/customer.html", context, status_code=status_code)
     if shown_once:
