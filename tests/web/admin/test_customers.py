@@ -318,3 +318,17 @@ def test_a_customer_session_opens_no_customer_page(db: Database, browser_factory
     for path in ("/admin/customers", "/admin/customers/1"):
         answer = customer.get(path)
         assert (answer.status_code, answer.headers["location"]) == (303, "/admin/login")
+
+
+def test_the_list_pages_keep_the_search(db: Database, browser_factory: Any) -> None:
+    ids = [create_account(db, username=f"user{n}").id for n in range(52)]
+    create_account(db, username="other")
+    admin = staff_browser(db, browser_factory, role="support")
+    first = admin.get("/admin/customers", params={"q": "user"}).text
+    assert len(re.findall(r'data-customer="', first)) == 50 and 'id="newer"' not in first
+    older = re.search(r'href="([^"]+)" id="older"', first)
+    assert older is not None
+    assert older.group(1) == f"/admin/customers?q=user&amp;before={ids[2]}"
+    second = admin.get(older.group(1).replace("&amp;", "&")).text
+    assert [int(i) for i in re.findall(r'data-customer="(\d+)"', second)] == [ids[1], ids[0]]
+    assert 'id="older"' not in second and f"q=user&amp;after={ids[1]}" in second
