@@ -1,5 +1,5 @@
 """What the admin's customer page shows, read from each context's own queries
-(accounts, orders, ledger, tickets, catalog, audit) in one go."""
+(accounts, orders, ledger, deposits, tickets, catalog, audit) in one go."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from smmpanel.catalog.custom_rates import CustomRate, account_custom_rates
 from smmpanel.db import Database
 from smmpanel.ledger.queries import LedgerRow, account_ledger
 from smmpanel.orders.listing import OrderRow, list_account_orders
+from smmpanel.payments.queries import DepositRow, account_deposits
 from smmpanel.support.queries import TicketSummary, customer_tickets
 
 RECENT_ORDERS = 20
 LEDGER_PAGE = 25
 TICKETS = 20
+DEPOSITS = 20
 AUDIT_ROWS = 30
 
 
@@ -31,6 +33,7 @@ class CustomerView:
     ledger: list[LedgerRow]
     ledger_older: int | None  # the id to page the ledger from, when older entries follow
     tickets: list[TicketSummary]
+    deposits: list[DepositRow]
     audit: list[AuditRow]
     rates: list[CustomRate]
     currencies: list[str]
@@ -61,6 +64,8 @@ def load_customer(
     if card is None:
         return None
     orders = list_account_orders(db, account_id=account_id, limit=RECENT_ORDERS)
+    with db.read() as session:
+        deposits = account_deposits(session, account_id=account_id, limit=DEPOSITS)
     entries = account_ledger(
         db, account_id=account_id, before_id=ledger_before, limit=LEDGER_PAGE + 1
     )
@@ -71,6 +76,7 @@ def load_customer(
         ledger=entries[:LEDGER_PAGE],
         ledger_older=entries[LEDGER_PAGE - 1].id if len(entries) > LEDGER_PAGE else None,
         tickets=customer_tickets(db, account_id=account_id, limit=TICKETS),
+        deposits=deposits,
         audit=list_audit(db, subjects=[account_subject(account_id)], limit=AUDIT_ROWS),
         rates=account_custom_rates(db, account_id=account_id),
         currencies=currency_codes(db),

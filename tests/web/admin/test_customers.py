@@ -16,11 +16,13 @@ from smmpanel.accounts.models import Account
 from smmpanel.accounts.passwords import reset_target
 from smmpanel.accounts.queries import authenticate
 from smmpanel.accounts.service import create_account, set_currency_rate
-from smmpanel.audit.models import AuditEntry
+from smmpanel.audit.models import Actor, AuditEntry
 from smmpanel.catalog.models import AccountServiceRate
 from smmpanel.db import Database
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.orders.service import place_order
+from smmpanel.payments.service import start_deposit
+from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.support.service import open_ticket
 from tests.factories import make_customer, make_service
 from tests.web.admin_helpers import staff_browser
@@ -111,6 +113,29 @@ def test_the_customer_page_shows_the_account(db: Database, browser_factory: Any)
     assert admin.get(PAGE.format(999_999)).status_code == 404
     assert admin.get(PAGE.format(10**12)).status_code == 404
     assert admin.get(PAGE.format(alice.id), params={"ledger_before": "-1"}).status_code == 400
+
+
+def test_the_customer_page_lists_deposits(db: Database, browser_factory: Any) -> None:
+    alice = make_customer(db, balance="0")
+    configure_gateway(db, code="manual", values={"instructions": "IBAN X"}, actor=Actor.system())
+    enable_gateway(db, code="manual", actor=Actor.system())
+    started = start_deposit(
+        db,
+        account_id=alice.id,
+        gateway="manual",
+        amount="12",
+        panel_url="https://panel.example",
+        actor=Actor("web", "alice"),
+    )
+    admin = staff_browser(db, browser_factory, role="support")
+    row = re.search(
+        rf'<tr data-deposit="{started.deposit_id}">(.*?)</tr>',
+        admin.get(PAGE.format(alice.id)).text,
+        re.S,
+    )
+    assert row is not None
+    assert started.reference in row[1] and "12.00000 USD" in row[1]
+    assert "Awaiting payment" in row[1]
 
 
 def test_fund_and_deduct(db: Database, browser_factory: Any) -> None:
