@@ -102,7 +102,8 @@ async def catalog_page(
 
 async def list_context(request: Request, bulk_form: BulkForm | None = None) -> dict[str, object]:
     """What admin/catalog_list.html (the list and its bulk form) needs."""
+    found = await listing(request)
     return {
-        "listing": await listing(request),
-        "bulk_form": bulk_form or await BulkForm.from_formdata(request),
+        "listing": found,
+        "bulk_form": bulk_form or await BulkForm.from_formdata(request, categories=found.names),
     }

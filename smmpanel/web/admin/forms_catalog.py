@@ -60,7 +60,7 @@ class ServiceForm(Form):
 
     name = StringField("Name of the service", [DataRequired(), _NAME])
     type = SelectField("Type", choices=list(TYPE_NAMES))
-    category = SelectField("Category", choices=[])
+    category = SelectField("Category", choices=[], default="")
     rate = StringField(
         "Rate per 1000",
         [DataRequired(), Length(max=32), _exact_rate],
@@ -116,9 +116,14 @@ class BulkForm(Form):
     service = SelectMultipleField(coerce=int, validate_choice=False)
     action = SelectField(
         "With the selected services",
-        choices=[("enable", "enable"), ("disable", "disable"), ("move", "move")],
+        choices=["enable", "disable", "move"],
     )
-    category = SelectField("Category", choices=[], validate_choice=False)
+    category = SelectField("Category", choices=[], default="")
+
+    def __init__(self, *args: Any, categories: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only categories that exist: a bulk move never makes a new one.
+        self.category.choices = ["", *categories]
 
     def validate_service(self, field: Field) -> None:
         ids = field.data or []
@@ -144,9 +149,9 @@ class MappingForm(Form):
 class MoveForm(Form):
     """An arrow: up or down (the CSRF token comes with it)."""
 
-    direction = SelectField(choices=[("up", "up"), ("down", "down")])
+    direction = SelectField(choices=["up", "down"])
 
 
 class ProviderChoiceForm(Form):
     provider = StringField([DataRequired(), Length(max=64)])
-    direction = SelectField(choices=[("up", "up"), ("down", "down"), ("", "")], default="")
+    direction = SelectField(choices=["up", "down", ""], default="")

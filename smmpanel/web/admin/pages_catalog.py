@@ -13,6 +13,7 @@ from smmpanel.catalog.bulk import update_services
 from smmpanel.errors import DomainError
 from smmpanel.web.admin import catalog_categories, catalog_mapping, catalog_services
 from smmpanel.web.admin.catalog_common import CATALOG, catalog_db, catalog_page, catalog_staff
+from smmpanel.web.admin.catalog_services import category_names
 from smmpanel.web.admin.forms_catalog import BulkForm
 from smmpanel.web.guard import csrf_protected
 from smmpanel.web.pages import redirect, show_refusal
@@ -32,7 +33,7 @@ BULK_CHANGES: dict[str, dict[str, object]] = {
 @csrf_protected
 async def bulk(request: Request) -> Response:
     staff = catalog_staff(request)
-    form = await BulkForm.from_formdata(request)
+    form = await BulkForm.from_formdata(request, categories=await category_names(request))
     if await form.validate_on_submit():
         action = form.action.data or ""
         changes = BULK_CHANGES.get(action) or {"category": (form.category.data or "").strip()}
