@@ -45,7 +45,7 @@ def test_the_list_shows_categories_in_order_with_their_services(
     assert f'formaction="/admin/catalog/services/{views}/enabled"' in text
     assert 'href="/admin/providers"' in text
     russian = browser.get(CATALOG, headers={"accept-language": "ru"}).text
-    assert "Новая услуга" in russian and "С выбранными услугами" in russian
+    assert "Новая услуга" in russian and "Применить к выбранным" in russian
 
 
 def test_create_rename_and_translate_a_category(db: Database, browser_factory: Any) -> None:

@@ -103,11 +103,26 @@ def test_edit_every_field_of_a_service(db: Database, browser_factory: Any) -> No
     # Saved again unchanged: nothing new in the trail.
     page = browser.get(f"{path}?done=saved").text
     assert "Service saved." in page and 'value="999999.99999"' in page
-    assert browser.submit(path, service_fields(
-        name="Likes HQ", type="Package", category="TikTok", rate="999999.99999",
-        min_quantity="1", max_quantity="1", refill="y", refill_days="3650", cancel="y",
-        link_required="", enabled="", description="",
-    )).status_code == 303
+    assert (
+        browser.submit(
+            path,
+            service_fields(
+                name="Likes HQ",
+                type="Package",
+                category="TikTok",
+                rate="999999.99999",
+                min_quantity="1",
+                max_quantity="1",
+                refill="y",
+                refill_days="3650",
+                cancel="y",
+                link_required="",
+                enabled="",
+                description="",
+            ),
+        ).status_code
+        == 303
+    )
     assert len(audit(db, "service_changed")) == 1
 
 
@@ -180,9 +195,13 @@ def test_map_providers_reorder_and_remove(db: Database, browser_factory: Any) ->
     assert audit(db, "service_unmapped")[0][:2] == ("staff:mia", f"service:{service_id}")
     missing = browser.submit(path + "/sources/remove", {"provider": "gamma"}, page=path)
     assert missing.status_code == 404
-    unknown = browser.submit(path + "/sources", {"provider": "zeta", "upstream_service": "1"}, page=path)
+    unknown = browser.submit(
+        path + "/sources", {"provider": "zeta", "upstream_service": "1"}, page=path
+    )
     assert unknown.status_code == 400 and "Not a valid choice" in unknown.text
-    blank = browser.submit(path + "/sources", {"provider": "alpha", "upstream_service": " "}, page=path)
+    blank = browser.submit(
+        path + "/sources", {"provider": "alpha", "upstream_service": " "}, page=path
+    )
     assert blank.status_code == 400
 
 
