@@ -72,7 +72,7 @@ def path_id(request: Request, name: str) -> int:
     """An id from the path; one no row can have is a 404 (never a database error)."""
     value = request.path_params[name]
     if not isinstance(value, int) or not 1 <= value <= MAX_SERVICE_ID:
-        raise HTTPException(404, "No such item.")
+        raise HTTPException(404, "No such item in the catalog.")
     return value
 
 

@@ -63,7 +63,7 @@ async def remove(request: Request) -> Response:
     service = await service_view(request)
     form = await ProviderChoiceForm.from_formdata(request)
     if not await form.validate_on_submit():
-        raise HTTPException(400, "Choose a provider.")
+        raise HTTPException(400, "Choose a provider of the service.")
     try:
         removed = await run_in_threadpool(
             unmap_service,

@@ -63,7 +63,7 @@ async def service_view(request: Request) -> ServiceView:
         _find_service, catalog_db(request), path_id(request, "service_id")
     )
     if found is None:
-        raise HTTPException(404, "No such service.")
+        raise HTTPException(404, "No such service in the catalog.")
     return found
 
 
@@ -204,7 +204,7 @@ async def enabled(request: Request) -> Response:
     service_id = path_id(request, "service_id")
     wanted = (await request.form()).get("enabled")
     if wanted not in ("on", "off"):
-        raise HTTPException(400, "Enable or disable: on or off.")
+        raise HTTPException(400, "Show or hide a service: on or off.")
     try:
         await run_in_threadpool(
             update_service,
@@ -214,7 +214,7 @@ async def enabled(request: Request) -> Response:
             actor=staff.actor,
         )
     except ServiceNotFound:
-        raise HTTPException(404, "No such service.") from None
+        raise HTTPException(404, "No such service in the catalog.") from None
     done = "enabled" if wanted == "on" else "disabled"
     return redirect(f"{CATALOG}?done={done}#service-{service_id}")
 

@@ -96,6 +96,8 @@ def test_move_categories_with_plain_posts_and_htmx(db: Database, browser_factory
     assert partial.text.lstrip().startswith('<form method="post" action="/admin/catalog/services/')
     assert "<html" not in partial.text  # only the list, swapped in place
     assert category_order(db) == ["B", "C", "A"]
+    assert 'aria-label="Select service 1" checked>' in partial.text  # the tick is kept
+    assert 'aria-label="Select service 2">' in partial.text
     text = partial.text
     assert text.index("B service") < text.index("C service") < text.index("A service")
     # The first category cannot go further up: nothing changes.
