@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from smmpanel.catalog.categories import list_categories
-from smmpanel.catalog.errors import ServiceNotFound
+from smmpanel.catalog.errors import ServiceNotFound, UnknownServiceType
 from smmpanel.catalog.queries import ServiceView, list_services
 from smmpanel.catalog.service import ServiceSpec, create_service, update_service
 from smmpanel.catalog.translations import set_service_translation
-from smmpanel.catalog.types import SERVICE_TYPES
+from smmpanel.catalog.types import SERVICE_TYPES, ServiceType, service_type
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_rate
@@ -47,6 +47,21 @@ FIELDS = (
     "enabled",
     "description",
 )
+
+
+def type_of(name: object) -> ServiceType | None:
+    """The type of that name, for the hint under the type (None: unknown)."""
+    try:
+        return service_type(str(name or ""))
+    except UnknownServiceType:
+        return None
+
+
+async def type_hint(request: Request) -> Response:
+    """What a type takes: htmx asks when the form's type changes."""
+    catalog_staff(request)
+    kind = type_of(request.query_params.get("type", "")[:64])
+    return admin_page(request, "admin/catalog_type_hint.html", {"kind": kind})
 
 
 def service_path(service_id: int) -> str:
@@ -105,7 +120,7 @@ async def new(request: Request) -> Response:
     return admin_page(
         request,
         "admin/catalog_service_new.html",
-        {"form": form, "types": SERVICE_TYPES},
+        {"form": form, "types": SERVICE_TYPES, "type_of": type_of},
         status_code=status,
     )
 
@@ -144,6 +159,7 @@ async def service_page(
             or await MappingForm.from_formdata(request, providers=providers),
             "sources": sources.get(service.id, []),
             "types": SERVICE_TYPES,
+            "type_of": type_of,
             "done": request.query_params.get("done", ""),
         },
         status_code=status_code,
@@ -222,6 +238,7 @@ async def enabled(request: Request) -> Response:
 def routes() -> list[Route]:
     both = ["GET", "POST"]
     return [
+        Route("/catalog/types", type_hint),
         Route("/catalog/services/new", new, methods=both),
         Route("/catalog/services/{service_id:int}", edit, methods=both),
         Route("/catalog/services/{service_id:int}/translations", translations, methods=["POST"]),

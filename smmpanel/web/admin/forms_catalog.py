@@ -27,7 +27,7 @@ from wtforms.validators import (
 from smmpanel.catalog.bulk import MAX_BULK
 from smmpanel.catalog.service import MAX_QUANTITY, MAX_REFILL_DAYS, MAX_SERVICE_ID
 from smmpanel.catalog.translations import MAX_DESCRIPTION
-from smmpanel.catalog.types import TYPE_NAMES, service_type
+from smmpanel.catalog.types import DEFAULT, TYPE_NAMES, service_type
 from smmpanel.money import MoneyError, parse_rate
 from smmpanel.web.forms import Form
 from smmpanel.web.i18n import gettext_
@@ -59,7 +59,18 @@ class ServiceForm(Form):
     exist (new ones are made with the category form)."""
 
     name = StringField("Name of the service", [DataRequired(), _NAME])
-    type = SelectField("Type", choices=list(TYPE_NAMES))
+    # Changing the type shows what it takes (admin/catalog_type_hint.html).
+    type = SelectField(
+        "Type",
+        choices=list(TYPE_NAMES),
+        default=DEFAULT,
+        render_kw={
+            "hx-get": "/admin/catalog/types",
+            "hx-target": "#type-hint",
+            "hx-swap": "outerHTML",
+            "hx-trigger": "change",
+        },
+    )
     category = SelectField("Category", choices=[], default="")
     rate = StringField(
         "Rate per 1000",

@@ -58,6 +58,9 @@ def test_arrows_with_htmx_and_without_javascript(
     page.goto(f"/admin/catalog/services/{ids[0]}")
     assert page.input_value("input[name=rate]") == "0.90"
     screenshot(page, db, "admin-catalog-service")
+    page.goto("/admin/catalog/services/new")
+    page.select_option("select[name=type]", "Package")
+    expect(page.locator("#type-hint")).to_contain_text("a whole package")
 
     plain = logged_in(chromium, web_url, javascript=False)
     plain.goto("/admin/catalog")

@@ -228,3 +228,22 @@ def test_remapping_keeps_the_price_sync_markup(db: Database, browser_factory: An
         "0.10000",
         2,
     )
+
+
+def test_the_hint_of_a_type(db: Database, browser_factory: Any) -> None:
+    browser = staff_browser(db, browser_factory, role="manager")
+    form = browser.get(NEW).text
+    assert 'hx-get="/admin/catalog/types"' in form and 'id="type-hint"' in form
+    assert "Quantity: the quantity ordered." in form  # Default, the first type
+    package = browser.get("/admin/catalog/types", params={"type": "custom comments package"})
+    assert package.status_code == 200 and "<html" not in package.text
+    assert "a whole package" in package.text and "comments" in package.text
+    assert "No drip-feed for this type." in package.text
+    russian = browser.get(
+        "/admin/catalog/types", params={"type": "Web Traffic"}, headers={"accept-language": "ru"}
+    ).text
+    assert "Drip-feed можно разрешить." in russian and "country, device" in russian
+    unknown = browser.get("/admin/catalog/types", params={"type": "<b>x</b>" * 50})
+    assert unknown.status_code == 200 and "Quantity" not in unknown.text
+    support = staff_browser(db, browser_factory, role="support")
+    assert support.get("/admin/catalog/types", params={"type": "Default"}).status_code == 403
