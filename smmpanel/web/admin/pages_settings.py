@@ -14,6 +14,7 @@ from starlette.routing import Route
 from smmpanel.errors import DomainError
 from smmpanel.panel.settings import change_setting
 from smmpanel.panel.site import MAX_LOGO_BYTES, clear_logo, set_logo, set_site_text
+from smmpanel.web import i18n
 from smmpanel.web.admin import settings_money
 from smmpanel.web.admin.access import admin_context
 from smmpanel.web.admin.forms_settings import SettingForm, TextForm
@@ -73,7 +74,7 @@ async def upload_logo(request: Request) -> Response:
     staff = owner(request)
     upload = (await request.form()).get("logo")
     if not isinstance(upload, UploadFile):
-        return await refused(request, "logo", "Choose an image file.")
+        return await refused(request, "logo", i18n.gettext_("Choose an image file."))
     # One byte past the limit is enough for the domain to refuse a bigger file.
     data = await upload.read(MAX_LOGO_BYTES + 1)
     try:
