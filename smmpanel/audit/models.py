@@ -60,6 +60,9 @@ class AuditAction(StrEnum):
     SECRETS_REENCRYPTED = "secrets_reencrypted"
     TICKET_REPLIED = "ticket_replied"  # the owner's answer to a support ticket
     TICKET_CLOSED = "ticket_closed"
+    TICKET_ASSIGNED = "ticket_assigned"  # to a staff member, or to nobody
+    CANNED_ANSWER_SAVED = "canned_answer_saved"  # a ready reply for tickets
+    CANNED_ANSWER_DELETED = "canned_answer_deleted"
     TWO_FACTOR_TURNED_OFF = "two_factor_turned_off"  # by the owner, for a lost device
     STAFF_ADDED = "staff_added"
     STAFF_ROLE_CHANGED = "staff_role_changed"

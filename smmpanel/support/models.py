@@ -21,6 +21,8 @@ OWNER = "owner"
 AUTHORS = (CUSTOMER, OWNER)
 MAX_MESSAGE = 5000
 MAX_ORDER_IDS = 20
+MAX_CANNED_TITLE = 100
+MAX_CANNED = 200  # canned answers a panel keeps: a short list to pick from
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -44,6 +46,10 @@ class SupportTicket(Base):
     order_ids: Mapped[str] = mapped_column(String(255), default="")
     # An owner's answer the customer has not opened yet.
     unread_by_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The staff member who looks after it (None: nobody yet).
+    assigned_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id"), nullable=True, default=None
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -57,3 +63,17 @@ class SupportMessage(Base):
     author: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who answered from /admin (an owner's message; None: the command line or a script).
+    # A name, not a link to the staff row: the thread keeps it if the member is removed.
+    staff_name: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
+
+
+class CannedAnswer(Base):
+    """A ready reply staff insert into a ticket's answer (title + text)."""
+
+    __tablename__ = "canned_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(MAX_CANNED_TITLE), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

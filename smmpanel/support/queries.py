@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from smmpanel.accounts.models import Account
 from smmpanel.db import Database
+from smmpanel.staff.models import StaffMember
 from smmpanel.support.errors import InvalidTicketInput, TicketNotFound
 from smmpanel.support.models import STATUSES, SupportMessage, SupportTicket
 
@@ -25,6 +26,7 @@ class TicketSummary:
     unread_by_customer: bool
     created_at: datetime
     updated_at: datetime
+    assigned_to: str | None = None  # the staff member looking after it
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class TicketMessage:
     author: str
     body: str
     created_at: datetime
+    staff_name: str | None = None  # who answered from /admin
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,15 @@ class TicketThread:
     messages: tuple[TicketMessage, ...]
 
 
-def _summaries() -> Select[SupportTicket, str]:
-    return select(SupportTicket, Account.username).join(
-        Account, Account.id == SupportTicket.account_id
+def summaries_query() -> Select[SupportTicket, str, str | None]:
+    return (
+        select(SupportTicket, Account.username, StaffMember.username)
+        .join(Account, Account.id == SupportTicket.account_id)
+        .outerjoin(StaffMember, StaffMember.id == SupportTicket.assigned_staff_id)
     )
 
 
-def _summary(ticket: SupportTicket, username: str) -> TicketSummary:
+def summary_of(ticket: SupportTicket, username: str, staff: str | None = None) -> TicketSummary:
     return TicketSummary(
         id=ticket.id,
         account_id=ticket.account_id,
@@ -57,19 +62,20 @@ def _summary(ticket: SupportTicket, username: str) -> TicketSummary:
         unread_by_customer=ticket.unread_by_customer,
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
+        assigned_to=staff,
     )
 
 
 def customer_tickets(db: Database, *, account_id: int, limit: int = 200) -> list[TicketSummary]:
     """The customer's tickets, the most recently active first."""
     query = (
-        _summaries()
+        summaries_query()
         .where(SupportTicket.account_id == account_id)
         .order_by(SupportTicket.updated_at.desc(), SupportTicket.id.desc())
         .limit(limit)
     )
     with db.read() as session:
-        return [_summary(ticket, name) for ticket, name in session.execute(query)]
+        return [summary_of(*row) for row in session.execute(query)]
 
 
 def unread_answers(db: Database, *, account_id: int) -> int:
@@ -88,23 +94,23 @@ def list_tickets(
     tickets awaiting an answer (`open`) come ordered by when they were last updated."""
     if status is not None and status not in STATUSES:
         raise InvalidTicketInput(f"the status is one of: {', '.join(STATUSES)}")
-    query = _summaries().order_by(SupportTicket.updated_at.desc(), SupportTicket.id.desc())
+    query = summaries_query().order_by(SupportTicket.updated_at.desc(), SupportTicket.id.desc())
     if status is not None:
         query = query.where(SupportTicket.status == status)
     if account_id is not None:
         query = query.where(SupportTicket.account_id == account_id)
     with db.read() as session:
-        return [_summary(ticket, name) for ticket, name in session.execute(query.limit(limit))]
+        return [summary_of(*row) for row in session.execute(query.limit(limit))]
 
 
 def ticket_thread(db: Database, *, ticket_id: int, account_id: int | None = None) -> TicketThread:
     """The ticket and its messages, oldest first.  With `account_id`, only that
     customer's ticket: another's is TicketNotFound, as a missing one."""
     with db.read() as session:
-        row = session.execute(_summaries().where(SupportTicket.id == ticket_id)).first()
+        row = session.execute(summaries_query().where(SupportTicket.id == ticket_id)).first()
         if row is None or (account_id is not None and row[0].account_id != account_id):
             raise TicketNotFound(f"no ticket {ticket_id}")
-        return TicketThread(ticket=_summary(row[0], row[1]), messages=_messages(session, ticket_id))
+        return TicketThread(ticket=summary_of(*row), messages=_messages(session, ticket_id))
 
 
 def _messages(session: Session, ticket_id: int) -> tuple[TicketMessage, ...]:
@@ -114,6 +120,8 @@ def _messages(session: Session, ticket_id: int) -> tuple[TicketMessage, ...]:
         .order_by(SupportMessage.id)
     )
     return tuple(
-        TicketMessage(author=m.author, body=m.body, created_at=m.created_at)
+        TicketMessage(
+            author=m.author, body=m.body, created_at=m.created_at, staff_name=m.staff_name
+        )
         for m in session.scalars(query)
     )

@@ -134,7 +134,13 @@ def reply_as_owner(
     with db.write() as session:
         ticket = _ticket(session, ticket_id)
         now = utcnow()
-        session.add(SupportMessage(ticket_id=ticket.id, author=OWNER, body=body, created_at=now))
+        # A staff member's name is kept on the message: the thread shows who answered.
+        name = actor.name[:64] if actor.kind == "staff" else None
+        session.add(
+            SupportMessage(
+                ticket_id=ticket.id, author=OWNER, body=body, created_at=now, staff_name=name
+            )
+        )
         before = ticket.status
         ticket.status = ANSWERED
         ticket.unread_by_customer = True

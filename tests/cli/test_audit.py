@@ -34,6 +34,7 @@ from smmpanel.staff.logins import (
     record_staff_login,
 )
 from smmpanel.staff.service import add_staff, set_staff_active
+from smmpanel.support.desk import assign_ticket, delete_canned_answer, save_canned_answer
 from smmpanel.support.service import open_ticket
 from smmpanel.timeutil import utcnow
 from tests.cli.conftest import Run, last_line
@@ -651,6 +652,33 @@ def _staff_logged_in(run: Run, db: Database) -> Expected:
     staff_id = _staff(db)
     record_staff_login(db, staff_id=staff_id, ip="192.0.2.7")
     return Expected("staff:sam", None, {"ip": "192.0.2.7"}, actor="staff:sam")
+
+
+# --- the admin's ticket desk (acted by a staff member in /admin) ----------------------
+
+SAM = str(Actor.staff("sam"))
+
+
+@case(AuditAction.TICKET_ASSIGNED)
+def _ticket_assigned(run: Run, db: Database) -> Expected:
+    _staff(db)
+    ticket = open_ticket(db, account_id=make_customer(db).id, subject_kind="other", message="hi")
+    assign_ticket(db, ticket_id=ticket, staff_username="sam", actor=Actor.staff("sam"))
+    return Expected(f"ticket:{ticket}", {"assigned_to": None}, {"assigned_to": "sam"}, actor=SAM)
+
+
+@case(AuditAction.CANNED_ANSWER_SAVED)
+def _canned_answer_saved(run: Run, db: Database) -> Expected:
+    answer = save_canned_answer(db, title="Hello", body="Hi there.", actor=Actor.staff("sam"))
+    after = {"title": "Hello", "characters": 9}
+    return Expected(f"canned_answer:{answer}", None, after, actor=SAM)
+
+
+@case(AuditAction.CANNED_ANSWER_DELETED)
+def _canned_answer_deleted(run: Run, db: Database) -> Expected:
+    answer = save_canned_answer(db, title="Hello", body="Hi.", actor=Actor.system())
+    delete_canned_answer(db, answer_id=answer, actor=Actor.staff("sam"))
+    return Expected(f"canned_answer:{answer}", {"title": "Hello"}, None, actor=SAM)
 
 
 def test_every_action_kind_has_a_case() -> None:
