@@ -190,14 +190,17 @@ class _NoValue:
 def _run_each(
     db: Database, command: Command, ids: list[int], form: BulkForm, actor: Actor
 ) -> tuple[int, list[list[Any]]]:
-    """(how many were done, [order id, why] of each refused)."""
+    """(how many were done, [order id, why] of each refused or left unchanged)."""
     given: Any = _BulkStatus(form)
     done, refused = 0, []
     for order_id in ids:
         try:
-            command(db, order_id, given, actor)
+            changed = command(db, order_id, given, actor)
         except DomainError as exc:
             refused.append([order_id, refusal_text(exc)[:MAX_REFUSAL]])
         else:
-            done += 1
+            if changed:
+                done += 1
+            else:  # e.g. canceling a canceled order: said, not counted as done
+                refused.append([order_id, i18n.gettext_("nothing changed.")])
     return done, refused
