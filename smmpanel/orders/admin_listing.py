@@ -25,8 +25,7 @@ MAX_SEARCH = 200
 # The forwarding filter's value for orders the owner fulfils by hand (NULL state).
 MANUAL = "manual"
 FORWARD_FILTERS = (MANUAL, *(state.value for state in ForwardState))
-# Ids and counts are bounded like the pages' other numbers (9 digits).
-MAX_ID = 999_999_999
+MAX_UPSTREAM_ID = 64  # the width of orders.provider_order_id
 
 
 @dataclass(frozen=True)
@@ -145,14 +144,17 @@ def _search(text: str) -> list[ColumnElement[bool]]:
     any other text: the upstream order id, or a part of the link (a scan)."""
     if not text:
         return []
-    upstream = Order.provider_order_id == text[:64]
+    # LIKE's own wildcards in the text are matched literally.
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    link = Order.link.like(pattern, escape="\\")
+    if len(text) > MAX_UPSTREAM_ID:
+        return [link]  # longer than any upstream order id
+    upstream = Order.provider_order_id == text
     if text.isascii() and text.isdigit():
         if len(text) > 9:
             return [upstream]
         return [or_(Order.id == int(text), upstream)]
-    # LIKE's own wildcards in the text are matched literally.
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return [or_(upstream, Order.link.like(pattern, escape="\\"))]
+    return [or_(upstream, link)]
 
 
 def _rows(session: Session, rows: list[Any]) -> list[AdminOrderRow]:
