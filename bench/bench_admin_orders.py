@@ -173,6 +173,7 @@ def cases(db: Database, count: int) -> list[tuple[str, Callable[[], Any]]]:
         ("search: upstream order id", page(search=str(5_000_000 + count // 3 + 1))),
         ("search: link part, 1 match", page(search=f"example.com/p{count // 2}x")),
         ("search: link part, many", page(search="example.com/p12")),
+        ("customer + search: link part", page(username="c17", search="example.com/p9")),
     ]
 
 

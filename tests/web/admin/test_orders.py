@@ -12,6 +12,7 @@ from smmpanel.audit.models import Actor
 from smmpanel.db import Database
 from smmpanel.orders.admin_listing import OrderFilter, list_all_orders
 from smmpanel.orders.service import update_order
+from smmpanel.orders.webhooks import set_webhook
 from smmpanel.timeutil import utcnow
 from tests.factories import make_customer, make_order, make_service
 from tests.web.admin_helpers import staff_browser
@@ -135,3 +136,23 @@ def test_the_list_pages_over_http(db: Database, browser_factory: Any) -> None:
     second = owner.get(link).text
     assert [int(i) for i in ROW.findall(second)] == made[::-1][50:]
     assert 'id="older"' not in second and 'id="newer"' in second
+
+
+def test_the_detail_shows_webhook_deliveries_and_audit(db: Database, browser_factory: Any) -> None:
+    customer = make_customer(db, "alice")
+    set_webhook(db, username="alice", url="https://placeholder.example/hook")
+    order_id = make_order(db, customer, make_service(db), link="https://x.com/<b>bold</b>")
+    other = make_order(db, customer, make_service(db, name="Other"))
+    update_order(db, order_id=order_id, status="In progress", note="<i>started</i>", actor=CLI)
+    update_order(db, order_id=other, status="Completed", actor=CLI)
+    page = staff_browser(db, browser_factory, role="support").get(f"/admin/orders/{order_id}")
+    text = page.text
+    deliveries = text[text.index('id="deliveries"') : text.index("<h2>Audit</h2>")]
+    # The status change's delivery (the placing is not one), not the other order's.
+    assert re.findall(r"<td>(order-\d+-\d+)</td>", deliveries) == [f"order-{order_id}-2"]
+    assert "<td>queued</td>" in deliveries
+    audit = text[text.index('id="audit"') :]
+    assert '<td class="actor">cli:tests</td>' in audit and "order_resolved_by_hand" in audit
+    # Data is escaped, never markup.
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text and "<b>bold</b>" not in text
+    assert "&lt;i&gt;started&lt;/i&gt;" in text
