@@ -161,6 +161,7 @@ def cases(db: Database, count: int) -> list[tuple[str, Callable[[], Any]]]:
         ("status Completed (1/2)", page(status="Completed")),
         ("status Completed, deep", page(before=deep, status="Completed")),
         ("status Partial (1/200)", page(status="Partial")),
+        ("status Processing (none)", page(status="Processing")),
         ("service (1/20)", page(service_id=first.rows[0].service_id)),
         ("customer (1/1000)", page(username="c17")),
         ("customer + status Completed", page(username="c17", status="Completed")),
