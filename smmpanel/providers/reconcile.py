@@ -275,6 +275,11 @@ def mark_for_reconciliation(db: Database, *, order_id: int, actor: Actor) -> Non
                 f"order {order_id} is {order.forward_state or 'not forwarded'}: only an order "
                 "whose forwarding failed can be marked for reconciliation"
             )
+        if order.provider_id is None:
+            # No provider was ever chosen for it, so none can have it.
+            raise InvalidStatusChange(
+                f"order {order_id} was never sent to a provider; resend or cancel it"
+            )
         record_audit(
             session,
             actor=actor,

@@ -27,6 +27,7 @@ from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order, update_order
 from smmpanel.orders.webhooks import set_webhook
 from smmpanel.panel.alerts import raise_alert
+from smmpanel.providers.models import Provider
 from smmpanel.providers.service import add_provider, map_service, set_provider_status
 from smmpanel.support.service import open_ticket
 from smmpanel.timeutil import utcnow
@@ -373,6 +374,8 @@ def _order_marked_for_reconciliation(run: Run, db: Database) -> Expected:
     order = _forwarded_order(db)
     with db.write() as session:  # as a forward job that gave up leaves it
         locked = lock_order(session, order)
+        # Sent to "up" once (a refusal requeued it), then its job gave up.
+        locked.provider_id = session.scalars(select(Provider.id).where(Provider.name == "up")).one()
         move_forward_state(session, order=locked, to=ForwardState.FAILED, actor="test")
     run("orders", "reconcile", str(order))
     return Expected(f"order:{order}", {"forward_state": "failed"}, {"forward_state": "reconcile"})

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from smmpanel.db import Database
 from smmpanel.jobs.models import Job
+from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
 from smmpanel.orders.lifecycle import lock_order
 from smmpanel.providers.models import Provider
@@ -20,7 +21,7 @@ from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.factories import make_order, make_service
 from tests.fulfilment.conftest import make_relay
 from tests.web.admin.test_orders import listed
-from tests.web.admin.test_orders_actions import act, audit_of, bulk, order_of
+from tests.web.admin.test_orders_actions import act, audit_of, bulk, order_of, refunds
 from tests.web.admin_helpers import staff_browser
 
 
@@ -31,9 +32,11 @@ def sim() -> Iterator[RunningSimulator]:
 
 
 def _fail(db: Database, order_id: int) -> None:
-    """What a forward job that gave up leaves (forwarding.forward_failed)."""
+    """What a forward job that gave up leaves (forwarding.forward_failed) after
+    its provider "sim" had refused it once (so the order names that provider)."""
     with db.write() as session:
         order = lock_order(session, order_id)
+        order.provider_id = session.scalars(select(Provider.id).where(Provider.name == "sim")).one()
         move_forward_state(session, order=order, to=ForwardState.FAILED, actor="test")
 
 
@@ -113,3 +116,28 @@ def test_resend_reconcile_and_adopt(
     assert [relay.get(i).forward_state for i in failed] == ["queued", "queued"]
     relay.run()
     assert [relay.get(i).forward_state for i in failed] == ["accepted", "accepted"]
+
+
+def test_a_failed_order_marked_for_reconciliation_is_looked_up(
+    db: Database, sim: RunningSimulator, browser_factory: Any
+) -> None:
+    """The simulator offers a look-up: it has no such order, so reconciliation
+    cancels and refunds it, once."""
+    relay = make_relay(db, sim, dialect={"lookup_url": f"{sim.base_url}/_sim/orders"})
+    never_chosen = relay.order(link="https://x.com/never")
+    order_id = relay.order(link="https://x.com/lost")
+    with db.write() as session:  # as a run that found no provider left them
+        for queued in (never_chosen, order_id):
+            move_forward_state(
+                session, order=lock_order(session, queued), to=ForwardState.FAILED, actor="t"
+            )
+    owner = staff_browser(db, browser_factory)
+    refused = act(owner, never_chosen, "reconcile")
+    assert refused.status_code == 400 and "never sent to a provider" in refused.text
+    _fail(db, order_id)
+    assert act(owner, order_id, "reconcile").status_code == 303
+    relay.run()
+    order = order_of(db, order_id)
+    assert (order.status, order.forward_state) == ("Canceled", "rejected")
+    assert refunds(db, order_id) == [9_000]  # 100 at 0.90 per 1000: all of it
+    assert sim.control.orders() == [] and find_balance_mismatches(db) == []
