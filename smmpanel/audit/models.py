@@ -53,6 +53,7 @@ class AuditAction(StrEnum):
     ORDER_ADOPTED_BY_HAND = "order_adopted_by_hand"
     ORDER_CANCELED_BY_HAND = "order_canceled_by_hand"
     ORDER_RESENT = "order_resent"
+    ORDER_MARKED_FOR_RECONCILIATION = "order_marked_for_reconciliation"
     POST_RECORDED = "post_recorded"
     REFILL_RESOLVED_BY_HAND = "refill_resolved_by_hand"
     CANCEL_RESOLVED_BY_HAND = "cancel_resolved_by_hand"

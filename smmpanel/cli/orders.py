@@ -33,6 +33,7 @@ from smmpanel.orders.queries import OrderView, list_orders, order_events, orders
 from smmpanel.orders.service import update_order
 from smmpanel.providers.forwarding import resend_order
 from smmpanel.providers.queries import Forwarding, forwarding_of
+from smmpanel.providers.reconcile import mark_for_reconciliation
 
 app = typer.Typer(help="Customer orders.", no_args_is_help=True)
 
@@ -297,6 +298,14 @@ def resend(order_id: OrderId, database_url: DatabaseUrl = None) -> None:
         queued = resend_order(db, order_id=order_id, actor=Actor.cli())
     how = "queued for forwarding" if queued else "waiting: tried again now"
     echo(f"order {order_id}: {how} (the worker sends it)")
+
+
+@app.command("reconcile")
+def reconcile(order_id: OrderId, database_url: DatabaseUrl = None) -> None:
+    """Look a failed order up at its provider before resending or refunding it."""
+    with open_panel(database_url) as db:
+        mark_for_reconciliation(db, order_id=order_id, actor=Actor.cli())
+    echo(f"order {order_id}: marked for reconciliation (the worker looks it up)")
 
 
 @app.command("post")

@@ -15,7 +15,8 @@ statuses.  The database refuses any other value (CHECK constraint
     sending   -> accepted | queued (refused: the next provider) | rejected |
                  reconcile (outcome unknown)
     reconcile -> sending (resent with the same request_id) | accepted | rejected
-    failed    -> queued (resent by the owner) | accepted | rejected
+    failed    -> queued (resent by the owner) | accepted | rejected |
+                 reconcile (the owner doubts it was never sent: look it up)
     accepted, rejected, parent: final
 
 Staying in a state is not a move: it is allowed from any state, changes
@@ -49,8 +50,8 @@ ALLOWED_MOVES: dict[ForwardState | None, frozenset[ForwardState]] = {
     S.SENDING: frozenset({S.ACCEPTED, S.QUEUED, S.REJECTED, S.RECONCILE}),
     # Resent with the same request_id; found upstream; surely not upstream.
     S.RECONCILE: frozenset({S.SENDING, S.ACCEPTED, S.REJECTED}),
-    # Resent by the owner; adopted or canceled by the owner.
-    S.FAILED: frozenset({S.QUEUED, S.ACCEPTED, S.REJECTED}),
+    # Resent by the owner; adopted or canceled by the owner; looked up first.
+    S.FAILED: frozenset({S.QUEUED, S.ACCEPTED, S.REJECTED, S.RECONCILE}),
     S.ACCEPTED: frozenset(),
     S.REJECTED: frozenset(),
     S.PARENT: frozenset(),

@@ -96,6 +96,11 @@ class Order(Base):
         # The customer's lists, newest first by id (keyset pages; migration 0013).
         Index("ix_orders_account_status_id", "account_id", "status", "id"),
         Index("ix_orders_account_id_id", "account_id", "id"),
+        # The admin's list of every order: a status alone, a date range, an
+        # upstream order id searched (migration 0016).
+        Index("ix_orders_status_id", "status", "id"),
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_provider_order_id", "provider_order_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -204,6 +204,13 @@ def adopt_upstream_order(
     None: reconciliation found it by itself (audited are people's decisions)."""
     with db.write() as session:
         order = lock_order(session, order_id)
+        if actor is not None and order.forward_state == ForwardState.ACCEPTED:
+            # Staying accepted is no move, so the state machine would let a
+            # second adoption (a form posted twice) overwrite the known id.
+            raise InvalidStatusChange(
+                f"order {order_id} is accepted at its provider already "
+                f"(upstream order {order.provider_order_id})"
+            )
         if actor is not None:
             record_audit(
                 session,
@@ -252,6 +259,49 @@ def cancel_unforwarded_order(db: Database, *, order_id: int, why: str, actor: Ac
                 before=before,
                 after={"forward_state": order.forward_state, "status": order.status, "why": why},
             )
+
+
+def mark_for_reconciliation(db: Database, *, order_id: int, actor: Actor) -> None:
+    """The owner doubts that a failed order never reached its provider: it is
+    looked up upstream (adopted, or canceled and refunded when surely absent)
+    before anything is resent or refunded.  Refused unless the order is active
+    and its forwarding failed."""
+    with db.write() as session:
+        order = lock_order(session, order_id)
+        if order.status not in ACTIVE_STATUSES:
+            raise InvalidStatusChange(f"order {order_id} is {order.status}: nothing to reconcile")
+        if order.forward_state != ForwardState.FAILED:
+            raise InvalidStatusChange(
+                f"order {order_id} is {order.forward_state or 'not forwarded'}: only an order "
+                "whose forwarding failed can be marked for reconciliation"
+            )
+        if order.provider_id is None:
+            # No provider was ever chosen for it, so none can have it.
+            raise InvalidStatusChange(
+                f"order {order_id} was never sent to a provider; resend or cancel it"
+            )
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.ORDER_MARKED_FOR_RECONCILIATION,
+            subject=subject("order", order_id),
+            before={"forward_state": order.forward_state},
+            after={"forward_state": ForwardState.RECONCILE},
+        )
+        move_forward_state(
+            session,
+            order=order,
+            to=ForwardState.RECONCILE,
+            actor=str(actor),
+            reason="marked for reconciliation",
+        )
+        order.waiting_since = None
+        enqueue(
+            session,
+            JobKind.RECONCILE_ORDER,
+            {"order_id": order_id},
+            dedupe_key=f"reconcile:{order_id}",
+        )
 
 
 def _wait_for_owner(db: Database, order_id: int, why: str, report: ReconcileReport) -> None:

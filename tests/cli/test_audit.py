@@ -21,12 +21,15 @@ from smmpanel.accounts.service import set_account_options
 from smmpanel.accounts.two_factor import begin_two_factor, current_code
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.db import Database
+from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
+from smmpanel.orders.lifecycle import lock_order
 from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order, update_order
 from smmpanel.orders.webhooks import set_webhook
 from smmpanel.panel.alerts import raise_alert
 from smmpanel.payments.service import start_deposit
 from smmpanel.payments.setup import configure_gateway, enable_gateway
+from smmpanel.providers.models import Provider
 from smmpanel.providers.service import add_provider, map_service, set_provider_status
 from smmpanel.staff.logins import (
     begin_staff_two_factor,
@@ -390,6 +393,18 @@ def _order_resent(run: Run, db: Database) -> Expected:
     run("orders", "resend", str(order))
     before = {"forward_state": "queued", "error": ""}
     return Expected(f"order:{order}", before, {"forward_state": "queued"})
+
+
+@case(AuditAction.ORDER_MARKED_FOR_RECONCILIATION)
+def _order_marked_for_reconciliation(run: Run, db: Database) -> Expected:
+    order = _forwarded_order(db)
+    with db.write() as session:  # as a forward job that gave up leaves it
+        locked = lock_order(session, order)
+        # Sent to "up" once (a refusal requeued it), then its job gave up.
+        locked.provider_id = session.scalars(select(Provider.id).where(Provider.name == "up")).one()
+        move_forward_state(session, order=locked, to=ForwardState.FAILED, actor="test")
+    run("orders", "reconcile", str(order))
+    return Expected(f"order:{order}", {"forward_state": "failed"}, {"forward_state": "reconcile"})
 
 
 @case(AuditAction.POST_RECORDED)

@@ -62,7 +62,7 @@ def _state(db: Database, order_id: int) -> str | None:
 def test_the_table_covers_every_state_and_never_targets_none() -> None:
     assert set(ALLOWED_MOVES) == set(FROM_STATES)
     assert all(None not in targets for targets in ALLOWED_MOVES.values())
-    assert len(ALLOWED) == 16 and len(REFUSED) == len(PAIRS) - 16 - len(ForwardState)
+    assert len(ALLOWED) == 17 and len(REFUSED) == len(PAIRS) - 17 - len(ForwardState)
 
 
 def test_every_allowed_move_is_made_and_recorded_with_its_actor(

@@ -1,7 +1,7 @@
 """Ticket desk: assignment, the answering staff member, canned answers
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 
 ``support_tickets.assigned_staff_id``: the staff member looking after a ticket;
 ``support_messages.staff_name``: who answered from /admin; ``canned_answers``:
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
