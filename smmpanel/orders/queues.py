@@ -118,8 +118,7 @@ def _requests(
         .limit(limit)
     )
     with db.read() as session:
-        rows = session.execute(query).tuples()
-        return [_request_item(*row) for row in rows]
+        return [_request_item(*row) for row in session.execute(query)]
 
 
 def _request_item(request: Any, order: Order, username: str, service_name: str) -> RequestItem:

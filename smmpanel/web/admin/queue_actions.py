@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
-from smmpanel.orders.models import REQUEST_COMPLETED, REQUEST_REJECTED
+from smmpanel.orders.errors import CancelNotFound, InvalidStatusChange, RefillNotFound
+from smmpanel.orders.models import REFILL_OPEN, REQUEST_COMPLETED, REQUEST_PENDING, REQUEST_REJECTED
+from smmpanel.orders.queries import cancels_by_id, refills_by_id
 from smmpanel.orders.requests import resolve_cancel, resolve_refill
 from smmpanel.payments.service import approve_deposit, reject_deposit
 from smmpanel.providers.forwarding import resend_order
@@ -63,12 +65,25 @@ class Summary:
 Step = Callable[[Database, int, Decision, Actor], object]
 
 
+def _still_open(db: Database, item: int, *, refill: bool) -> None:
+    """A request decided already is refused here: the commands take setting the
+    same status again as a no-op, which would only add an audit row."""
+    what = "refill" if refill else "cancel"
+    view = (refills_by_id if refill else cancels_by_id)(db, [item], account_id=None).get(item)
+    if view is None:
+        raise (RefillNotFound if refill else CancelNotFound)(f"{what.title()} not found")
+    if view.status not in (REFILL_OPEN if refill else (REQUEST_PENDING,)):
+        raise InvalidStatusChange(f"{what} {item} is {view.status} already")
+
+
 def _refill(db: Database, item: int, decision: Decision, actor: Actor) -> None:
+    _still_open(db, item, refill=True)
     status = REQUEST_COMPLETED if decision.action == "approve" else REQUEST_REJECTED
     resolve_refill(db, refill_id=item, status=status, actor=actor)
 
 
 def _cancel(db: Database, item: int, decision: Decision, actor: Actor) -> None:
+    _still_open(db, item, refill=False)
     status = REQUEST_COMPLETED if decision.action == "approve" else REQUEST_REJECTED
     resolve_cancel(db, cancel_id=item, status=status, actor=actor)
 
