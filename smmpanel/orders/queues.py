@@ -179,3 +179,11 @@ def queue_counts(db: Database) -> QueueCounts:
         cancels = session.scalar(select(func.count(Cancel.id)).where(_open_cancels()))
         orders = session.scalar(select(func.count(Order.id)).where(_stuck()))
     return QueueCounts(int(refills or 0), int(cancels or 0), int(orders or 0))
+
+
+def order_needing_staff(db: Database, order_id: int) -> str | None:
+    """The order's forwarding state when it waits for staff (failed, reconcile),
+    else None: the queue decides only what it lists."""
+    with db.read() as session:
+        found = session.scalar(select(Order.forward_state).where(Order.id == order_id, _stuck()))
+    return None if found is None else str(found)

@@ -14,6 +14,7 @@ from smmpanel.errors import DomainError
 from smmpanel.orders.errors import CancelNotFound, InvalidStatusChange, RefillNotFound
 from smmpanel.orders.models import REFILL_OPEN, REQUEST_COMPLETED, REQUEST_PENDING, REQUEST_REJECTED
 from smmpanel.orders.queries import cancels_by_id, refills_by_id
+from smmpanel.orders.queues import order_needing_staff
 from smmpanel.orders.requests import resolve_cancel, resolve_refill
 from smmpanel.payments.service import approve_deposit, reject_deposit
 from smmpanel.providers.forwarding import resend_order
@@ -95,6 +96,10 @@ def _deposit(db: Database, item: int, decision: Decision, actor: Actor) -> objec
 
 
 def _order(db: Database, item: int, decision: Decision, actor: Actor) -> None:
+    # Only what the queue lists: a queued order is on its way (cancel it from
+    # its page), an accepted one must not be given another upstream id.
+    if order_needing_staff(db, item) is None:
+        raise InvalidStatusChange(f"order {item} does not wait for staff at its provider")
     if decision.action == "resend":
         resend_order(db, order_id=item, actor=actor)
     elif decision.action == "adopt":

@@ -44,9 +44,7 @@ def decide(
     return browser.http.post(f"/admin/queues/{tab}", data=data)
 
 
-def decided(
-    browser: Browser, tab: str, action: str, ids: Sequence[int] = (), **fields: Any
-) -> str:
+def decided(browser: Browser, tab: str, action: str, ids: Sequence[int] = (), **fields: Any) -> str:
     """Decide, check the redirect back to the tab, and return its page (with the summary)."""
     answer = decide(browser, tab, action, ids, **fields)
     assert answer.status_code == 303, answer.text[:500]
