@@ -26,7 +26,7 @@ MISSING = "-"
 class Change:
     key: str
     before: str | None  # None: the value was not there before
-    after: str | None  # None: removed
+    after: str | None  # None: not named after (the value before is context)
 
 
 def changes(row: AuditRow) -> list[Change]:
