@@ -28,7 +28,14 @@ from tests.factories import make_backed_service, make_customer, make_order, make
 from tests.payments.conftest import install_plugin, uninstall_plugin
 from tests.payments.fakes import SECRET, event
 from tests.payments.helpers import deposit_of, start
-from tests.web.admin.queue_helpers import audit_rows, decide, decided, listed, queue_page
+from tests.web.admin.queue_helpers import (
+    audit_rows,
+    counts,
+    decide,
+    decided,
+    listed,
+    queue_page,
+)
 from tests.web.admin_helpers import staff_browser
 
 SYSTEM = Actor.system()
@@ -69,6 +76,7 @@ def test_deposits_held_or_awaiting_are_approved_once_or_rejected_with_a_reason(
     manager = staff_browser(db, browser_factory, role="manager", username="mia")
     assert listed(manager, "deposits") == [d1, d2, d3]  # not the paid d4, nor d5 at its gateway
     page = queue_page(manager, "deposits").text
+    assert counts(page) == {"refills": "0", "cancels": "0", "deposits": "3", "orders": "0"}
     assert "19.00000 USD" in page and "30.00000 EUR" in page
     assert page.count("the amount or currency paid differs from the deposit&#39;s") == 2
     assert "manual transfer" in page
@@ -133,6 +141,7 @@ def test_orders_needing_staff_are_resent_canceled_or_adopted(
     owner = staff_browser(db, browser_factory, role="owner", username="olga")
     assert listed(owner, "orders") == [o1, o2, o3, o4]  # not o5, queued as it should be
     page = queue_page(owner, "orders").text
+    assert counts(page)["orders"] == "4"
     assert page.count(">failed<") == 3 and page.count(">outcome unknown<") == 1
 
     decided(owner, "orders", f"resend:{o1}")
