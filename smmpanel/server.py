@@ -20,6 +20,7 @@ from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.web.admin.app import create_admin_app
 from smmpanel.web.app import create_web_app
+from smmpanel.web.payment_webhooks import webhook_routes
 
 # What uvicorn imports in each process of `smmpanel serve --workers N`.
 LISTEN_BACKLOG = 2048  # uvicorn's default
@@ -44,12 +45,20 @@ def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
 
 
 def site_app(db: Database, settings: Settings) -> Starlette:
-    """/api/v2, the customer pages and the admin (/admin) over `db`: apps side by
-    side, so that an API call never passes through the pages' session and CSRF
-    middleware, and a customer's session never reaches an admin page."""
+    """/api/v2, the payment webhooks, the customer pages and the admin (/admin)
+    over `db`: apps side by side, so that neither an API call nor a gateway's
+    webhook passes through the pages' session and CSRF middleware, and a
+    customer's session never reaches an admin page."""
     web = create_web_app(db, settings)
     admin = create_admin_app(db, settings)
-    return create_app(db, max_body=settings.max_body_bytes, settings=settings, web=web, admin=admin)
+    return create_app(
+        db,
+        max_body=settings.max_body_bytes,
+        settings=settings,
+        web=web,
+        admin=admin,
+        extra_routes=webhook_routes(db, settings),
+    )
 
 
 def app_factory(settings: Settings) -> Callable[[], Starlette]:

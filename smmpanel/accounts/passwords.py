@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput
 from smmpanel.accounts.models import ACTIVE, Account, Currency, LoginFailure, PasswordReset
 from smmpanel.accounts.service import account_by_username, create_account, rotate_api_key
-from smmpanel.audit.models import Actor
+from smmpanel.audit.models import Actor, AuditAction
+from smmpanel.audit.service import account_subject, record_audit
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.panel.settings import get_setting
@@ -218,20 +219,31 @@ def _store_password(session: Session, account: Account, hashed: str) -> int:
     return account.auth_epoch
 
 
-def issue_reset_token(db: Database, *, username: str, ttl: timedelta = RESET_TTL) -> str:
+def issue_reset_token(
+    db: Database, *, username: str, ttl: timedelta = RESET_TTL, actor: Actor | None = None
+) -> str:
     """A one-time token to set the account's password (the owner sends its link);
     only its hash is stored.  Earlier unused tokens of the account stay valid
-    until they expire or one is used."""
+    until they expire or one is used.  A link issued by a person (`actor`: the
+    CLI, a staff member) is audited, without the token; one the customer asks
+    for by mail is not (it is throttled instead)."""
     token = new_token(32)
     with db.write() as session:
         account = account_by_username(session, username)
         session.add(
             PasswordReset(
-                account_id=account.id,
-                token_hash=token_digest(token),
-                expires_at=utcnow() + ttl,
+                account_id=account.id, token_hash=token_digest(token), expires_at=utcnow() + ttl
             )
         )
+        if actor is not None:
+            record_audit(
+                session,
+                actor=actor,
+                action=AuditAction.RESET_LINK_ISSUED,
+                subject=account_subject(account.id),
+                # How long it works (from the row's time), never the token itself.
+                after={"valid_seconds": int(ttl.total_seconds())},
+            )
     return token
 
 

@@ -14,6 +14,7 @@ or for the database itself, gets 503 with nothing done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -206,14 +207,18 @@ def create_app(
     settings: Settings | None = None,
     web: ASGIApp | None = None,
     admin: ASGIApp | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The panel's ASGI app.  `workers`: threads running database work at once,
     for reads and again for writes (default SMMPANEL_DB_THREADS); `settings`
     (default: from the environment) chooses them and the rate limits.  `web`:
     the customer pages (smmpanel.web, built by smmpanel.server), mounted at /
     as their own app so that their middleware never runs for /api/v2; without
-    it every other path answers a JSON 404.  `admin`: the staff pages, mounted at
-    /admin the same way (their own session cookie and middleware)."""
+    it every other path answers a JSON 404.  `extra_routes`: other machine-facing
+    routes (the payment gateways' webhooks), beside /api/v2 and like it outside
+    the pages' middleware, their errors answered in JSON.  `admin`: the staff
+    pages, mounted at /admin as their own app (their own session cookie and
+    middleware)."""
     settings = settings or Settings()
     workers = workers or settings.db_threads
     rate_limits = rate_limits_for(settings, db)
@@ -228,7 +233,7 @@ def create_app(
         return RedirectResponse("/admin/", status_code=308)
 
     api = api_routes(db, max_body=max_body, workers=workers, rate_limits=rate_limits)
-    routes: list[BaseRoute] = [*api, Route("/healthz", health)]
+    routes: list[BaseRoute] = [*api, Route("/healthz", health), *extra_routes]
     if admin is not None:
         routes += [Route("/admin", to_admin_home), Mount("/admin", app=admin)]
     if web is not None:

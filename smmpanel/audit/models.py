@@ -30,6 +30,8 @@ class AuditAction(StrEnum):
     RATE_SET = "rate_set"  # an account's own price for a service
     RATE_LIMIT_SET = "rate_limit_set"
     KEY_ROTATED = "key_rotated"
+    ACCOUNT_CURRENCY_CHANGED = "account_currency_changed"
+    RESET_LINK_ISSUED = "reset_link_issued"  # by staff or the CLI, not the customer's mail
     WEBHOOK_SET = "webhook_set"
     WEBHOOK_REMOVED = "webhook_removed"
     WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated"

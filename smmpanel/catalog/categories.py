@@ -11,6 +11,7 @@ from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import changed_fields, record_audit, subject
 from smmpanel.catalog.errors import CategoryExists, CategoryNotFound, InvalidService
 from smmpanel.catalog.models import Category, CategoryTranslation, Service
+from smmpanel.catalog.service import ensure_category
 from smmpanel.db import Database
 
 # Positions order the catalog; this range is plenty and fits the 32-bit column.
@@ -48,25 +49,26 @@ def list_categories(db: Database) -> list[CategoryView]:
 def update_category(
     db: Database,
     *,
-    name: str,
+    name: str = "",
+    category_id: int | None = None,
     new_name: str | None = None,
     position: int | None = None,
     translations: dict[str, str | None] | None = None,
     actor: Actor,
 ) -> None:
-    """Rename, move (categories are listed by position) or translate a category;
-    a translation of None removes it."""
+    """Rename, move (categories are listed by position) or translate a category
+    (found by `category_id` when given, else by `name`); a translation of None
+    removes it."""
     if position is not None and not 0 <= position <= MAX_POSITION:
         raise InvalidService(f"a position is 0 to {MAX_POSITION}, not {position}")
     for lang, text in (translations or {}).items():
         if not 1 <= len(lang) <= 16 or (text is not None and len(text) > 255):
             raise InvalidService("a translation is LANG (1-16 characters) = TEXT (at most 255)")
     with db.write() as session:
-        category = session.execute(
-            select(Category).where(Category.name == name)
-        ).scalar_one_or_none()
+        which = Category.id == category_id if category_id is not None else Category.name == name
+        category = session.execute(select(Category).where(which)).scalar_one_or_none()
         if category is None:
-            raise CategoryNotFound(f"no category {name!r}")
+            raise CategoryNotFound(f"no category {name or category_id!r}")
         before = _audited(category, translations or {}, session)
         if new_name is not None:
             new_name = new_name.strip()
@@ -98,6 +100,44 @@ def update_category(
                 before=old,
                 after=new,
             )
+
+
+def create_category(db: Database, *, name: str, actor: Actor) -> int:
+    """A new, empty category listed last; returns its id."""
+    name = (name or "").strip()
+    if len(name) > 255:
+        raise InvalidService("a category name is at most 255 characters")
+    with db.write() as session:
+        if session.execute(select(Category.id).where(Category.name == name)).first():
+            raise CategoryExists(f"category {name!r} exists already")
+        return ensure_category(session, name, actor=actor).id
+
+
+def move_category(db: Database, *, category_id: int, offset: int, actor: Actor) -> None:
+    """Swap a category with its neighbour above (offset -1) or below (+1).
+    Positions are first renumbered 1..n in the shown order, since several
+    categories may share one; every position that changes is audited."""
+    if offset not in (-1, 1):
+        raise InvalidService("a category moves one place up or down")
+    with db.write() as session:
+        ordered = list(session.scalars(select(Category).order_by(Category.position, Category.id)))
+        index = next((i for i, c in enumerate(ordered) if c.id == category_id), None)
+        if index is None:
+            raise CategoryNotFound(f"no category {category_id}")
+        target = index + offset
+        if 0 <= target < len(ordered):
+            ordered[index], ordered[target] = ordered[target], ordered[index]
+        for position, category in enumerate(ordered, start=1):
+            if category.position != position:
+                record_audit(
+                    session,
+                    actor=actor,
+                    action=AuditAction.CATEGORY_CHANGED,
+                    subject=subject("category", category.id),
+                    before={"position": category.position},
+                    after={"position": position},
+                )
+                category.position = position
 
 
 def _audited(

@@ -77,19 +77,27 @@ def update_service(
 ) -> None:
     """Change some fields of a service (rate, bounds, flags, name, ...)."""
     with db.write() as session:
-        service = session.get(Service, service_id)
-        if service is None:
-            raise ServiceNotFound(f"no service {service_id}")
-        current = _spec_of(session, service)
-        before = audited_fields(current)
-        for key, value in changes.items():
-            if not hasattr(current, key):
-                raise InvalidService(f"unknown service field {key!r}")
-            setattr(current, key, value)
-        _apply_spec(session, service, current, actor=actor)
-        session.flush()
-        _store_translations(session, service, current)
-        audit_service_change(session, service, before, actor=actor)
+        change_service(session, service_id, changes, actor=actor)
+
+
+def change_service(
+    session: Session, service_id: int, changes: Mapping[str, Any], *, actor: Actor
+) -> bool:
+    """`update_service` inside a transaction (bulk changes make several);
+    returns whether anything audited changed."""
+    service = session.get(Service, service_id)
+    if service is None:
+        raise ServiceNotFound(f"no service {service_id}")
+    current = _spec_of(session, service)
+    before = audited_fields(current)
+    for key, value in changes.items():
+        if not hasattr(current, key):
+            raise InvalidService(f"unknown service field {key!r}")
+        setattr(current, key, value)
+    _apply_spec(session, service, current, actor=actor)
+    session.flush()
+    _store_translations(session, service, current)
+    return audit_service_change(session, service, before, actor=actor)
 
 
 def audited_fields(spec: ServiceSpec) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def reset_link(
     account made here, or a customer who forgot theirs).  It works once, until it
     expires; the panel keeps only its hash.  The address is SMMPANEL_PUBLIC_URL's."""
     with open_panel(database_url) as db:
-        token = issue_reset_token(db, username=name, ttl=timedelta(hours=hours))
+        token = issue_reset_token(db, username=name, ttl=timedelta(hours=hours), actor=Actor.cli())
     echo(f"One-time password link for {name} (valid {hours} h; send it to the customer):")
     echo(link_of(Settings(), token))
 

@@ -36,6 +36,7 @@ from smmpanel.db import Database
 from smmpanel.ledger.funding import fund_account
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.money import format_units
+from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
 from smmpanel.secretbox import SecretBox, new_key
@@ -51,6 +52,11 @@ DEMO_STAFF = "admin"
 DEMO_FUNDS = Decimal("100.00000")
 DEMO_PROVIDER = "simulator"
 DEMO_SPEED = 10.0  # seconds per stage at the simulator: an order completes in ~20 s
+DEMO_BONUS = "50:5"  # +5% from 50: the bonus shows on "Add funds" and in the ledger
+DEMO_INSTRUCTIONS = (
+    "Transfer the amount to IBAN XX00 DEMO 0000 0000 0000 (Demo Panel Ltd) "
+    "with the reference below; the panel owner credits it once it arrives."
+)
 # The demo's worker syncs often, so orders visibly move (unless SMMPANEL_* says otherwise).
 DEMO_INTERVALS = {"status_sync_seconds": 5, "dripfeed_seconds": 10, "reconcile_seconds": 30}
 
@@ -161,6 +167,8 @@ def demo_settings(settings: Settings) -> Settings:
         "allow_private_urls": True,
         "rate_limits": False,
         "web_https_only": False,
+        # The demo gateway's Pay and Fail buttons (never on a real panel).
+        "demo_payments": True,
     }
     update |= {k: v for k, v in DEMO_INTERVALS.items() if k not in settings.model_fields_set}
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():
@@ -324,6 +332,7 @@ def _seed(
         db, username=DEMO_USER, email="demo@example.com", password_hash=hash_password(password)
     )
     fund_account(db, username=DEMO_USER, amount=DEMO_FUNDS, note="demo funds")
+    _seed_gateways(db)
     return account.api_key, password
 
 
@@ -332,6 +341,20 @@ def _seed_staff(db: Database) -> str:
     until they set it up); returns the generated password."""
     _, password = add_staff(db, username=DEMO_STAFF, role="owner", actor=Actor.system())
     return password
+
+
+def _seed_gateways(db: Database) -> None:
+    """ "Add funds" offers the demo gateway (its webhooks signed with a random
+    secret) and a manual transfer with sample instructions."""
+    actor = Actor.system()
+    configure_gateway(
+        db, code="demo", values={"secret": new_token(24), "bonus": DEMO_BONUS}, actor=actor
+    )
+    enable_gateway(db, code="demo", actor=actor)
+    configure_gateway(
+        db, code="manual", values={"instructions": DEMO_INSTRUCTIONS, "min": "10"}, actor=actor
+    )
+    enable_gateway(db, code="manual", actor=actor)
 
 
 def _print_welcome(
@@ -351,6 +374,8 @@ def _print_welcome(
     echo(f"  account:  {DEMO_USER}, balance {format_units(balance)} {currency}")
     echo(f"  catalog:  {services} services imported from a provider simulator at {simulator}")
     echo("  worker:   running: orders are forwarded and complete by themselves in ~30 s")
+    echo("  payments: Add funds offers the demo gateway (Pay / Fail) and a manual transfer")
+    echo("            (approve a transfer: smmpanel --database-url DATABASE deposits approve ID)")
     echo()
     echo("List the services:")
     echo(f"  curl -s {api} -d key={key} -d action=services")

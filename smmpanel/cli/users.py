@@ -34,6 +34,7 @@ from smmpanel.db import Database
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.ledger.funding import fund_account, fund_amount_units
 from smmpanel.money import format_units, parse_rate, to_units
+from smmpanel.orders.account_currency import change_account_currency
 from smmpanel.orders.queries import order_counts_by_account
 from smmpanel.orders.webhooks import rotate_webhook_secret, set_webhook
 
@@ -172,17 +173,28 @@ def set_options(
             metavar="N/s|off|default",
         ),
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency",
+            help="Keep the balance in this currency from now on (one with a rate); only "
+            "while the balance is zero and every order is final.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Change an account's options, status, e-mail, API rate limit or custom service rates."""
+    """Change an account's options, status, e-mail, API rate limit, currency or custom
+    service rates."""
     chosen_status = None if status is None else pick(status, ACCOUNT_STATUSES, "status")
     rates = _parse_rates(rate or [])
     nothing = extended_fields is None and status is None and email is None
-    if nothing and not rates and rate_limit is None:
+    if nothing and not rates and rate_limit is None and currency is None:
         raise BadValue("nothing to change; give at least one option (see --help)")
     with open_panel(database_url) as db:
         find_account(db, name)
         _require_services(db, [service_id for service_id, _ in rates])
+        if currency is not None:  # first: refused while money or orders are open
+            change_account_currency(db, username=name, currency=currency, actor=Actor.cli())
         limit = None
         if rate_limit is not None:  # first: a bad value is refused before any change
             limit = set_rate_limit(db, username=name, rate_limit=rate_limit, actor=Actor.cli())
@@ -205,6 +217,8 @@ def set_options(
         changes.append(f"email {email or '(none)'}")
     if rate_limit is not None:
         changes.append(f"rate limit {limit or 'default'}")
+    if currency is not None:
+        changes.append(f"currency {currency.strip().upper()}")
     for service_id, value in rates:
         shown = "removed" if value is None else format_units(to_units(value))
         changes.append(f"rate for service {service_id} {shown}")

@@ -75,6 +75,7 @@ class LedgerRow:
     refill_id: int | None
     cancel_id: int | None
     note: str
+    cause: str | None = None  # the entry's idempotency key (ledger/causes.py)
 
 
 def account_ledger(
@@ -119,4 +120,5 @@ def _ledger_row(entry: LedgerEntry) -> LedgerRow:
         refill_id=entry.refill_id,
         cancel_id=entry.cancel_id,
         note=entry.note,
+        cause=entry.cause,
     )

@@ -187,6 +187,19 @@ class _Step:
                 f"it: `smmpanel deposits approve|reject {deposit.id}`.",
             )
             return self._outcome(HELD)
+        if account_currency_changed(self.session, deposit):
+            if deposit.state == S.HELD:
+                return self._unchanged("the account's currency changed since the deposit")
+            self._move(S.HELD, note="the account's currency changed since the deposit was made")
+            raise_alert(
+                self.session,
+                kind=ALERT_HELD,
+                subject=deposit_subject(deposit.id),
+                message=f"Deposit {deposit.reference} is held: it was paid, but its account "
+                f"no longer keeps {deposit.account_currency}; fund the account by hand and "
+                f"reject the deposit: `smmpanel deposits reject {deposit.id}`.",
+            )
+            return self._outcome(HELD)
         credited = credit_deposit(self.session, deposit, actor=self.actor)
         deposit.paid_at = utcnow()
         self._move(S.PAID)
@@ -290,6 +303,13 @@ class _Step:
         return DepositOutcome(self.deposit.id, self.deposit.state, result, credited, debited, owed)
 
 
+def account_currency_changed(session: Session, deposit: Deposit) -> bool:
+    """Whether the account moved to another currency since the deposit fixed its
+    credit in the old one (the credit's minor units would mean another sum)."""
+    currency = session.scalar(select(Account.currency).where(Account.id == deposit.account_id))
+    return currency != deposit.account_currency
+
+
 def credit_deposit(session: Session, deposit: Deposit, *, actor: str) -> int:
     """Post the deposit's credit and bonus (each once: their causes are unique);
     returns what was posted now."""
@@ -336,7 +356,8 @@ def reverse_deposit(session: Session, deposit: Deposit, *, actor: str) -> tuple[
     balance = session.execute(
         select(Account.balance).where(Account.id == deposit.account_id).with_for_update()
     ).scalar_one()
-    debit = min(balance, wanted)
+    # Taken back in the currency it was credited in, or not at all (then all owed).
+    debit = 0 if account_currency_changed(session, deposit) else min(balance, wanted)
     if debit > 0:
         try:
             post_entry(

@@ -29,6 +29,7 @@ from smmpanel.payments.crediting import (
     CREDITED,
     MOVED,
     DepositOutcome,
+    account_currency_changed,
     apply_gateway_event,
     credit_deposit,
     deposit_subject,
@@ -270,6 +271,12 @@ def approve_deposit(
         before = deposit.state
         if not (before == S.HELD or (before in MANUAL_OPEN and _is_manual(deposit.gateway))):
             raise DepositStateError(_cannot("approve", deposit))
+        if account_currency_changed(session, deposit):
+            raise DepositStateError(
+                f"deposit {deposit.id} fixed its credit in {deposit.account_currency}, and "
+                "its account keeps another currency now: fund the account by hand and "
+                "reject the deposit"
+            )
         credited = credit_deposit(session, deposit, actor=str(actor))
         deposit.paid_at = utcnow()
         move_deposit_state(

@@ -31,6 +31,7 @@ from smmpanel.web import (
     i18n,
     pages_account,
     pages_api,
+    pages_deposits,
     pages_funds,
     pages_orders,
     pages_public,
@@ -118,6 +119,7 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         *pages_account.routes(),
         *pages_orders.routes(),
         *pages_funds.routes(),
+        *pages_deposits.routes(),
         *pages_api.routes(),
         *pages_tickets.routes(),
         *pages_two_factor.routes(),
@@ -184,6 +186,7 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         public_url=public_url(settings),
     )
     app.state.templates = templates
+    app.state.settings = settings  # the payment pages read the demo switch and limits
     app.state.reset_mail = ResetMail(
         smtp_on=smtp_configured(settings),
         limits=ResetLimits(

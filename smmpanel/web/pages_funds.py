@@ -1,10 +1,11 @@
 """The funds pages: the balance and the ledger (filtered, keyset-paginated,
-exported as CSV) and how to add funds."""
+exported as CSV).  Adding funds is pages_deposits.py."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,6 @@ from smmpanel.db import Database
 from smmpanel.ledger.models import ENTRY_KINDS
 from smmpanel.ledger.queries import LedgerFilter, LedgerRow, account_ledger
 from smmpanel.money import format_units
-from smmpanel.panel.settings import get_setting
 from smmpanel.web.pages import db_of, page, require_user
 
 PAGE_SIZE = 50
@@ -113,12 +113,35 @@ async def funds(request: Request) -> Response:
             "newest_link": f"/funds{suffix}",
             "older_link": f"/funds?{urlencode(query | {'before': rows[-1].id})}" if more else None,
             "paged": before is not None,
+            "deposit_causes": {
+                row.id: made for row in rows if (made := deposit_cause(row)) is not None
+            },
+            "deposit_words": DEPOSIT_WORDS,
         },
     )
 
 
+# The causes of the entries a deposit makes (ledger/causes.py): its credit, its
+# bonus and the debit of its reversal.
+DEPOSIT_CAUSE = re.compile(r"(deposit|bonus:deposit|reversal:deposit):(\d{1,10})")
+DEPOSIT_WORDS = {
+    "deposit": "Deposit",
+    "bonus:deposit": "Bonus on deposit",
+    "reversal:deposit": "Reversal of deposit",
+}
+
+
+def deposit_cause(row: LedgerRow) -> tuple[str, int] | None:
+    """(what, deposit id) for an entry a deposit made, else None."""
+    found = DEPOSIT_CAUSE.fullmatch(row.cause or "")
+    return (found[1], int(found[2])) if found else None
+
+
 def cause_words(row: LedgerRow) -> str:
     """An entry's cause in (English) words, for the CSV."""
+    made = deposit_cause(row)
+    if made is not None:
+        return f"{DEPOSIT_WORDS[made[0]].lower()} {made[1]}"
     if row.kind == "topup":
         return "top-up by the panel owner"
     if row.kind == "adjustment":
@@ -185,21 +208,8 @@ async def funds_csv(request: Request) -> Response:
     )
 
 
-async def add_funds(request: Request) -> Response:
-    """No payment method exists yet: the owner's text says how to ask for funds."""
-    require_user(request)
-    db = db_of(request)
-
-    def read() -> str:
-        with db.read() as session:
-            return get_setting(session, "add_funds_text")
-
-    return page(request, "add_funds.html", {"text": await run_in_threadpool(read)})
-
-
 def routes() -> list[Route]:
     return [
         Route("/funds", funds),
         Route("/funds.csv", funds_csv),
-        Route("/funds/add", add_funds),
     ]

@@ -156,6 +156,21 @@ def _key_rotated(run: Run, db: Database) -> Expected:
     return Expected(f"account:{alice.id}", None, {"keys_revoked": 1})
 
 
+@case(AuditAction.ACCOUNT_CURRENCY_CHANGED)
+def _account_currency_changed(run: Run, db: Database) -> Expected:
+    run("currencies", "set", "EUR", "0.9")
+    alice = make_customer(db, balance="0")
+    run("users", "set", "alice", "--currency", "eur")
+    return Expected(f"account:{alice.id}", {"currency": "USD"}, {"currency": "EUR"})
+
+
+@case(AuditAction.RESET_LINK_ISSUED)
+def _reset_link_issued(run: Run, db: Database) -> Expected:
+    alice = make_customer(db)
+    run("users", "reset-link", "alice", "--hours", "2")
+    return Expected(f"account:{alice.id}", None, {"valid_seconds": 7200})
+
+
 @case(AuditAction.WEBHOOK_SET)
 def _webhook_set(run: Run, db: Database) -> Expected:
     alice = make_customer(db)

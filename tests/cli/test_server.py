@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,12 @@ import uvicorn
 from smmpanel.accounts.errors import InvalidApiKey
 from smmpanel.accounts.queries import account_balance, authenticate
 from smmpanel.api_v2.app import create_app
+from smmpanel.cli.server import demo_settings
+from smmpanel.config import Settings
 from smmpanel.db import Database
+from smmpanel.payments.models import PaymentGateway
+from smmpanel.payments.queries import offered_gateways
+from smmpanel.payments.setup import load_setup
 from smmpanel.server import free_port, serve_in_thread
 from smmpanel.staff.logins import log_in_staff
 from tests.cli.conftest import Run, invoke, last_line
@@ -44,6 +50,24 @@ def test_demo_no_serve_prints_a_working_key(run: Run, db: Database) -> None:
     assert "http://127.0.0.1:8123/admin/" in admin_line and "log in as admin" in admin_line
     owner = log_in_staff(db, username="admin", password=staff_password, ip="127.0.0.1")
     assert (owner.role, owner.two_factor) == ("owner", False)
+
+
+def test_demo_offers_the_demo_gateway_and_a_manual_transfer(run: Run, db: Database) -> None:
+    result = run("demo", "--no-serve")
+    assert "Add funds offers the demo gateway (Pay / Fail) and a manual transfer" in result.stdout
+    settings = demo_settings(Settings())
+    assert settings.demo_payments and not Settings().demo_payments
+    with db.read() as session:
+        offered = {g.code: g for g in offered_gateways(session, settings)}
+        demo = load_setup(session, "demo")
+        manual = load_setup(session, "manual")
+        stored = session.get_one(PaymentGateway, "demo").settings
+    assert set(offered) == {"demo", "manual"}
+    assert [str(rule) for rule in offered["demo"].bonus] == ["+5% from 50"]
+    assert offered["manual"].min_amount == Decimal("10")
+    assert len(demo.config["secret"]) >= 24  # random, made for this demo
+    assert demo.config["secret"] not in stored  # sealed at rest
+    assert "IBAN" in manual.config["instructions"]
 
 
 def test_demo_refuses_a_database_in_use(run: Run, db: Database) -> None:

@@ -3,14 +3,20 @@ balance is taken back, the rest recorded as owed, and the owner alerted."""
 
 from __future__ import annotations
 
+import pytest
+
+from smmpanel.accounts.service import set_currency_rate
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
+from smmpanel.ledger.funding import fund_account
 from smmpanel.ledger.models import CHARGE
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.ledger.service import post_entry
+from smmpanel.orders.account_currency import change_account_currency
 from smmpanel.payments.crediting import apply_gateway_event
+from smmpanel.payments.errors import DepositStateError
 from smmpanel.payments.gateway import EventKind
-from smmpanel.payments.service import receive_webhook
+from smmpanel.payments.service import approve_deposit, receive_webhook
 from tests.factories import make_customer
 from tests.payments.fakes import FakeGateway, event, webhook
 from tests.payments.helpers import alerts, balance, deposit_of, entries, start
@@ -137,4 +143,28 @@ def test_a_partial_refund_takes_nothing_back_by_itself_and_the_full_one_reverses
     [outcome] = receive_webhook(db, gateway="fake", body=body, headers=headers)
     assert (outcome.result, outcome.debited) == ("reversed", 10_500_000)
     assert balance(db, alice.id) == 0
+    assert find_balance_mismatches(db) == []
+
+
+def test_a_deposit_of_an_account_that_changed_currency_is_held_not_credited(
+    db: Database, fake_gateway: type[FakeGateway]
+) -> None:
+    """The credit was fixed in USD; once the account keeps EUR the same minor
+    units would be another sum, so the payment is held, approval is refused,
+    and a reversal of an earlier deposit takes nothing back in euros."""
+    alice = make_customer(db, "alice", balance="0")
+    earlier = _paid(db, alice.id, "20")
+    _spend(db, alice.id, 2_000_000)  # all spent (no bonus below 100)
+    deposit_id = start(db, alice.id, "30")
+    set_currency_rate(db, code="EUR", rate="0.9", actor=Actor.system())
+    assert change_account_currency(db, username="alice", currency="EUR")
+    body, headers = webhook(PAID, deposit_id, "30", "USD")
+    [outcome] = receive_webhook(db, gateway="fake", body=body, headers=headers)
+    assert (outcome.result, outcome.credited) == ("held", 0)
+    with pytest.raises(DepositStateError):
+        approve_deposit(db, deposit_id=deposit_id, actor=Actor.system())
+    fund_account(db, username="alice", amount="5", note="by hand")
+    assert _reverse(db, earlier) == ("reversed", 0, 2_000_000)
+    assert balance(db, alice.id) == 500_000  # the euros stay
+    assert deposit_of(db, deposit_id).state == "held"
     assert find_balance_mismatches(db) == []

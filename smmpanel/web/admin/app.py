@@ -36,6 +36,7 @@ from smmpanel.web.admin import (
 )
 from smmpanel.web.admin.access import AdminContext, current_staff, shell_context
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
+from smmpanel.web.links import public_url
 from smmpanel.web.rendering import build_templates, render
 from smmpanel.web.session import derived_secret
 
@@ -152,4 +153,6 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
         ),
     )
     app.state.templates = templates
+    # Links staff hand out (a customer's password reset) are on the customers' address.
+    app.state.public_url = public_url(settings)
     return app
