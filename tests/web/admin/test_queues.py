@@ -182,4 +182,4 @@ def test_the_queue_speaks_russian(db: Database, browser_factory: Any) -> None:
     assert decide(support, "refills", f"approve:{refill_id}").status_code == 303
     page = support.get("/admin/queues", headers={"accept-language": "ru"}).text
     assert "Запросы на докрутку" in page and "этой очереди ничего нет." in page
-    assert "Выполнено: 0, отказано: 1" in page
+    assert "выполнено: 0, отказано: 1" in page.lower()  # one text, whichever file keeps it
