@@ -94,3 +94,90 @@ def parse_action(text: str) -> AuditAction:
         raise InvalidValue(
             f"unknown action {text!r}; one of: {', '.join(a.value for a in AuditAction)}"
         ) from None
+
+
+# --- the web admin's audit log: filters and keyset pages ---------------------------------
+
+AUDIT_PAGE = 50
+# An actor or subject filter: "kind:name" exactly, or "kind" / "kind:" for every one of the kind.
+_FILTER = re.compile(r"^[a-z_]{1,40}(:\S{0,100})?$")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit log shows: `actor` ("staff:olga" exactly, or "staff" /
+    "staff:" for every staff member), `action`, `subject` ("account:12"
+    exactly, or "deposit" for every deposit), rows at or after `since` and
+    before `until`."""
+
+    actor: str = ""
+    action: AuditAction | None = None
+    subject: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    older: int | None  # pass as `before` for the next (older) page
+    newer: int | None  # pass as `after` for the previous (newer) page
+
+
+def check_filter_text(text: str, what: str) -> str:
+    """`text` trimmed and lowered when it is a kind or kind:name filter; InvalidValue otherwise."""
+    value = text.strip()
+    kind, colon, name = value.partition(":")
+    value = kind.lower() + colon + name
+    if value and not _FILTER.match(value):
+        raise InvalidValue(f"{what}: write kind:name (staff:olga, account:12) or a kind")
+    return value
+
+
+def _matching(column: Any, value: str) -> Any:
+    kind, _, name = value.partition(":")
+    if name:
+        return column == value
+    # "staff" or "staff:": the kind alone (worker, system) and every name of it.
+    return or_(column == kind, column.startswith(f"{kind}:", autoescape=True))
+
+
+def search_audit(
+    db: Database,
+    wanted: AuditFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = AUDIT_PAGE,
+) -> AuditPage:
+    """One page of the trail, newest first by id (the order the rows were
+    written in), `limit` rows below id `before` or above id `after`: keyset
+    pages, never OFFSET, so the last page costs what the first does."""
+    query = select(AuditEntry)
+    if wanted.actor:
+        query = query.where(_matching(AuditEntry.actor, wanted.actor))
+    if wanted.subject:
+        query = query.where(_matching(AuditEntry.subject, wanted.subject))
+    if wanted.action is not None:
+        query = query.where(AuditEntry.action == wanted.action.value)
+    if wanted.since is not None:
+        query = query.where(AuditEntry.at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(AuditEntry.at < wanted.until)
+    key = AuditEntry.id
+    with db.read() as session:
+        if after is not None and before is None:
+            rows = list(session.scalars(query.where(key > after).order_by(key).limit(limit + 1)))
+            more_newer = len(rows) > limit
+            rows = list(reversed(rows[:limit]))
+            older = rows[-1].id if rows else None
+            newer = rows[0].id if rows and more_newer else None
+        else:
+            if before is not None:
+                query = query.where(key < before)
+            rows = list(session.scalars(query.order_by(key.desc()).limit(limit + 1)))
+            more_older = len(rows) > limit
+            rows = rows[:limit]
+            older = rows[-1].id if rows and more_older else None
+            newer = rows[0].id if rows and before is not None else None
+        return AuditPage([_row(entry) for entry in rows], older, newer)
