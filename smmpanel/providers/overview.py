@@ -117,6 +117,7 @@ class Call:
     action: str
     outcome: str  # accepted, unreachable, unknown, or the provider's refusal
     detail: str
+    elapsed_ms: int | None  # None on calls recorded before latency was
 
     @property
     def failed(self) -> bool:
@@ -135,6 +136,21 @@ class Health:
     calls: list[Call]  # the latest first
     alerts: list[OpenAlert]
     waiting_orders: int  # active orders waiting for a provider of its services
+
+    @property
+    def latency(self) -> Latency | None:
+        """Of the calls shown that recorded their time; None when none did."""
+        times = sorted(c.elapsed_ms for c in self.calls if c.elapsed_ms is not None)
+        if not times:
+            return None
+        return Latency(len(times), times[(len(times) - 1) // 2], times[-1])
+
+
+@dataclass(frozen=True)
+class Latency:
+    calls: int
+    median_ms: int  # the lower median
+    max_ms: int
 
 
 def provider_health(db: Database, provider_id: int) -> Health:
@@ -162,7 +178,10 @@ def provider_health(db: Database, provider_id: int) -> Health:
             )
         )
         return Health(
-            [Call(c.created_at, c.order_id, c.action, c.outcome, c.detail) for c in calls],
+            [
+                Call(c.created_at, c.order_id, c.action, c.outcome, c.detail, c.elapsed_ms)
+                for c in calls
+            ],
             [OpenAlert(a.created_at, a.kind, a.message) for a in alerts],
             waiting or 0,
         )

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from smmpanel.audit.models import AuditEntry
 from smmpanel.db import Database
-from smmpanel.providers.models import Provider
+from smmpanel.providers.models import Provider, ProviderOrderRecord
 from smmpanel.secretbox import reveal_secret
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.factories import make_provider
@@ -174,7 +174,8 @@ def test_health_shows_calls_alerts_and_waiting_orders(
     page = owner.get("/admin/providers/1")
     assert 'id="no-alerts"' in page.text and 'id="no-calls"' in page.text
     assert f'id="mapping-{relay.service_id}"' in page.text
-    assert "Latency is not recorded" in page.text
+    assert "No latency recorded yet." in page.text
+    sim.control.add_fault("slow", count=1, seconds=0.3)
     sent = relay.order()
     relay.run()
     sim.control.add_fault("no_funds", count=1)
@@ -187,6 +188,17 @@ def test_health_shows_calls_alerts_and_waiting_orders(
     assert calls.index(f"#{waiting}") < calls.index(f"#{sent}")  # the latest first
     assert "accepted" in calls and "not_enough_funds" in calls
     assert 'id="alerts"' in text and "Orders waiting for it: 1" in text
+    with db.read() as session:
+        rows = session.execute(
+            select(ProviderOrderRecord.order_id, ProviderOrderRecord.elapsed_ms)
+        ).all()
+    times = {order_id: elapsed or 0 for order_id, elapsed in rows}
+    assert None not in {elapsed for _, elapsed in rows}
+    assert times[sent] >= 300 and 0 <= times[waiting] < times[sent]  # the slow one, then not
+    assert (
+        f"Latency of the last 2 orders sent: median {times[waiting]} ms, at most {times[sent]} ms."
+        in text
+    )
     row = owner.get("/admin/providers").text
     row = row[row.index('id="provider-1"') :]
     cells = [cell.split(">", 1)[1] for cell in row.split("</tr>")[0].split("<td")[1:]]
