@@ -19,7 +19,7 @@ from smmpanel.orders.models import ACTIVE_STATUSES, Order
 from smmpanel.panel.models import Alert
 from smmpanel.providers.errors import ProviderNotFound
 from smmpanel.providers.models import Provider, ProviderOrderRecord, UpstreamService
-from smmpanel.providers.price_sync import PriceSyncReport
+from smmpanel.providers.price_sync import PriceSyncReport, review_prices
 from smmpanel.timeutil import utcnow
 
 RECENT_CALLS = 20
@@ -286,6 +286,31 @@ def upstream_catalog(
 
 def _id_key(upstream_id: str) -> tuple[int, int, str]:
     return (0, int(upstream_id), "") if upstream_id.isdigit() else (1, 0, upstream_id)
+
+
+@dataclass(frozen=True)
+class ImportedLine:
+    """An upstream service an import skips as imported already, with our service."""
+
+    upstream_id: str
+    mapping: Mapping
+    new_rate: Decimal | None  # what the price sync would set now; None: nothing
+
+
+def imported_lines(db: Database, provider_id: int, already: dict[str, int]) -> list[ImportedLine]:
+    """The import preview's "imported already", each with the price sync's
+    pending change (an import never reprices: the price sync does)."""
+    mappings = {m.service_id: m for m in provider_mappings(db, provider_id)}
+    with db.read() as session:
+        name = session.scalar(select(Provider.name).where(Provider.id == provider_id))
+    pending = {} if name is None else {
+        int(c.id): c.new_rate for c in review_prices(db, provider_name=name).changed
+    }  # fmt: skip
+    return [
+        ImportedLine(upstream_id, mappings[service_id], pending.get(service_id))
+        for upstream_id, service_id in sorted(already.items(), key=lambda i: _id_key(i[0]))
+        if service_id in mappings
+    ]
 
 
 def upstream_categories(db: Database, provider_id: int) -> list[str]:

@@ -39,6 +39,7 @@ async def import_services(request: Request) -> Response:
     form = await ImportForm.from_formdata(request)
     form.category.choices = [SelectChoice("", "All"), *(SelectChoice(c) for c in categories)]
     preview: ImportResult | None = None
+    already: list[overview.ImportedLine] = []
     if request.method == "POST" and await form.validate_on_submit():
         posted = await request.form()
         if posted.get("step") == "apply":
@@ -47,11 +48,21 @@ async def import_services(request: Request) -> Response:
             if done is not None:
                 return done
         preview = await _preview(form, provider, db, staff)
+        if preview is not None:
+            already = await run_in_threadpool(
+                overview.imported_lines, db, provider.id, preview.already_imported
+            )
     status = 400 if form.errors or form.form_errors else 200
     return admin_page(
         request,
         "admin/providers_import.html",
-        {"form": form, "provider": provider, "preview": preview, "categories": categories},
+        {
+            "form": form,
+            "provider": provider,
+            "preview": preview,
+            "already": already,
+            "categories": categories,
+        },
         status_code=status,
     )
 

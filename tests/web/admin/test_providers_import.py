@@ -112,9 +112,16 @@ def test_preview_writes_nothing_then_apply_imports_with_the_markup(
     page = owner.get(applied.headers["location"]).text
     assert "The services are imported." in page and 'id="mapping-' in page
 
+    sim.control.catalog(service=1, rate="1.00")
+    assert owner.submit(f"{PAGE}/catalog", {}, page=PAGE).status_code == 303
     again = owner.submit(IMPORT, options(), page=IMPORT)
     assert set(planned_rates(again.text)) == {str(i) for i in range(1, listed + 1)} - set(ticked)
-    assert "1 → #" in again.text
+    sync = dict(
+        re.findall(r'id="already-(\d+)">.*?<td class="sync">([^<]+)</td>', again.text, re.S)
+    )
+    # An import never reprices: the price sync would (1.00 x 1.30).
+    assert sync == {"1": "would set 1.30000", "2": "unchanged", "3": "unchanged", "5": "unchanged"}
+    assert imported(db)["1"] == (117_000, "30", 2)
 
 
 def test_apply_refused_when_the_catalogue_moved_since_the_preview(
