@@ -15,7 +15,7 @@ from smmpanel.db import Database
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.models import UpstreamService
 from smmpanel.providers.service import map_service
-from smmpanel.simulator.testing import RunningSimulator
+from smmpanel.simulator.testing import RunningSimulator, running_simulator
 from tests.factories import make_provider, make_service
 from tests.providers.helpers import category_of, service
 from tests.web.admin.test_providers import audit, sim
@@ -253,3 +253,21 @@ def test_support_may_not_import_or_reprice(
     owner = staff_browser(db, browser_factory)
     assert owner.http.post("/admin/providers/prices/apply", data={}).status_code == 403
     assert owner.http.post(IMPORT, data=options()).status_code == 403
+
+
+def test_reading_every_catalogue_reports_the_unreachable(
+    db: Database, browser_factory: Any, sim: RunningSimulator
+) -> None:
+    owner = staff_browser(db, browser_factory)
+    make_provider(db, sim, "up")
+    with running_simulator() as gone:
+        make_provider(db, gone, "gone")
+    prices = "/admin/providers/prices"
+    answer = owner.submit(f"{prices}/check", {}, page=prices)
+    assert answer.status_code == 502
+    assert re.search(
+        r'role="alert">gone: provider &#39;gone&#39; \(http[^)]*\): \w+ failed', answer.text
+    )
+    with db.read() as session:
+        read = session.scalars(select(UpstreamService.provider_id).distinct()).all()
+    assert read == [1]  # the reachable one was read all the same
