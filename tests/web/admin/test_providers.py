@@ -243,3 +243,10 @@ def test_the_list_and_russian(db: Database, browser_factory: Any, sim: RunningSi
     assert 'id="provider-1"' in listed.text and sim.api_url in listed.text
     russian = owner.get("/admin/providers", headers={"accept-language": "ru"}).text
     assert "Добавить поставщика" in russian and "не прочитан" in russian
+    refused = owner.http.post(
+        "/admin/providers/new",
+        data={"csrf_token": owner.token("/admin/providers/new"), "name": "bad name!",
+              "api_url": sim.api_url, "api_key": "k" * 20, "method": "post", "timeout": "20"},
+        headers={"accept-language": "ru"},
+    )  # fmt: skip
+    assert refused.status_code == 400 and "имя поставщика: от 1 до 64 букв" in refused.text
