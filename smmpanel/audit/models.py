@@ -49,6 +49,7 @@ class AuditAction(StrEnum):
     PROVIDER_ADDED = "provider_added"
     PROVIDER_PAUSED = "provider_paused"
     PROVIDER_RESUMED = "provider_resumed"
+    PROVIDER_CHANGED = "provider_changed"  # URL, method, options, key replaced
     ORDER_RESOLVED_BY_HAND = "order_resolved_by_hand"
     ORDER_ADOPTED_BY_HAND = "order_adopted_by_hand"
     ORDER_CANCELED_BY_HAND = "order_canceled_by_hand"

@@ -47,6 +47,7 @@ from smmpanel.providers.reconcile import (
 from smmpanel.providers.service import (
     METHODS,
     add_provider,
+    edit_provider,
     map_service,
     set_provider_status,
     unmap_service,
@@ -160,6 +161,59 @@ def _provider_key(argument: str | None, *, key_stdin: bool, key_env: str | None)
         return value
     assert argument is not None
     return argument
+
+
+@app.command("edit")
+def edit(
+    name: ProviderName,
+    url: Annotated[str | None, typer.Option("--url", help="A new API URL.")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="post, json or get.")] = None,
+    request_id: Annotated[
+        bool | None,
+        typer.Option("--request-id/--no-request-id", help="The upstream honours request_id."),
+    ] = None,
+    lookup_url: Annotated[
+        str | None,
+        typer.Option("--lookup-url", help='An order look-up URL on its host ("" removes it).'),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds per call.", parser=seconds(0.1, 600)),
+    ] = None,
+    key_stdin: Annotated[
+        bool, typer.Option("--key-stdin", help="Replace the key: read it from standard input.")
+    ] = False,
+    key_env: Annotated[
+        str | None,
+        typer.Option("--key-env", metavar="NAME", help="Replace the key: read it from NAME."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change a provider's URL, method or options, or replace its key (the old
+    key is never shown); what is not given is kept."""
+    if method is not None and method not in METHODS:
+        raise BadValue(f"--method is one of {', '.join(METHODS)}")
+    secret = None
+    if key_stdin or key_env is not None:
+        secret = _provider_key(None, key_stdin=key_stdin, key_env=key_env)
+    dialect: dict[str, Any] = {}
+    if request_id is not None:
+        dialect["request_id"] = request_id or None
+    if lookup_url is not None:
+        dialect["lookup_url"] = lookup_url.strip()
+    if timeout is not None:
+        dialect["timeout"] = timeout
+    with open_panel(database_url) as db:
+        edit_provider(
+            db,
+            name=name,
+            api_url=url,
+            method=method,
+            dialect=dialect,
+            api_key=secret,
+            actor=Actor.cli(),
+        )
+    echo(f"Provider {name} changed" + (f" (key {mask_key(secret)})." if secret else "."))
 
 
 @app.command("list")

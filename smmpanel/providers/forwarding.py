@@ -35,7 +35,8 @@ order `failed` (or `reconcile` when it may have been sent), with an alert:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -94,6 +95,7 @@ class Attempt:
     request_id: str
     params: dict[str, Any]
     resend: bool
+    elapsed_ms: int | None = None  # how long the call took, once made
 
 
 @dataclass(frozen=True)
@@ -123,15 +125,19 @@ def _forward(
         return
     attempt = step
     crash_point("forward:before_send")
+    started = time.monotonic()
     try:
-        with open_upstream(attempt.access) as upstream:
-            placed = upstream.add(
-                int(attempt.upstream_service_id)
-                if attempt.upstream_service_id.isdigit()
-                else attempt.upstream_service_id,
-                request_id=attempt.request_id if attempt.access.honours_request_id else None,
-                **attempt.params,
-            )
+        try:
+            with open_upstream(attempt.access) as upstream:
+                placed = upstream.add(
+                    int(attempt.upstream_service_id)
+                    if attempt.upstream_service_id.isdigit()
+                    else attempt.upstream_service_id,
+                    request_id=attempt.request_id if attempt.access.honours_request_id else None,
+                    **attempt.params,
+                )
+        finally:  # before the handlers below: each records the call with its time
+            attempt = replace(attempt, elapsed_ms=round((time.monotonic() - started) * 1000))
     except UpstreamRefused as refused:
         if _refused(db, attempt, refused):
             _forward(db, order_id, unreachable, wait_alert_after)
@@ -408,6 +414,7 @@ def _call(attempt: Attempt, outcome: str, detail: str) -> ProviderOrderRecord:
         action="add",
         outcome=outcome[:32],
         detail=detail[:2000],
+        elapsed_ms=attempt.elapsed_ms,
     )
 
 

@@ -42,21 +42,8 @@ def add_provider(
 ) -> int:
     if not NAME_RE.match(name or ""):
         raise InvalidProvider("a provider name is 1-64 letters, digits or . _ -")
-    parsed = urlparse(api_url or "")
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidProvider(
-            "the API URL must be an http(s) URL, like https://panel.example/api/v2"
-        )
-    if not (api_key or "").strip():
-        raise InvalidProvider("the API key is required")
-    if not _printable_text(api_key.strip()):
-        raise InvalidProvider("the API key must be printable text, without spaces")
-    if len(api_key.strip()) > MAX_KEY_LENGTH:
-        raise InvalidProvider(f"the API key is longer than {MAX_KEY_LENGTH} characters")
-    if method not in METHODS:
-        raise InvalidProvider(f"method is one of {', '.join(METHODS)}")
-    lookup_url = (dialect or {}).get("lookup_url")
-    check_provider_urls(api_url.strip(), None if lookup_url is None else str(lookup_url))
+    _check_settings(api_url, method, dialect)
+    _check_key(api_key)
     stored_key = seal_secret(api_key.strip())
     with db.write() as session:
         if session.execute(select(Provider.id).where(Provider.name == name)).first():
@@ -80,6 +67,74 @@ def add_provider(
             after={"name": name, "api_url": provider.api_url, "method": method, **(dialect or {})},
         )
         return provider.id
+
+
+def _check_settings(api_url: str, method: str, dialect: dict[str, Any] | None) -> None:
+    parsed = urlparse(api_url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidProvider(
+            "the API URL must be an http(s) URL, like https://panel.example/api/v2"
+        )
+    if method not in METHODS:
+        raise InvalidProvider(f"method is one of {', '.join(METHODS)}")
+    lookup_url = (dialect or {}).get("lookup_url")
+    check_provider_urls(api_url.strip(), None if lookup_url is None else str(lookup_url))
+
+
+def _check_key(api_key: str) -> None:
+    if not (api_key or "").strip():
+        raise InvalidProvider("the API key is required")
+    if not _printable_text(api_key.strip()):
+        raise InvalidProvider("the API key must be printable text, without spaces")
+    if len(api_key.strip()) > MAX_KEY_LENGTH:
+        raise InvalidProvider(f"the API key is longer than {MAX_KEY_LENGTH} characters")
+
+
+def edit_provider(
+    db: Database,
+    *,
+    name: str,
+    api_url: str | None = None,
+    method: str | None = None,
+    dialect: dict[str, Any] | None = None,
+    api_key: str | None = None,
+    actor: Actor,
+) -> None:
+    """Change a provider's URL, method and options (None keeps one); `api_key`
+    replaces the key when given (the old one is never shown, nor audited).  The
+    options given replace those of the same name; the others are kept."""
+    with db.read() as session:
+        provider = provider_by_name(session, name)
+        kept = dict(provider.dialect or {})
+        api_url = provider.api_url if api_url is None else api_url
+        method = provider.method if method is None else method
+    dialect = dialect or {}
+    # An option given as None or "" (an emptied look-up URL) is removed.
+    merged = {k: v for k, v in {**kept, **dialect}.items() if v not in (None, "")}
+    _check_settings(api_url, method, merged)
+    stored_key = None
+    if api_key is not None:
+        _check_key(api_key)
+        stored_key = seal_secret(api_key.strip())
+    with db.write() as session:
+        provider = provider_by_name(session, name)
+        before = _audited_settings(provider)
+        provider.api_url, provider.method, provider.dialect = api_url.strip(), method, merged
+        if stored_key is not None:
+            provider.api_key = stored_key
+        after = _audited_settings(provider) | ({"new_key": True} if stored_key else {})
+        record_audit(
+            session,
+            actor=actor,
+            action=AuditAction.PROVIDER_CHANGED,
+            subject=subject("provider", provider.id),
+            before=before,
+            after=after,
+        )
+
+
+def _audited_settings(provider: Provider) -> dict[str, Any]:
+    return {"api_url": provider.api_url, "method": provider.method, **(provider.dialect or {})}
 
 
 def _printable_text(text: str) -> bool:

@@ -342,6 +342,16 @@ def _provider_resumed(run: Run, db: Database) -> Expected:
     return Expected("provider:1", before, {"status": "active"})
 
 
+@case(AuditAction.PROVIDER_CHANGED)
+def _provider_changed(run: Run, db: Database) -> Expected:
+    _provider(db)
+    run("providers", "edit", "up", "--method", "json", "--timeout", "5", "--key-stdin",
+        input="new-key-123456\n")  # fmt: skip
+    before = {"api_url": UP_URL, "method": "post"}
+    after = {"api_url": UP_URL, "method": "json", "timeout": 5.0, "new_key": True}
+    return Expected("provider:1", before, after)
+
+
 # --- orders and requests ------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ class TextForm(Form):
 
 class CurrencyForm(Form):
     code = StringField("Currency", [DataRequired(), Length(max=16)])
-    rate = StringField("Rate", [DataRequired(), Length(max=40)])
+    rate = StringField("Exchange rate", [DataRequired(), Length(max=40)])
 
 
 class BaseCurrencyForm(Form):
