@@ -8,6 +8,7 @@ from smmpanel.jobs import models as jobs_models
 from smmpanel.ledger import models as ledger_models
 from smmpanel.orders import models as orders_models
 from smmpanel.panel import models as panel_models
+from smmpanel.payments import models as payments_models
 from smmpanel.providers import models as providers_models
 from smmpanel.staff import models as staff_models
 from smmpanel.support import models as support_models
@@ -21,6 +22,7 @@ __all__ = [
     "ledger_models",
     "orders_models",
     "panel_models",
+    "payments_models",
     "providers_models",
     "staff_models",
     "support_models",

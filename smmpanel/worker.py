@@ -15,6 +15,7 @@ from smmpanel.jobs.worker import FailureHook, Handler, Worker
 from smmpanel.orders.dripfeed import dripfeed_runs
 from smmpanel.orders.subscriptions import subscription_expiry
 from smmpanel.orders.webhooks import deliver_webhook
+from smmpanel.payments.service import deposit_check_job
 from smmpanel.providers.catalog_sync import sync_prices_job
 from smmpanel.providers.forwarding import forward_failed, forward_order
 from smmpanel.providers.reconcile import reconcile_order_job, reconcile_orders
@@ -45,6 +46,7 @@ def handlers(settings: Settings | None = None) -> dict[str, Handler]:
         JobKind.EMAIL: partial(
             send_email_job, settings=settings, link_of=partial(reset_link, settings)
         ),
+        JobKind.DEPOSIT_CHECK: partial(deposit_check_job, settings=settings),
     }
 
 
@@ -64,6 +66,7 @@ def schedules(settings: Settings) -> list[ScheduleSpec]:
         ScheduleSpec(
             "subscription_expiry", JobKind.SUBSCRIPTION_EXPIRY, settings.subscription_expiry_seconds
         ),
+        ScheduleSpec("deposit_check", JobKind.DEPOSIT_CHECK, settings.deposit_check_seconds),
     ]
 
 

@@ -67,6 +67,12 @@ class AuditAction(StrEnum):
     STAFF_TWO_FACTOR_ON = "staff_two_factor_on"
     STAFF_TWO_FACTOR_OFF = "staff_two_factor_off"
     STAFF_LOGGED_IN = "staff_logged_in"
+    GATEWAY_CONFIGURED = "gateway_configured"  # a payment gateway's settings
+    GATEWAY_ENABLED = "gateway_enabled"
+    GATEWAY_DISABLED = "gateway_disabled"
+    DEPOSIT_APPROVED = "deposit_approved"  # credited by the owner (a transfer, a held one)
+    DEPOSIT_REJECTED = "deposit_rejected"
+    DEPOSIT_CHECKED = "deposit_checked"  # the owner asked the gateway again
 
 
 @dataclass(frozen=True)

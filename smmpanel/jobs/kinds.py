@@ -24,3 +24,4 @@ class JobKind(StrEnum):
     SUBSCRIPTION_EXPIRY = "subscription_expiry"  # stop expired subscriptions (scheduled)
     WEBHOOK = "webhook"  # deliver one webhook
     EMAIL = "email"  # send one e-mail to a customer (a password reset link)
+    DEPOSIT_CHECK = "deposit_check"  # ask gateways about deposits left pending (scheduled)

@@ -23,3 +23,18 @@ def order_settlement(order_id: int) -> str:
     """The give-back of a subscription post charged provisionally at its max,
     once it is known what it delivered."""
     return f"settle:order:{order_id}"
+
+
+def deposit_credit(deposit_id: int) -> str:
+    """The credit of a paid deposit: unique, so a second webhook credits nothing."""
+    return f"deposit:{deposit_id}"
+
+
+def deposit_bonus(deposit_id: int) -> str:
+    """The bonus a gateway's rule adds to a paid deposit, as its own entry."""
+    return f"bonus:deposit:{deposit_id}"
+
+
+def deposit_reversal(deposit_id: int) -> str:
+    """The debit of a deposit the gateway refunded or charged back."""
+    return f"reversal:deposit:{deposit_id}"

@@ -25,6 +25,8 @@ from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order, update_order
 from smmpanel.orders.webhooks import set_webhook
 from smmpanel.panel.alerts import raise_alert
+from smmpanel.payments.service import start_deposit
+from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.providers.service import add_provider, map_service, set_provider_status
 from smmpanel.support.service import open_ticket
 from smmpanel.timeutil import utcnow
@@ -485,6 +487,72 @@ def _two_factor_turned_off(run: Run, db: Database) -> Expected:
     assert setup.secret
     run("users", "2fa-off", customer.username)
     return Expected(f"account:{customer.id}", {"two_factor": True}, {"two_factor": False})
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+@case(AuditAction.GATEWAY_CONFIGURED)
+def _gateway_configured(run: Run, db: Database) -> Expected:
+    run("gateways", "set", "manual", "instructions=IBAN X", "min=5")
+    after = {"values": {"instructions": "IBAN X", "min": "5"}, "secrets_changed": []}
+    return Expected("gateway:manual", None, after)
+
+
+@case(AuditAction.GATEWAY_ENABLED)
+def _gateway_enabled(run: Run, db: Database) -> Expected:
+    configure_gateway(db, code="manual", values={"instructions": "IBAN X"}, actor=Actor.system())
+    run("gateways", "enable", "manual")
+    return Expected("gateway:manual", {"enabled": False}, {"enabled": True})
+
+
+@case(AuditAction.GATEWAY_DISABLED)
+def _gateway_disabled(run: Run, db: Database) -> Expected:
+    _manual_enabled(db)
+    run("gateways", "disable", "manual")
+    return Expected("gateway:manual", {"enabled": True}, {"enabled": False})
+
+
+def _manual_enabled(db: Database) -> None:
+    configure_gateway(db, code="manual", values={"instructions": "IBAN X"}, actor=Actor.system())
+    enable_gateway(db, code="manual", actor=Actor.system())
+
+
+def _manual_deposit(db: Database) -> int:
+    _manual_enabled(db)
+    customer = make_customer(db, balance="0")
+    started = start_deposit(
+        db,
+        account_id=customer.id,
+        gateway="manual",
+        amount="12",
+        panel_url="https://panel.example",
+        actor=Actor("web", customer.username),
+    )
+    return started.deposit_id
+
+
+@case(AuditAction.DEPOSIT_APPROVED)
+def _deposit_approved(run: Run, db: Database) -> Expected:
+    deposit_id = _manual_deposit(db)
+    run("deposits", "approve", str(deposit_id), "--note", "on the statement")
+    after = {"state": "paid", "credited": "12.00000", "currency": "USD", "note": "on the statement"}
+    return Expected(f"deposit:{deposit_id}", {"state": "pending"}, after)
+
+
+@case(AuditAction.DEPOSIT_REJECTED)
+def _deposit_rejected(run: Run, db: Database) -> Expected:
+    deposit_id = _manual_deposit(db)
+    run("deposits", "reject", str(deposit_id), "--reason", "never arrived")
+    after = {"state": "rejected", "reason": "never arrived"}
+    return Expected(f"deposit:{deposit_id}", {"state": "pending"}, after)
+
+
+@case(AuditAction.DEPOSIT_CHECKED)
+def _deposit_checked(run: Run, db: Database) -> Expected:
+    deposit_id = _manual_deposit(db)
+    run("deposits", "check", str(deposit_id))
+    return Expected(f"deposit:{deposit_id}", None, {"state": "pending", "result": "unchanged"})
 
 
 def test_every_action_kind_has_a_case() -> None:

@@ -60,6 +60,13 @@ CASES: list[tuple[tuple[str, ...], frozenset[str]]] = [
     (("providers", "reconcile", "--cancel", "{}"), frozenset()),
     (("alerts", "resolve", "{}"), frozenset({"-1"})),
     (("worker", "--once", "--poll", "{}"), frozenset({"0.123456"})),
+    (("gateways", "set", "manual", "min={}"), frozenset({""})),  # "": back to the default
+    (("gateways", "set", "manual", "max={}"), frozenset({""})),
+    (("gateways", "set", "manual", "bonus=100:{}"), frozenset()),
+    (("gateways", "set", "manual", "bonus={}:5"), frozenset()),
+    (("deposits", "show", "{}"), frozenset({"-1"})),
+    (("deposits", "approve", "{}"), frozenset({"-1"})),
+    (("deposits", "list", "--limit", "{}"), frozenset()),
     (("simulate-provider", "--balance", "{}"), frozenset()),
     (("simulate-provider", "--speed", "{}"), frozenset({"1e-30", "0.123456"})),
     (("simulate-provider", "--fault", "partial:p={}"), frozenset({"1e-30", "0.123456"})),

@@ -1,7 +1,7 @@
 """Staff: web admin logins with roles
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 
 ``staff``: the owner and the people who help run the panel from /admin, apart
 from customers' accounts (roles owner, manager, support; TOTP like customers').
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
