@@ -1,15 +1,41 @@
-"""The admin's first page and the staff list (owners only)."""
+"""The admin's first page, the dashboard (every role), and the staff list (owners only).
+
+The figures are read-only queries (dashboard.py, dashboard_watch.py); the
+chart's data travels in a data attribute of its canvas, drawn by our own
+static/js/dashboard.js with the vendored Chart.js (the CSP runs no inline script)."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from smmpanel.db import Database
+from smmpanel.money import format_units
+from smmpanel.orders.models import ORDER_STATUSES
+from smmpanel.panel.settings import get_setting
 from smmpanel.staff.roles import ROLE_PERMISSIONS, Permission, Role
 from smmpanel.staff.service import list_staff
+from smmpanel.timeutil import utcnow
 from smmpanel.web.admin.access import admin_context, admin_page, require_staff
+from smmpanel.web.admin.dashboard import PERIODS, ChartDay, Figures, chart_days, period_figures
+from smmpanel.web.admin.dashboard_watch import (
+    STUCK_AFTER,
+    OpenAlert,
+    ProviderHealth,
+    Waiting,
+    open_alerts,
+    provider_health,
+    waiting,
+)
+
+DEFAULT_PERIOD = "today"
 
 # What each permission means, in words (English msgids, translated by the template).
 PERMISSION_LABELS: dict[Permission, str] = {
@@ -29,13 +55,66 @@ PERMISSION_LABELS: dict[Permission, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the page shows, read in one transaction."""
+
+    base_currency: str
+    figures: Figures
+    chart: list[ChartDay]
+    providers: list[ProviderHealth]
+    waiting: Waiting
+    alerts: list[OpenAlert]
+    alert_count: int
+
+
+def load_dashboard(db: Database, *, now: datetime, days: int) -> Dashboard:
+    with db.read() as session:
+        alerts, alert_count = open_alerts(session)
+        return Dashboard(
+            base_currency=get_setting(session, "base_currency"),
+            figures=period_figures(session, now=now, days=days),
+            chart=chart_days(session, now=now),
+            providers=provider_health(session, now=now),
+            waiting=waiting(session, now=now),
+            alerts=alerts,
+            alert_count=alert_count,
+        )
+
+
+def chart_json(days: list[ChartDay]) -> str:
+    """The chart's series as JSON for a data attribute (the page escapes it):
+    money as exact decimal strings; the script reads them as numbers."""
+    return json.dumps(
+        {
+            "days": [day.day.isoformat() for day in days],
+            "orders": [day.orders for day in days],
+            "revenue": [format_units(day.revenue) for day in days],
+            "profit": [format_units(day.profit) for day in days],
+        },
+        separators=(",", ":"),
+    )
+
+
 async def home(request: Request) -> Response:
     user = require_staff(request, Permission.VIEW_DASHBOARD)
+    chosen = request.query_params.get("period", DEFAULT_PERIOD)
+    period = chosen if chosen in PERIODS else DEFAULT_PERIOD
+    board = await run_in_threadpool(
+        load_dashboard, admin_context(request).db, now=utcnow(), days=PERIODS[period]
+    )
     granted = ROLE_PERMISSIONS[Role(user.role)]
-    permissions = [
-        label for permission, label in PERMISSION_LABELS.items() if permission in granted
-    ]
-    return admin_page(request, "admin/home.html", {"member": user, "permissions": permissions})
+    context: dict[str, Any] = {
+        "member": user,
+        "permissions": [label for p, label in PERMISSION_LABELS.items() if p in granted],
+        "period": period,
+        "periods": list(PERIODS),
+        "board": board,
+        "statuses": ORDER_STATUSES,
+        "chart": chart_json(board.chart),
+        "stuck_hours": int(STUCK_AFTER.total_seconds() // 3600),
+    }
+    return admin_page(request, "admin/home.html", context)
 
 
 async def staff(request: Request) -> Response:
