@@ -95,3 +95,4 @@ def test_the_chart_script_is_served(db: Database, browser_factory: Any) -> None:
     script = browser.get("/static/js/dashboard.js")
     assert script.status_code == 200 and "dashboard-chart" in script.text
     assert browser.get("/static/vendor/chartjs/chart.umd.min.js").status_code == 200
+    assert ".dashboard-figures" in browser.get("/static/css/dashboard.css").text

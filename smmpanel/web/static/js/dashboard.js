@@ -30,7 +30,7 @@
             yAxisID: "money",
             borderColor: "#2e7d32",
             backgroundColor: "#2e7d32",
-            tension: 0.2,
+            tension: 0,
           },
           {
             type: "line",
@@ -39,7 +39,7 @@
             yAxisID: "money",
             borderColor: "#c62828",
             backgroundColor: "#c62828",
-            tension: 0.2,
+            tension: 0,
           },
         ],
       },
