@@ -1,6 +1,7 @@
 """Re-encrypting every stored secret with the current key (`smmpanel secrets rotate`).
 
-Provider API keys, webhook secrets and two-factor (TOTP) secrets that are plain (stored before
+Provider API keys, webhook secrets, two-factor (TOTP) secrets and payment
+gateways' secret settings that are plain (stored before
 encryption existed) or encrypted with a former key are encrypted again with
 SMMPANEL_SECRET_KEY, in one transaction with the rows locked: a secret
 changed at the same time waits, and a value no key opens stops it all before
@@ -19,6 +20,7 @@ from smmpanel.accounts.models import Account
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit
 from smmpanel.db import Database
+from smmpanel.payments.setup import reseal_gateway_secrets
 from smmpanel.providers.models import Provider
 from smmpanel.secretbox import CURRENT_KEY, PLAIN, SecretBox, SecretKeyError
 
@@ -29,6 +31,7 @@ SECRET_COLUMNS: tuple[tuple[str, Any, Any], ...] = (
     ("two-factor secret", Account.id, Account.totp_secret),
     ("pending two-factor secret", Account.id, Account.totp_pending),
 )
+GATEWAY_SECRET = "payment gateway secret"
 
 
 @dataclass
@@ -58,6 +61,9 @@ def reencrypt_secrets(
             report.columns[what] = _reencrypt_column(
                 session, box, what, id_column, column, dry_run=dry_run
             )
+        # Gateway secrets live inside a JSON column: the payments context reseals them.
+        plain, old_key, current = reseal_gateway_secrets(session, box, dry_run=dry_run)
+        report.columns[GATEWAY_SECRET] = ColumnReport(plain, old_key, current)
         if report.changed and not dry_run:
             # How many, never which values.
             record_audit(

@@ -42,7 +42,10 @@ PAYABLE = frozenset({S.CREATED, S.PENDING, S.FAILED, S.EXPIRED})
 ALERT_HELD = "deposit_held"
 ALERT_REVERSED = "deposit_reversed"
 ALERT_OWED = "deposit_owed"
+ALERT_PARTLY_REFUNDED = "deposit_partly_refunded"
 
+# Where an event came from, in the deposit's history.
+WEBHOOK, CHECK = "webhook", "check"
 # What applying an event did (DepositOutcome.result).
 CREDITED, HELD, REVERSED, MOVED, UNCHANGED, UNKNOWN = (
     "credited",
@@ -77,7 +80,7 @@ def apply_gateway_event(
     gateway: str,
     event: GatewayEvent,
     actor: Actor,
-    kind: str = "webhook",
+    kind: str = WEBHOOK,
 ) -> DepositOutcome:
     """Apply a verified `event` of `gateway` to its deposit, in one transaction
     (the caller's, when given a session).  `kind` names the source in the
@@ -86,7 +89,7 @@ def apply_gateway_event(
         deposit = _locate(session, gateway, event)
         if deposit is None:
             log.warning(
-                "payment event %s of %s names no deposit (deposit %s, payment %s)",
+                "payment event %r of %s names no deposit (deposit %s, payment %r)",
                 event.event_id[:80],
                 gateway,
                 event.deposit_id,
@@ -222,9 +225,33 @@ class _Step:
             return self._outcome(REVERSED)
         if deposit.state != S.PAID:
             return self._unchanged(f"reversed again ({deposit.state})")
+        if self._partial_refund():
+            return self._partly_refunded()
         debited, owed = reverse_deposit(self.session, deposit, actor=self.actor)
         self._move(S.REVERSED)
         return self._outcome(REVERSED, debited=debited, owed=owed)
+
+    def _partial_refund(self) -> bool:
+        """A refund of part of the payment (in the deposit's currency, less than
+        its amount): the gateways report what was refunded so far, so the whole
+        reversal comes when the rest is refunded too."""
+        event, deposit = self.event, self.deposit
+        if event.amount is None or (event.currency or "").strip().upper() != deposit.currency:
+            return False
+        return bool(0 <= event.amount * SCALE < deposit.amount)
+
+    def _partly_refunded(self) -> DepositOutcome:
+        deposit = self.deposit
+        raise_alert(
+            self.session,
+            kind=ALERT_PARTLY_REFUNDED,
+            subject=deposit_subject(deposit.id),
+            message=f"Deposit {deposit.reference} was partly refunded at {deposit.gateway} "
+            f"({self._paid_text()} of {format_units(deposit.amount)} {deposit.currency}); "
+            "nothing was taken back from the balance: take back what you mean to with "
+            "`smmpanel users fund NAME -AMOUNT`.",
+        )
+        return self._unchanged("a partial refund: the owner decides")
 
     # --- the history ----------------------------------------------------------------
 
@@ -241,6 +268,10 @@ class _Step:
         )
 
     def _unchanged(self, why: str) -> DepositOutcome:
+        if self.kind == CHECK:
+            # Our own polling: the worker asks about an open deposit every few
+            # minutes, and "still pending" is not worth a row each time.
+            return self._outcome(UNCHANGED)
         record_event(
             self.session,
             deposit=self.deposit,

@@ -16,6 +16,7 @@ from smmpanel.audit.service import record_audit
 from smmpanel.config import Settings, current_settings
 from smmpanel.db import Database
 from smmpanel.payments.crediting import (
+    CHECK,
     UNCHANGED,
     DepositOutcome,
     apply_gateway_event,
@@ -68,7 +69,7 @@ def _ask_gateway(db: Database, deposit_id: int, actor: Actor, settings: Settings
         return DepositOutcome(deposit.id, deposit.state, UNCHANGED)
     # The answer is about this deposit, whatever ids the gateway echoes.
     event = replace(event, deposit_id=deposit.id)
-    return apply_gateway_event(db, gateway=deposit.gateway, event=event, actor=actor, kind="check")
+    return apply_gateway_event(db, gateway=deposit.gateway, event=event, actor=actor, kind=CHECK)
 
 
 def check_pending_deposits(db: Database, settings: Settings | None = None) -> int:

@@ -436,6 +436,7 @@ def _secrets_reencrypted(run: Run, db: Database) -> Expected:
         "webhook secret": {"encrypted": 1, "reencrypted": 0},
         "two-factor secret": {"encrypted": 0, "reencrypted": 0},
         "pending two-factor secret": {"encrypted": 0, "reencrypted": 0},
+        "payment gateway secret": {"encrypted": 0, "reencrypted": 0},
     }
     return Expected("secrets:all", None, after)
 

@@ -110,3 +110,17 @@ def test_the_worker_credits_a_deposit_its_gateway_says_was_paid(
     assert deposit_of(db, deposit_id).state == "paid"
     assert balance(db, alice.id) == 2_000_000
     assert find_balance_mismatches(db) == []
+
+
+def test_a_gateway_saying_still_pending_changes_nothing_and_adds_no_history(
+    db: Database, fake_gateway: type[FakeGateway]
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    deposit_id = start(db, alice.id, "20")
+    _age(db, deposit_id, minutes=30)
+    FakeGateway.answers[deposit_id] = event(EventKind.PENDING, None, event_id="chk")
+    before = events(db, deposit_id)
+    for _ in range(3):
+        assert check_pending_deposits(db, SETTINGS) == 1
+    assert deposit_of(db, deposit_id).state == "pending"
+    assert events(db, deposit_id) == before

@@ -120,3 +120,21 @@ def test_a_reversal_of_a_held_payment_closes_it_without_money(
     assert _reverse(db, deposit_id) == ("reversed", 0, 0)
     assert entries(db, alice.id) == []
     assert find_balance_mismatches(db) == []
+
+
+def test_a_partial_refund_takes_nothing_back_by_itself_and_the_full_one_reverses(
+    db: Database, fake_gateway: type[FakeGateway]
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    deposit_id = _paid(db, alice.id, "100")
+    body, headers = webhook(REVERSED, deposit_id, "30", "USD", event_id="evt_r1")
+    [outcome] = receive_webhook(db, gateway="fake", body=body, headers=headers)
+    assert (outcome.result, outcome.state, outcome.debited) == ("unchanged", "paid", 0)
+    assert balance(db, alice.id) == 10_500_000
+    assert alerts(db) == [("deposit_partly_refunded", f"deposit:{deposit_id}")]
+    # Refunded in full (gateways report the total so far): the whole credit goes back.
+    body, headers = webhook(REVERSED, deposit_id, "100", "USD", event_id="evt_r2")
+    [outcome] = receive_webhook(db, gateway="fake", body=body, headers=headers)
+    assert (outcome.result, outcome.debited) == ("reversed", 10_500_000)
+    assert balance(db, alice.id) == 0
+    assert find_balance_mismatches(db) == []

@@ -25,6 +25,7 @@ from smmpanel.payments.setup import (
     reseal_gateway_secrets,
 )
 from smmpanel.secretbox import SecretBox, new_key
+from tests.cli.conftest import invoke
 from tests.conftest import TEST_SECRET_KEY
 from tests.payments.fakes import FakeGateway
 
@@ -136,3 +137,21 @@ def test_secrets_rotate_reseals_gateway_secrets_under_the_new_key(
         stored = json.loads(row.settings)
     assert rotated.open(stored["secret"]) == "s3cr3t"
     assert stored["shop"] == "s"  # not a secret: left as it is
+
+
+def test_smmpanel_secrets_rotate_moves_gateway_secrets_to_the_new_key(
+    db: Database, fake_installed: type[FakeGateway]
+) -> None:
+    configure_gateway(db, code="fake", values={"secret": "s3cr3t"}, actor=OWNER)
+    new = new_key()
+    env = {"SMMPANEL_SECRET_KEY": new, "SMMPANEL_SECRET_KEY_OLD": TEST_SECRET_KEY}
+    done = invoke(["--database-url", db.url, "secrets", "rotate"], env=env)
+    assert done.exit_code == 0, done.output
+    assert (
+        "payment gateway secrets: 0 encrypted (were plain), 1 re-encrypted (former key), "
+        "0 already with the current key"
+    ) in done.stdout
+    with db.read() as session:
+        row = session.get(PaymentGateway, "fake")
+        assert row is not None
+    assert SecretBox(new).open(json.loads(row.settings)["secret"]) == "s3cr3t"

@@ -249,6 +249,8 @@ def test_rotate_moves_every_secret_to_the_new_key(db: Database) -> None:
         "0 already with the current key",
         "pending two-factor secrets: 1 encrypted (were plain), 0 re-encrypted (former key), "
         "0 already with the current key",
+        "payment gateway secrets: 0 encrypted (were plain), 0 re-encrypted (former key), "
+        "0 already with the current key",
         "4 re-encrypted; SMMPANEL_SECRET_KEY_OLD is no longer needed",
     ]
     only_new = SecretBox(new)
