@@ -6,9 +6,10 @@ providers' health and open alerts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from smmpanel.db import Database
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
@@ -99,6 +100,12 @@ def test_seven_and_thirty_days(db: Database, history: History) -> None:
 def test_chart_per_day(db: Database, history: History) -> None:
     now = history.midnight + timedelta(hours=12)
     with db.read() as session:
+        if not db.is_sqlite:
+            # A connection in a time zone 14 hours ahead still counts UTC days.
+            session.execute(text("SET LOCAL TIME ZONE 'Pacific/Kiritimati'"))
+            assert session.scalar(text("SELECT date(timestamptz '2026-01-01 12:00Z')")) != (
+                date(2026, 1, 1)
+            )
         days = chart_days(session, now=now)
     assert len(days) == 30
     assert days[0].day == (history.midnight - timedelta(days=29)).date()
