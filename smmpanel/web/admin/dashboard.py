@@ -137,30 +137,25 @@ class Converter:
         return Amount(base, by_currency, tuple(unconverted))
 
 
-# --- one period --------------------------------------------------------------------------
+# --- the days' totals: one grouped query a table ------------------------------------------
 
 
 def _between(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
     return (column >= start) & (column < end)
 
 
-def _revenue_query(start: datetime, end: datetime) -> Select[str, int]:
-    """-(charges + refunds) per account currency: charges are negative entries."""
-    return (
-        select(Account.currency, -func.sum(LedgerEntry.amount))
-        .join(Account, Account.id == LedgerEntry.account_id)
-        .where(LedgerEntry.kind.in_((CHARGE, REFUND)), _between(LedgerEntry.created_at, start, end))
-        .group_by(Account.currency)
-    )
+def utc_day(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC calendar day of a timestamp column, as the database computes it.
+    SQLite keeps UTC text (its date() reads it); PostgreSQL's date() of a
+    timestamptz would use the connection's time zone, so it is taken at UTC."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
 
 
-def _deposits_query(start: datetime, end: datetime) -> Select[str, int, int]:
-    return (
-        select(Account.currency, func.sum(LedgerEntry.amount), func.count(LedgerEntry.id))
-        .join(Account, Account.id == LedgerEntry.account_id)
-        .where(LedgerEntry.cause.like("deposit:%"), _between(LedgerEntry.created_at, start, end))
-        .group_by(Account.currency)
-    )
+def _day_key(value: Any) -> str:
+    """A day as the database answers it (a date on PostgreSQL, text on SQLite)."""
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
 def billed_units() -> ColumnElement[Any]:
@@ -173,11 +168,87 @@ def billed_units() -> ColumnElement[Any]:
     )
 
 
-def _cost_query(start: datetime, end: datetime) -> Select[str | None, int]:
-    """Sum of upstream rate (per 1000) x billed units, per provider currency;
-    divided by 1000 once per currency by the caller."""
+Nested = dict[str, dict[str, int]]  # day -> (status or currency) -> a count or units
+
+
+@dataclass(frozen=True)
+class Daily:
+    """Totals per UTC day of the `days` days up to today (keys: ISO dates),
+    read once and sliced for a period and for the chart."""
+
+    first: date
+    days: int
+    orders: Nested  # day -> status -> orders placed
+    revenue: Nested  # day -> account currency -> charges minus refunds
+    cost: Nested  # day -> provider currency -> upstream rate (per 1000) x billed units
+    deposits: Nested  # day -> account currency -> deposit credits
+    deposit_count: dict[str, int]
+    customers: dict[str, int]
+
+    def keys(self, last: int) -> list[str]:
+        """The last `last` days' keys, oldest first."""
+        return [(self.first + timedelta(days=n)).isoformat() for n in range(self.days)][-last:]
+
+
+def _nested(rows: Iterable[Any]) -> Nested:
+    result: Nested = {}
+    for day, key, value in rows:
+        inner = result.setdefault(_day_key(day), {})
+        inner[key or ""] = inner.get(key or "", 0) + int(value or 0)
+    return result
+
+
+def read_daily(session: Session, *, now: datetime, days: int = CHART_DAYS) -> Daily:
+    start, end = period_bounds(now, days)
+    order_day = utc_day(session, Order.created_at)
+    entry_day = utc_day(session, LedgerEntry.created_at)
+    placed = _between(Order.created_at, start, end) & Order.parent_id.is_(None)
+    in_range = _between(LedgerEntry.created_at, start, end)
+    orders = session.execute(
+        select(order_day, Order.status, func.count(Order.id))
+        .where(placed)
+        .group_by(order_day, Order.status)
+    )
+    revenue = session.execute(
+        select(entry_day, Account.currency, -func.sum(LedgerEntry.amount))
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.kind.in_((CHARGE, REFUND)), in_range)
+        .group_by(entry_day, Account.currency)
+    )
+    deposits = session.execute(
+        select(entry_day, Account.currency, func.sum(LedgerEntry.amount), func.count())
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.cause.like("deposit:%"), in_range)
+        .group_by(entry_day, Account.currency)
+    ).all()
+    account_day = utc_day(session, Account.created_at)
+    customers = session.execute(
+        select(account_day, func.count(Account.id))
+        .where(_between(Account.created_at, start, end))
+        .group_by(account_day)
+    )
+    deposit_count: dict[str, int] = {}
+    for day, _, _, count in deposits:
+        deposit_count[_day_key(day)] = deposit_count.get(_day_key(day), 0) + int(count)
+    return Daily(
+        first=start.date(),
+        days=days,
+        orders=_nested(orders),
+        revenue=_nested(revenue),
+        cost=_nested(session.execute(_cost_query(session, start, end))),
+        deposits=_nested((day, code, total) for day, code, total, _ in deposits),
+        deposit_count=deposit_count,
+        customers={_day_key(day): int(count) for day, count in customers},
+    )
+
+
+def _cost_query(session: Session, start: datetime, end: datetime) -> Select[Any, str | None, int]:
+    """Upstream rate (per 1000) x billed units per day and provider currency, for
+    the orders a provider accepted (subscriptions apart: their posts' cost is
+    not known per post)."""
+    order_day = utc_day(session, Order.created_at)
     return (
-        select(Provider.currency, func.sum(UpstreamService.rate * billed_units()))
+        select(order_day, Provider.currency, func.sum(UpstreamService.rate * billed_units()))
         .select_from(Order)
         .join(Provider, Provider.id == Order.provider_id)
         .join(
@@ -195,7 +266,7 @@ def _cost_query(start: datetime, end: datetime) -> Select[str | None, int]:
             Order.kind != KIND_SUBSCRIPTION,
             _between(Order.created_at, start, end),
         )
-        .group_by(Provider.currency)
+        .group_by(order_day, Provider.currency)
     )
 
 
@@ -204,97 +275,62 @@ def _thousandth(total: Any) -> int:
     return int((Decimal(int(total or 0)) / 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def period_figures(session: Session, *, now: datetime, days: int) -> Figures:
-    start, end = period_bounds(now, days)
-    money = Converter(session)
-    placed = _between(Order.created_at, start, end) & Order.parent_id.is_(None)
-    by_status = {
-        status: count
-        for status, count in session.execute(
-            select(Order.status, func.count(Order.id)).where(placed).group_by(Order.status)
-        )
-    }
-    revenue = money.amount(session.execute(_revenue_query(start, end)))
-    cost = money.amount(
-        (code, _thousandth(total)) for code, total in session.execute(_cost_query(start, end))
-    )
-    deposit_rows = session.execute(_deposits_query(start, end)).all()
-    deposits = money.amount((code, total) for code, total, _ in deposit_rows)
-    new_customers = session.scalar(
-        select(func.count(Account.id)).where(_between(Account.created_at, start, end))
-    )
+def _summed(by_day: Nested, keys: Iterable[str]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for key in keys:
+        for inner, value in by_day.get(key, {}).items():
+            total[inner] = total.get(inner, 0) + value
+    return total
+
+
+# --- a period, the chart ------------------------------------------------------------------
+
+
+def figures_of(daily: Daily, money: Converter, *, days: int) -> Figures:
+    """The last `days` days of `daily`: each currency's total over the period
+    converted once (the cost divided by 1000 once too)."""
+    keys = daily.keys(days)
+    by_status = {k: v for k, v in _summed(daily.orders, keys).items() if v}
+    revenue = money.amount(_summed(daily.revenue, keys).items())
+    raw_cost = _summed(daily.cost, keys)
+    cost = money.amount((code, _thousandth(total)) for code, total in raw_cost.items())
+    start = day_start(date.fromisoformat(keys[0]))
     return Figures(
         start=start,
-        end=end,
+        end=day_start(date.fromisoformat(keys[-1]) + timedelta(days=1)),
         orders=sum(by_status.values()),
         revenue=revenue,
         cost=cost,
         profit=revenue.base - cost.base,
-        deposits=deposits,
-        deposit_count=sum(int(count) for _, _, count in deposit_rows),
-        new_customers=int(new_customers or 0),
+        deposits=money.amount(_summed(daily.deposits, keys).items()),
+        deposit_count=sum(daily.deposit_count.get(key, 0) for key in keys),
+        new_customers=sum(daily.customers.get(key, 0) for key in keys),
         by_status=by_status,
     )
 
 
-# --- the chart: per UTC day ---------------------------------------------------------------
+def chart_of(daily: Daily, money: Converter) -> list[ChartDay]:
+    """Orders placed, revenue and profit (base currency) per day, oldest first;
+    each day's currency totals converted once; a currency without a rate counts
+    nothing (the period's figures name it)."""
 
+    def base(by_currency: dict[str, int]) -> int:
+        return sum(money.to_base(units, code) or 0 for code, units in by_currency.items())
 
-def utc_day(session: Session, column: Any) -> ColumnElement[Any]:
-    """The UTC calendar day of a timestamp column, as the database computes it.
-    SQLite keeps UTC text (its date() reads it); PostgreSQL's date() of a
-    timestamptz would use the session's time zone, so it is taken at UTC."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
-def _day_key(value: Any) -> str:
-    """A day as the database answers it (a date on PostgreSQL, text on SQLite)."""
-    return value.isoformat() if isinstance(value, date) else str(value)[:10]
-
-
-def chart_days(session: Session, *, now: datetime, days: int = CHART_DAYS) -> list[ChartDay]:
-    """Orders placed, revenue and profit (base currency) of each of the last `days`
-    UTC days, oldest first; a currency without a rate counts nothing."""
-    start, end = period_bounds(now, days)
-    money = Converter(session)
-    order_day = utc_day(session, Order.created_at)
-    orders = {
-        _day_key(day): int(count)
-        for day, count in session.execute(
-            select(order_day, func.count(Order.id))
-            .where(_between(Order.created_at, start, end), Order.parent_id.is_(None))
-            .group_by(order_day)
-        )
-    }
-    entry_day = utc_day(session, LedgerEntry.created_at)
-    revenue = _per_day(
-        money,
-        (
-            (day, code, total)
-            for code, total, day in session.execute(
-                _revenue_query(start, end).add_columns(entry_day).group_by(entry_day)
-            )
-        ),
-    )
-    cost_rows = session.execute(_cost_query(start, end).add_columns(order_day).group_by(order_day))
-    cost = _per_day(money, ((day, code, _thousandth(total)) for code, total, day in cost_rows))
     result = []
-    for offset in range(days):
-        day = start.date() + timedelta(days=offset)
-        key = day.isoformat()
-        earned = revenue.get(key, 0)
-        result.append(ChartDay(day, orders.get(key, 0), earned, earned - cost.get(key, 0)))
+    for key in daily.keys(daily.days):
+        earned = base(daily.revenue.get(key, {}))
+        raw_cost = daily.cost.get(key, {})
+        spent = base({code: _thousandth(total) for code, total in raw_cost.items()})
+        orders = sum(daily.orders.get(key, {}).values())
+        result.append(ChartDay(date.fromisoformat(key), orders, earned, earned - spent))
     return result
 
 
-def _per_day(money: Converter, rows: Iterable[tuple[Any, str | None, Any]]) -> dict[str, int]:
-    """Base-currency totals per day: each day's currency totals converted once."""
-    totals: dict[str, int] = {}
-    for day, code, units in rows:
-        converted = money.to_base(int(units or 0), code or money.base)
-        if converted is not None:
-            key = _day_key(day)
-            totals[key] = totals.get(key, 0) + converted
-    return totals
+def period_figures(session: Session, *, now: datetime, days: int) -> Figures:
+    daily = read_daily(session, now=now, days=max(days, CHART_DAYS))
+    return figures_of(daily, Converter(session), days=days)
+
+
+def chart_days(session: Session, *, now: datetime, days: int = CHART_DAYS) -> list[ChartDay]:
+    return chart_of(read_daily(session, now=now, days=days), Converter(session))

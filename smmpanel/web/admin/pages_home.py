@@ -19,12 +19,20 @@ from starlette.routing import Route
 from smmpanel.db import Database
 from smmpanel.money import format_units
 from smmpanel.orders.models import ORDER_STATUSES
-from smmpanel.panel.settings import get_setting
 from smmpanel.staff.roles import ROLE_PERMISSIONS, Permission, Role
 from smmpanel.staff.service import list_staff
 from smmpanel.timeutil import utcnow
 from smmpanel.web.admin.access import admin_context, admin_page, require_staff
-from smmpanel.web.admin.dashboard import PERIODS, ChartDay, Figures, chart_days, period_figures
+from smmpanel.web.admin.dashboard import (
+    CHART_DAYS,
+    PERIODS,
+    ChartDay,
+    Converter,
+    Figures,
+    chart_of,
+    figures_of,
+    read_daily,
+)
 from smmpanel.web.admin.dashboard_watch import (
     STUCK_AFTER,
     OpenAlert,
@@ -69,12 +77,16 @@ class Dashboard:
 
 
 def load_dashboard(db: Database, *, now: datetime, days: int) -> Dashboard:
+    """One read: the days' totals once (a grouped query a table), sliced for the
+    period and the chart."""
     with db.read() as session:
         alerts, alert_count = open_alerts(session)
+        daily = read_daily(session, now=now, days=max(days, CHART_DAYS))
+        money = Converter(session)
         return Dashboard(
-            base_currency=get_setting(session, "base_currency"),
-            figures=period_figures(session, now=now, days=days),
-            chart=chart_days(session, now=now),
+            base_currency=money.base,
+            figures=figures_of(daily, money, days=days),
+            chart=chart_of(daily, money)[-CHART_DAYS:],
             providers=provider_health(session, now=now),
             waiting=waiting(session, now=now),
             alerts=alerts,
