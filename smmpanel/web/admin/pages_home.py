@@ -112,8 +112,9 @@ async def home(request: Request) -> Response:
     user = require_staff(request, Permission.VIEW_DASHBOARD)
     chosen = request.query_params.get("period", DEFAULT_PERIOD)
     period = chosen if chosen in PERIODS else DEFAULT_PERIOD
+    now = utcnow()
     board = await run_in_threadpool(
-        load_dashboard, admin_context(request).db, now=utcnow(), days=PERIODS[period]
+        load_dashboard, admin_context(request).db, now=now, days=PERIODS[period]
     )
     granted = ROLE_PERMISSIONS[Role(user.role)]
     context: dict[str, Any] = {
@@ -125,6 +126,9 @@ async def home(request: Request) -> Response:
         "statuses": ORDER_STATUSES,
         "chart": chart_json(board.chart),
         "stuck_hours": int(STUCK_AFTER.total_seconds() // 3600),
+        # The orders list filters by the day placed: the stuck ones are among
+        # those placed up to this day (an active order changes when it moves).
+        "stuck_before": (now - STUCK_AFTER).date().isoformat(),
     }
     return admin_page(request, "admin/home.html", context)
 

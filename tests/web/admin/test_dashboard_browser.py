@@ -74,7 +74,9 @@ def test_the_dashboard_in_chromium(
     assert page.inner_text("#fig-profit") == "4.45000"
     assert "paused" in page.inner_text("#providers")
     assert "provider_paused" in page.inner_text("#alerts")
-    assert page.get_attribute("#wait-stuck a", "href") == "/admin/orders?stuck=on"
+    stuck_link = page.get_attribute("#wait-stuck a", "href")
+    assert stuck_link is not None and stuck_link.startswith("/admin/orders?to=")
+    assert page.get_attribute("#wait-held a", "href") == "/admin/queues?tab=deposits"
 
     for label, (width, height) in WIDTHS.items():
         page.set_viewport_size({"width": width, "height": height})

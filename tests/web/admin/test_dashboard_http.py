@@ -7,19 +7,28 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from smmpanel.accounts.service import set_currency_rate
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
+from smmpanel.orders.models import Order
 from smmpanel.orders.service import update_order
 from smmpanel.panel.alerts import raise_alert
+from smmpanel.payments.crediting import apply_gateway_event
+from smmpanel.payments.gateway import EventKind
 from tests.factories import make_customer, make_order, make_service
+from tests.payments.conftest import fake_gateway, fake_installed
+from tests.payments.fakes import FakeGateway, event
+from tests.payments.helpers import start
 from tests.web.admin_helpers import staff_browser
 
 OWNER = Actor("cli", "owner")
+__all__ = ["fake_gateway", "fake_installed"]  # fixtures of the payments tests
 
 
 def figure(page: str, name: str) -> str:
@@ -96,3 +105,35 @@ def test_the_chart_script_is_served(db: Database, browser_factory: Any) -> None:
     assert script.status_code == 200 and "dashboard-chart" in script.text
     assert browser.get("/static/vendor/chartjs/chart.umd.min.js").status_code == 200
     assert ".dashboard-figures" in browser.get("/static/css/dashboard.css").text
+
+
+def wait_row(page: str, key: str) -> str:
+    found = re.search(rf'<li id="wait-{key}"[^>]*>(.*?)</li>', page, re.S)
+    assert found, key
+    return " ".join(found.group(1).split())
+
+
+def test_what_waits_links_where_the_role_handles_it(
+    db: Database,
+    browser_factory: Any,
+    fake_gateway: type[FakeGateway],
+) -> None:
+    carol = make_customer(db, "carol", balance="0")
+    held = start(db, carol.id, "30")
+    paid = event(EventKind.PAID, held, "29.99", "USD")
+    assert apply_gateway_event(db, gateway="fake", event=paid, actor=OWNER).result == "held"
+    alice = make_customer(db, "alice")
+    old = make_order(db, alice, make_service(db))
+    with db.write() as session:  # nothing in the domain ages an order: only its timestamp
+        two_days = datetime.now(UTC) - timedelta(days=2)
+        session.execute(update(Order).where(Order.id == old).values(updated_at=two_days))
+
+    owner = staff_browser(db, browser_factory, role="owner").get("/admin/").text
+    assert wait_row(owner, "held") == (
+        '<a href="/admin/queues?tab=deposits">Deposits held</a>: <strong>1</strong>'
+    )
+    assert wait_row(owner, "stuck").startswith('<a href="/admin/orders?to=')
+    assert wait_row(owner, "reconcile") == "Orders needing reconciliation: <strong>0</strong>"
+    support = staff_browser(db, browser_factory, role="support").get("/admin/").text
+    assert wait_row(support, "held") == "Deposits held: <strong>1</strong>"  # no MOVE_MONEY
+    assert wait_row(support, "stuck").startswith('<a href="/admin/orders?to=')
