@@ -9,20 +9,26 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from smmpanel.accounts.service import set_currency_rate
+from smmpanel.audit.models import Actor
 from smmpanel.db import Database
+from smmpanel.orders.models import Order
+from smmpanel.providers.catalog_sync_upstream import refresh_upstream_catalog
 from smmpanel.simulator.testing import RunningSimulator, running_simulator
+from smmpanel.timeutil import utcnow
 from smmpanel.web.admin.dashboard import Converter, chart_days, period_figures
 from smmpanel.web.admin.dashboard_watch import open_alerts, provider_health, waiting
+from tests.fulfilment.conftest import make_relay
 from tests.payments.conftest import fake_gateway, fake_installed  # noqa: F401 (fixtures)
 from tests.payments.fakes import FakeGateway
 from tests.web.admin.dashboard_history import History, make_history
 
 
-def units(text: str) -> int:
+def units(amount: str) -> int:
     """Money as the database keeps it: 0.00001 units."""
-    whole, _, fraction = text.partition(".")
+    whole, _, fraction = amount.partition(".")
     return int(whole) * 100_000 + int(fraction.ljust(5, "0"))
 
 
@@ -148,9 +154,6 @@ def test_a_day_later_the_errors_are_old_and_today_is_empty(db: Database, history
 
 
 def test_conversion_rounds_each_currency_total_once_half_up(db: Database) -> None:
-    from smmpanel.accounts.service import set_currency_rate
-    from smmpanel.audit.models import Actor
-
     set_currency_rate(db, code="RUB", rate="3", actor=Actor("cli", "owner"))
     with db.read() as session:
         money = Converter(session)
@@ -163,3 +166,26 @@ def test_conversion_rounds_each_currency_total_once_half_up(db: Database) -> Non
         assert money.to_base(units("1"), "XYZ") is None
         unknown = money.amount([("XYZ", 100), ("USD", 7)])
         assert (unknown.base, unknown.unconverted) == (7, ("XYZ",))
+
+
+def test_a_drip_feed_counts_once_and_costs_its_runs(
+    db: Database, sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMMPANEL_DRIPFEED_SECONDS", "0")  # runs are made on every pass
+    relay = make_relay(db, sim, dripfeed=True)  # rate 0.90; upstream service 1 at 0.90
+    refresh_upstream_catalog(db, provider_name="sim")
+    parent = relay.order("https://x.com/drip", quantity=100, runs="2", interval="10")
+    relay.run()
+    with db.write() as session:  # the second run is due now, not in 10 minutes
+        row = session.get(Order, parent)
+        assert row is not None and row.next_run_at is not None
+        row.next_run_at = utcnow() - timedelta(seconds=1)
+    relay.run()
+    with db.read() as session:
+        runs = session.scalars(select(Order).where(Order.parent_id == parent)).all()
+        assert [run.provider_order_id is not None for run in runs] == [True, True]
+        f = period_figures(session, now=utcnow(), days=1)
+    assert f.orders == 1  # the customer's order, not its runs
+    assert f.revenue.base == units("0.18")  # 2 runs x 100 x 0.90 / 1000, charged at placing
+    assert f.cost.base == units("0.18")  # each run: 100 x 0.90 / 1000 upstream
+    assert f.profit == 0
