@@ -36,6 +36,12 @@ PACKAGES: dict[str, tuple[str, dict[str, str]]] = {
         "pico",
         {"package/css/pico.min.css": "pico.min.css", "package/LICENSE.md": "LICENSE.md"},
     ),
+    # The admin dashboard's chart: the UMD build defines window.Chart for our own
+    # static/js/dashboard.js (no module loader, no inline script under the CSP).
+    "chart.js@4.6.1": (
+        "chartjs",
+        {"package/dist/chart.umd.min.js": "chart.umd.min.js", "package/LICENSE.md": "LICENSE.md"},
+    ),
 }
 
 

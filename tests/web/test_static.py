@@ -24,7 +24,7 @@ MSGID = re.compile(r"""_\(\s*(["'])(.+?)\1\s*[,)]""")
 def test_vendored_files_match_the_manifest() -> None:
     entries = json.loads((VENDOR / "MANIFEST.json").read_text())
     names = {entry["name"] for entry in entries}
-    assert names == {"htmx.org", "@picocss/pico"}
+    assert names == {"htmx.org", "@picocss/pico", "chart.js"}
     assert all(e["version"].startswith("2.0.") for e in entries if e["name"] == "htmx.org")
     for entry in entries:
         data = (VENDOR / entry["file"]).read_bytes()
@@ -34,6 +34,8 @@ def test_vendored_files_match_the_manifest() -> None:
     assert present - {"MANIFEST.json"} == listed
     assert any("LICENSE" in f for f in listed if f.startswith("htmx/"))
     assert any("LICENSE" in f for f in listed if f.startswith("pico/"))
+    assert "chartjs/chart.umd.min.js" in listed
+    assert any("LICENSE" in f for f in listed if f.startswith("chartjs/"))
 
 
 def test_no_template_refers_to_another_host() -> None:
