@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # past them the page answers the same and sends nothing.
     reset_requests_per_ip: int = 10
     reset_requests_per_account: int = 3
+    # Staff must turn on two-factor authentication before any admin page but
+    # Security opens (they move money); `smmpanel demo` turns this off.
+    staff_two_factor: bool = True
 
     # --- Deposits (docs/payments.md) ---
     # Offer the demo gateway (pay / fail buttons, no money): `smmpanel demo` turns

@@ -169,6 +169,7 @@ def demo_settings(settings: Settings) -> Settings:
         "web_https_only": False,
         # The demo gateway's Pay and Fail buttons (never on a real panel).
         "demo_payments": True,
+        "staff_two_factor": False,
     }
     update |= {k: v for k, v in DEMO_INTERVALS.items() if k not in settings.model_fields_set}
     if settings.secret_key is None or not settings.secret_key.get_secret_value().strip():

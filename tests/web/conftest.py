@@ -20,8 +20,12 @@ PASSWORD = "correct horse battery"
 
 def web_settings(**overrides: Any) -> Settings:
     """The environment's settings (its secret key), the cookie allowed over the
-    tests' plain HTTP, and a low per-username login throttle."""
+    tests' plain HTTP, a low per-username login throttle, and staff two-factor
+    optional."""
     values: dict[str, Any] = {"web_https_only": False, "login_failures_per_user": 5}
+    # Staff reach the admin's pages without setting up two-factor first (its own
+    # test, tests/web/test_admin_http.py, turns the requirement on).
+    values["staff_two_factor"] = False
     return Settings().model_copy(update=values | overrides)
 
 

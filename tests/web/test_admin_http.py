@@ -14,9 +14,10 @@ from smmpanel.accounts import two_factor
 from smmpanel.accounts.two_factor import current_code
 from smmpanel.audit.models import Actor, AuditEntry
 from smmpanel.db import Database
+from smmpanel.server import serve_in_thread, site_app
 from smmpanel.staff.service import add_staff, set_staff_active
 from tests.web.admin_helpers import staff_browser
-from tests.web.conftest import PASSWORD, Browser
+from tests.web.conftest import PASSWORD, Browser, web_settings
 
 CLI = Actor("cli", "tester")
 
@@ -117,3 +118,33 @@ def test_two_factor_set_up_and_log_in(
     done = browser.submit("/admin/login/code", {"code": current_code(secret.group(1), clock[0])})
     assert done.headers["location"] == "/admin/"
     assert "Logged in as olga" in browser.get("/admin/").text
+
+
+def test_staff_must_set_up_two_factor_first_where_the_panel_requires_it(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [datetime(2026, 6, 1, 12, 0, 15, tzinfo=UTC)]
+    monkeypatch.setattr(two_factor, "utcnow", lambda: clock[0])
+    add_staff(db, username="olga", role="owner", password=PASSWORD, actor=CLI)
+    with serve_in_thread(site_app(db, web_settings(staff_two_factor=True))) as url:
+        browser = Browser(url)
+        assert staff_login(browser, "olga").headers["location"] == "/admin/"
+        for path in ("/admin/", "/admin/staff", "/admin/orders", "/admin/settings"):
+            answer = browser.get(path)
+            assert (answer.status_code, answer.headers["location"]) == (
+                303,
+                "/admin/security?required=1",
+            ), path
+        security = browser.get("/admin/security?required=1")
+        assert security.status_code == 200 and 'id="two-factor-required"' in security.text
+        begun = browser.submit("/admin/security/begin", {}, page="/admin/security")
+        secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', begun.text)
+        assert secret
+        browser.submit(
+            "/admin/security/confirm",
+            {"password": PASSWORD, "code": current_code(secret.group(1), clock[0])},
+            page="/admin/security",
+        )
+        assert browser.get("/admin/").status_code == 200
+        assert 'id="two-factor-required"' not in browser.get("/admin/security?required=1").text
+        browser.close()

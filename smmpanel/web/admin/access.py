@@ -27,6 +27,7 @@ STAFF = "staff"
 EPOCH = "epoch"
 LOGIN_PATH = "/admin/login"
 HOME = "/admin/"
+SET_UP_TWO_FACTOR = "/admin/security?required=1"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class AdminContext:
 
     db: Database
     throttle: Throttle
+    # Staff without two-factor authentication see only Security (SMMPANEL_STAFF_TWO_FACTOR).
+    two_factor_required: bool = True
 
 
 def admin_context(request: Request) -> AdminContext:
@@ -77,12 +80,18 @@ def staff_of(request: Request) -> StaffUser | None:
     return user
 
 
-def require_staff(request: Request, permission: Permission | None = None) -> StaffUser:
+def require_staff(
+    request: Request, permission: Permission | None = None, *, before_two_factor: bool = False
+) -> StaffUser:
     """The logged-in member, allowed `permission`: otherwise a redirect to the
-    login page (nobody logged in) or a 403 (the role does not allow it)."""
+    login page (nobody logged in), to Security (two-factor authentication is
+    required and not set up yet; `before_two_factor` is for Security's own
+    pages) or a 403 (the role does not allow it)."""
     user = staff_of(request)
     if user is None:
         raise HTTPException(303, headers={"location": LOGIN_PATH})
+    if not (before_two_factor or user.two_factor) and admin_context(request).two_factor_required:
+        raise HTTPException(303, headers={"location": SET_UP_TWO_FACTOR})
     if permission is not None and not allowed(user.role, permission):
         raise HTTPException(403, "Your role does not allow this page.")
     return user

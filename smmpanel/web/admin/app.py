@@ -151,6 +151,7 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
         throttle=Throttle(
             per_ip=settings.login_failures_per_ip, per_user=settings.login_failures_per_user
         ),
+        two_factor_required=settings.staff_two_factor,
     )
     app.state.templates = templates
     # Links staff hand out (a customer's password reset) are on the customers' address.

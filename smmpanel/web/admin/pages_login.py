@@ -104,7 +104,7 @@ async def logout(request: Request) -> Response:
 
 
 async def security(request: Request) -> Response:
-    user = require_staff(request)
+    user = require_staff(request, before_two_factor=True)
     pending = None
     if not user.two_factor:
         pending = await run_in_threadpool(
@@ -135,6 +135,7 @@ async def _security_page(
             "begin_form": begin_form or await TwoFactorBeginForm.from_formdata(request),
             "confirm_form": confirm_form or await TwoFactorForm.from_formdata(request),
             "done": request.query_params.get("done", ""),
+            "required": request.query_params.get("required") == "1" and not user.two_factor,
         },
         status_code=status_code,
     )
@@ -142,7 +143,7 @@ async def _security_page(
 
 @csrf_protected
 async def security_begin(request: Request) -> Response:
-    user = require_staff(request)
+    user = require_staff(request, before_two_factor=True)
     form = await TwoFactorBeginForm.from_formdata(request)
     try:
         setup = await run_in_threadpool(
@@ -159,7 +160,7 @@ async def security_begin(request: Request) -> Response:
 
 @csrf_protected
 async def security_confirm(request: Request) -> Response:
-    user = require_staff(request)
+    user = require_staff(request, before_two_factor=True)
     form = await TwoFactorForm.from_formdata(request)
     db = admin_context(request).db
     if await form.validate_on_submit():
