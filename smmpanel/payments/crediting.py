@@ -22,7 +22,7 @@ from smmpanel.ledger import causes
 from smmpanel.ledger.errors import AlreadyPosted
 from smmpanel.ledger.models import ADJUSTMENT, TOPUP
 from smmpanel.ledger.service import post_entry
-from smmpanel.money import SCALE, format_units
+from smmpanel.money import MAX_BALANCE_UNITS, SCALE, format_units
 from smmpanel.panel.alerts import raise_alert, resolve_alerts
 from smmpanel.payments.deposits import external_id_taken
 from smmpanel.payments.gateway import EventKind, GatewayEvent
@@ -187,6 +187,19 @@ class _Step:
                 f"it: `smmpanel deposits approve|reject {deposit.id}`.",
             )
             return self._outcome(HELD)
+        if over_balance_cap(self.session, deposit):
+            if deposit.state == S.HELD:
+                return self._unchanged("the credit would take the balance past its limit")
+            self._move(S.HELD, note="the credit would take the balance past the largest one kept")
+            raise_alert(
+                self.session,
+                kind=ALERT_HELD,
+                subject=deposit_subject(deposit.id),
+                message=f"Deposit {deposit.reference} is held: crediting it would take the "
+                "balance past the largest a panel keeps; return it at the gateway and "
+                f"reject it: `smmpanel deposits reject {deposit.id}`.",
+            )
+            return self._outcome(HELD)
         if account_currency_changed(self.session, deposit):
             if deposit.state == S.HELD:
                 return self._unchanged("the account's currency changed since the deposit")
@@ -301,6 +314,13 @@ class _Step:
         self, result: str, *, credited: int = 0, debited: int = 0, owed: int = 0
     ) -> DepositOutcome:
         return DepositOutcome(self.deposit.id, self.deposit.state, result, credited, debited, owed)
+
+
+def over_balance_cap(session: Session, deposit: Deposit) -> bool:
+    """Whether the credit and bonus would take the balance past MAX_BALANCE (as
+    `users fund` refuses to): such a payment is held, never credited in part."""
+    balance = session.scalar(select(Account.balance).where(Account.id == deposit.account_id))
+    return (balance or 0) + deposit.credit_amount + deposit.bonus_amount > MAX_BALANCE_UNITS
 
 
 def account_currency_changed(session: Session, deposit: Deposit) -> bool:

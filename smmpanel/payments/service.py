@@ -33,6 +33,7 @@ from smmpanel.payments.crediting import (
     apply_gateway_event,
     credit_deposit,
     deposit_subject,
+    over_balance_cap,
 )
 from smmpanel.payments.deposits import (
     deposit_ref,
@@ -271,6 +272,11 @@ def approve_deposit(
         before = deposit.state
         if not (before == S.HELD or (before in MANUAL_OPEN and _is_manual(deposit.gateway))):
             raise DepositStateError(_cannot("approve", deposit))
+        if over_balance_cap(session, deposit):
+            raise DepositStateError(
+                f"crediting deposit {deposit.id} would take the balance past the largest "
+                "a panel keeps; return it at the gateway and reject it"
+            )
         if account_currency_changed(session, deposit):
             raise DepositStateError(
                 f"deposit {deposit.id} fixed its credit in {deposit.account_currency}, and "

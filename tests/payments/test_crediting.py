@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from smmpanel.audit.models import Actor
 from smmpanel.db import Database
+from smmpanel.ledger.models import TOPUP
 from smmpanel.ledger.queries import find_balance_mismatches
+from smmpanel.ledger.service import post_entry
+from smmpanel.money import MAX_BALANCE_UNITS
 from smmpanel.payments.crediting import apply_gateway_event
 from smmpanel.payments.errors import DepositStateError
 from smmpanel.payments.gateway import EventKind, WebhookRefused
@@ -280,4 +283,27 @@ def test_a_held_deposit_the_gateway_then_says_was_paid_in_full_is_credited_once(
     assert (deposit.state, deposit.paid_amount) == ("paid", 2_000_000)
     assert balance(db, alice.id) == 2_000_000
     assert alerts(db) == []
+    assert find_balance_mismatches(db) == []
+
+
+def test_a_payment_that_would_take_the_balance_past_its_limit_is_held(
+    db: Database, fake_gateway: type[FakeGateway]
+) -> None:
+    alice = make_customer(db, "alice", balance="0")
+    with db.write() as session:  # a balance just under the largest one kept
+        post_entry(
+            session,
+            account_id=alice.id,
+            kind=TOPUP,
+            amount=MAX_BALANCE_UNITS - 5_000_000,
+            actor="test",
+        )
+    deposit_id = start(db, alice.id, "60")
+    body, headers = webhook(EventKind.PAID, deposit_id, "60", "USD")
+    [outcome] = receive_webhook(db, gateway="fake", body=body, headers=headers)
+    assert (outcome.result, outcome.credited) == ("held", 0)
+    with pytest.raises(DepositStateError):
+        approve_deposit(db, deposit_id=deposit_id, actor=Actor.system())
+    assert balance(db, alice.id) == MAX_BALANCE_UNITS - 5_000_000
+    assert alerts(db) == [("deposit_held", f"deposit:{deposit_id}")]
     assert find_balance_mismatches(db) == []
