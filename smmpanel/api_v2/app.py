@@ -33,6 +33,7 @@ from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
 from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
 from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
+from smmpanel.bodies import BodyTooLarge, read_body
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, CommitOutcomeUnknown, Database
 from smmpanel.errors import DomainError
@@ -41,10 +42,6 @@ log = logging.getLogger("smmpanel.api")
 
 # Actions that write; the others only read.
 WRITE_ACTIONS = frozenset({"add", "refill", "cancel"})
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def handle(db: Database, params: dict[str, Any]) -> Any:
@@ -94,22 +91,6 @@ def _cause(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
     return text.splitlines()[0] if text else type(orig).__name__
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, read as it arrives and refused as soon as it passes `limit`
-    (a chunked body has no Content-Length to check first)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def request_params(request: Request, max_body: int) -> dict[str, Any]:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,7 +21,7 @@ from starlette_wtf import CSRFProtectMiddleware
 from smmpanel.accounts.passwords import Throttle
 from smmpanel.accounts.reset_mail import ResetLimits
 from smmpanel.config import Settings
-from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.db import Database
 from smmpanel.mailer import smtp_configured
 from smmpanel.panel.settings import get_setting
 from smmpanel.panel.site import logo_version
@@ -41,7 +39,7 @@ from smmpanel.web import (
 )
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
-from smmpanel.web.rendering import build_templates, render
+from smmpanel.web.rendering import build_templates, error_pages
 from smmpanel.web.session import LANGUAGE, current_user, derived_secret
 
 log = logging.getLogger("smmpanel.web")
@@ -127,34 +125,6 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code in (302, 303) and exc.headers:
-            return RedirectResponse(exc.headers["location"], status_code=exc.status_code)
-        return render(
-            templates,
-            request,
-            "error.html",
-            {"status": exc.status_code, "detail": exc.detail},
-            status_code=exc.status_code,
-        )
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, UNAVAILABLE_ERRORS):
-            # Busy or unreachable database: nothing was done, trying again may work.
-            log.warning("database unavailable on page %s: %s", request.url.path[:200], type(exc))
-            status, detail = 503, "The panel is busy; try again in a moment."
-        else:
-            log.exception("unhandled error on page %s", request.url.path[:200], exc_info=exc)
-            status, detail = 500, "Something went wrong on our side."
-        return render(
-            templates,
-            request,
-            "error.html",
-            {"status": status, "detail": detail},
-            status_code=status,
-        )
-
     app = Starlette(
         routes=routes,
         middleware=[
@@ -175,7 +145,7 @@ def create_web_app(db: Database, settings: Settings) -> Starlette:
             ),
             Middleware(PageSetup, db=db),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers=error_pages(templates, "error.html", log),
     )
     app.router.redirect_slashes = False
     app.state.web = WebContext(

@@ -29,6 +29,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from smmpanel.bodies import BodyTooLarge, read_body
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.errors import DomainError
@@ -44,10 +45,6 @@ EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 GATEWAY_CODE = re.compile(r"[a-z0-9_]{1,32}")
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _answer(status: int, body: dict[str, object], **headers: str) -> Response:
     return JSONResponse(body, status_code=status, headers=headers or None)
 
@@ -56,22 +53,6 @@ def _retry_later(detail: str) -> Response:
     return _answer(
         503, {"error": detail, "retry": True}, **{"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
-
-
-async def _body(request: Request) -> bytes:
-    """The raw body (the signature is over its exact bytes), read as it comes and
-    refused as soon as it passes MAX_BODY."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class WebhookEndpoint:
@@ -91,8 +72,9 @@ class WebhookEndpoint:
         if not GATEWAY_CODE.fullmatch(code):
             return _answer(404, {"error": "no such gateway"})
         try:
-            body = await _body(request)
-        except _TooLarge:
+            # The raw body: the signature is over its exact bytes.
+            body = await read_body(request, MAX_BODY)
+        except BodyTooLarge:
             # Closing the connection stops the upload rather than read and drop it.
             return _answer(413, {"error": "body too large"}, Connection="close")
         except ClientDisconnect:

@@ -3,14 +3,18 @@ extension (Starlette 1.x's Jinja2Templates takes it prebuilt, as `env=`)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jinja2
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette_wtf import csrf_token
 
+from smmpanel.db import UNAVAILABLE_ERRORS
 from smmpanel.money import format_units
 from smmpanel.web import i18n
 
@@ -64,3 +68,39 @@ def render(
     # Pages carry a CSRF token and personal data: never kept by shared caches.
     response.headers["cache-control"] = "no-store"
     return response
+
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def error_pages(
+    templates: Jinja2Templates,
+    template: str,
+    log: logging.Logger,
+    context: Callable[[Request], dict[str, Any]] = lambda _request: {},
+) -> dict[Any, ErrorHandler]:
+    """The exception handlers of a set of pages (the shop's, the admin's): an
+    HTTPException as `template` with its status (a 303 carrying a location as
+    the redirect), a busy database as 503, anything else as 500 and a log line
+    with the traceback; `context` adds what the page's layout needs."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code in (302, 303) and exc.headers:
+            return RedirectResponse(exc.headers["location"], status_code=exc.status_code)
+        details = {"status": exc.status_code, "detail": exc.detail, **context(request)}
+        return render(templates, request, template, details, status_code=exc.status_code)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        path = request.url.path[:200]
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            # Busy or unreachable database: nothing was done, trying again may work.
+            log.warning("database unavailable on page %s: %s", path, type(exc))
+            status, detail = 503, "The panel is busy; try again in a moment."
+        else:
+            log.exception("unhandled error on page %s", path, exc_info=exc)
+            status, detail = 500, "Something went wrong on our side."
+        details = {"status": status, "detail": detail, **context(request)}
+        return render(templates, request, template, details, status_code=status)
+
+    return {HTTPException: http_error, Exception: server_error}

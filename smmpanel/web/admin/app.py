@@ -8,18 +8,16 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette_wtf import CSRFProtectMiddleware
 
 from smmpanel.accounts.passwords import Throttle
 from smmpanel.config import Settings
-from smmpanel.db import UNAVAILABLE_ERRORS, Database
+from smmpanel.db import Database
 from smmpanel.panel.settings import get_setting
 from smmpanel.web import i18n
 from smmpanel.web.admin import (
@@ -37,7 +35,7 @@ from smmpanel.web.admin import (
 from smmpanel.web.admin.access import AdminContext, current_staff, shell_context
 from smmpanel.web.guard import CSRF_FIELD, CSRF_TIME_LIMIT, SecurityHeaders
 from smmpanel.web.links import public_url
-from smmpanel.web.rendering import build_templates, render
+from smmpanel.web.rendering import build_templates, error_pages
 from smmpanel.web.session import derived_secret
 
 log = logging.getLogger("smmpanel.admin")
@@ -93,35 +91,6 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
     )
     routes: list[BaseRoute] = [route for section in sections for route in section.routes()]
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code in (302, 303) and exc.headers:
-            return RedirectResponse(exc.headers["location"], status_code=exc.status_code)
-        return render(
-            templates,
-            request,
-            "admin/error.html",
-            {"status": exc.status_code, "detail": exc.detail, **shell_context(request)},
-            status_code=exc.status_code,
-        )
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, UNAVAILABLE_ERRORS):
-            log.warning(
-                "database unavailable on admin page %s: %s", request.url.path[:200], type(exc)
-            )
-            status, detail = 503, "The panel is busy; try again in a moment."
-        else:
-            log.exception("unhandled error on admin page %s", request.url.path[:200], exc_info=exc)
-            status, detail = 500, "Something went wrong on our side."
-        return render(
-            templates,
-            request,
-            "admin/error.html",
-            {"status": status, "detail": detail, **shell_context(request)},
-            status_code=status,
-        )
-
     app = Starlette(
         routes=routes,
         middleware=[
@@ -143,7 +112,7 @@ def create_admin_app(db: Database, settings: Settings) -> Starlette:
             ),
             Middleware(AdminSetup, db=db),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers=error_pages(templates, "admin/error.html", log, shell_context),
     )
     app.router.redirect_slashes = False
     app.state.admin = AdminContext(
