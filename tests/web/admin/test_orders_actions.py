@@ -131,7 +131,7 @@ def test_single_actions_on_an_order_fulfilled_by_hand(db: Database, browser_fact
     assert 'id="form-resolve"' in page and 'id="form-partial"' in page
     assert 'id="form-resend"' not in page and 'id="form-adopt"' not in page  # not forwarded
     russian = owner.get(f"/admin/orders/{order_id}", headers={"accept-language": "ru"}).text
-    assert "Отменить с возвратом" in russian and "Движение средств" in russian  # noqa: RUF001
+    assert "Отменить с возвратом" in russian and "Журнал операций" in russian  # noqa: RUF001
     done = act(owner, order_id, "resolve", status="In progress", start_count="50", note="by hand")
     assert (done.status_code, done.headers["location"]) == (303, f"/admin/orders/{order_id}")
     shown = owner.get(f"/admin/orders/{order_id}").text
