@@ -35,6 +35,7 @@ from smmpanel.orders.models import (
     Order,
     OrderEvent,
 )
+from smmpanel.orders.order_alerts import resolve_order_alerts
 from smmpanel.orders.webhooks import queue_status_webhook
 from smmpanel.timeutil import utcnow
 
@@ -105,6 +106,7 @@ def change_order_status(
         order.completed_at = now
         order.active_link = None
         _refund(session, order, actor)
+        resolve_order_alerts(session, order.id)  # nothing waits on a person any more
     session.add(
         OrderEvent(
             order_id=order.id,

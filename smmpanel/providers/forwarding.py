@@ -56,6 +56,7 @@ from smmpanel.orders.forwarding_states import ForwardState, can_move, move_forwa
 from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order, OrderKind
+from smmpanel.orders.order_alerts import STUCK_ALERT, order_alert_subject
 from smmpanel.panel.alerts import raise_alert, resolve_alerts
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import (
@@ -83,7 +84,6 @@ PAUSING_ERRORS = frozenset({"not_enough_funds", "invalid_key"})
 WAIT_RETRY_MIN_SECONDS = 5.0
 WAIT_RETRY_MAX_SECONDS = 300.0
 DEFAULT_WAIT_ALERT = timedelta(minutes=60)
-STUCK_ALERT = "order_stuck"
 ACTOR = "forwarding"
 
 
@@ -443,7 +443,7 @@ def forward_failed(session: Session, payload: dict[str, Any], error: str) -> Non
     raise_alert(
         session,
         kind=STUCK_ALERT,
-        subject=f"order {order.id}",
+        subject=order_alert_subject(order.id),
         message=f"Order {order.id} could not be forwarded ({error[:300]}); it {what}.",
     )
 
@@ -480,7 +480,7 @@ def resend_order(db: Database, *, order_id: int, actor: Actor) -> bool:
         )
         order.forward_skip = []
         order.waiting_since, order.forward_error = None, ""
-        resolve_alerts(session, kind=STUCK_ALERT, subject=f"order {order_id}")
+        resolve_alerts(session, kind=STUCK_ALERT, subject=order_alert_subject(order_id))
         key = forward_key(order_id)
         job = enqueue(session, JobKind.FORWARD_ORDER, {"order_id": order_id}, dedupe_key=key)
         if job is None:

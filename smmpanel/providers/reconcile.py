@@ -36,6 +36,11 @@ from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
 from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order
+from smmpanel.orders.order_alerts import (
+    RECONCILE_ALERT,
+    order_alert_subject,
+    resolve_order_alerts,
+)
 from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
@@ -231,6 +236,7 @@ def adopt_upstream_order(
             reason=f"adopted upstream order {upstream_order_id}",
         )
         order.provider_order_id = str(upstream_order_id)
+        resolve_order_alerts(session, order_id)  # the provider has it: nothing to decide
 
 
 def cancel_unforwarded_order(db: Database, *, order_id: int, why: str, actor: Actor | None) -> None:
@@ -308,8 +314,8 @@ def _wait_for_owner(db: Database, order_id: int, why: str, report: ReconcileRepo
     with db.write() as session:
         raise_alert(
             session,
-            kind="reconcile",
-            subject=f"order {order_id}",
+            kind=RECONCILE_ALERT,
+            subject=order_alert_subject(order_id),
             message=f"Order {order_id} needs manual reconciliation: {why}. Check the "
             "upstream, then `smmpanel providers reconcile --adopt "
             f"{order_id}=UPSTREAM_ID` or `--cancel {order_id}`.",

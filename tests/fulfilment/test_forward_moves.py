@@ -11,6 +11,8 @@ from smmpanel.audit.models import Actor
 from smmpanel.ledger.queries import find_balance_mismatches
 from smmpanel.orders.forwarding_states import IllegalForwardTransition
 from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.panel.alerts import raise_alert
+from smmpanel.panel.models import Alert
 from smmpanel.providers import forwarding
 from smmpanel.providers.models import ProviderOrderRecord
 from smmpanel.providers.reconcile import adopt_upstream_order, cancel_unforwarded_order
@@ -88,3 +90,16 @@ def test_an_answer_after_the_owner_canceled_is_kept_but_moves_nothing(
     assert calls == ["upstream order 1, after the order was rejected"]
     assert _moves(relay, order_id)[-1] == ("sending", "rejected", "cli:owner")
     assert find_balance_mismatches(relay.db) == []
+
+
+def test_adopting_an_order_resolves_its_reconciliation_alert(relay: Relay) -> None:
+    order_id = relay.order()  # queued: may be adopted by the owner
+    with relay.db.write() as session:  # as reconciliation leaves it for the owner
+        raise_alert(session, kind="reconcile", subject=f"order {order_id}", message="check it")
+        raise_alert(session, kind="reconcile", subject="order 999999", message="another")
+    adopt_upstream_order(relay.db, order_id=order_id, upstream_order_id="77", actor=Actor.cli())
+    with relay.db.read() as session:
+        open_alerts = session.scalars(
+            select(Alert.subject).where(Alert.resolved_at.is_(None))
+        ).all()
+    assert list(open_alerts) == ["order 999999"]

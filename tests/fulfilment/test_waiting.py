@@ -206,9 +206,12 @@ def test_failed_forward_can_be_canceled_and_refunded(relay: Relay) -> None:
     _break(relay.db, order_id)
     relay.run()
     assert relay.get(order_id).forward_state == "failed"
+    assert ("order_stuck", f"order {order_id}") in _alerts(relay.db)
     out = _smmpanel(relay.db, "orders", "update", str(order_id), "--status", "canceled")
     assert out.splitlines()[0] == "refunded 0.09000 USD to alice"
     assert relay.get(order_id).status == "Canceled"
+    # Nothing waits on the owner any more: the order's alert is dealt with.
+    assert ("order_stuck", f"order {order_id}") not in _alerts(relay.db)
     assert account_balance(relay.db, relay.customer.id)[0] == START
     resend = invoke(["--database-url", relay.db.url, "orders", "resend", str(order_id)])
     assert resend.exit_code == 1 and "Canceled: nothing to send" in resend.stderr

@@ -1,0 +1,26 @@
+"""The owner alerts about one order: it could not be forwarded (``order_stuck``)
+or needs reconciliation by hand (``reconcile``).  They are raised by the
+providers context and resolved here, once the order no longer needs a person:
+it reached a final status, or its upstream order was adopted."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from smmpanel.panel.alerts import resolve_alerts
+
+STUCK_ALERT = "order_stuck"
+RECONCILE_ALERT = "reconcile"
+
+
+def order_alert_subject(order_id: int) -> str:
+    return f"order {order_id}"
+
+
+def resolve_order_alerts(session: Session, order_id: int) -> int:
+    """Mark the order's open alerts dealt with; returns how many there were."""
+    subject = order_alert_subject(order_id)
+    return sum(
+        resolve_alerts(session, kind=kind, subject=subject)
+        for kind in (STUCK_ALERT, RECONCILE_ALERT)
+    )
