@@ -115,7 +115,8 @@ def test_reconcile_by_hand_and_alerts(run: Run, db: Database, sim: RunningSimula
             order = session.get(Order, order_id)
             assert order is not None
             order.forward_state, order.provider_id = "reconcile", 1
-        session.add(Alert(kind="reconcile", subject="order 1", message="look at it"))
+        session.add(Alert(kind="reconcile", subject=f"order {ids[0]}", message="look at it"))
+        session.add(Alert(kind="reconcile", subject="order 999999", message="and at this"))
     listed = json.loads(run("orders", "list", "--reconcile", "--json").stdout)
     assert sorted(o["id"] for o in listed) == ids
     out = run("providers", "reconcile", "--adopt", f"{ids[0]}=777", "--cancel", str(ids[1])).stdout
@@ -133,8 +134,9 @@ def test_reconcile_by_hand_and_alerts(run: Run, db: Database, sim: RunningSimula
             )
         ).all()
         assert [(row[0], row[1].split(":")[0]) for row in adopted] == [("reconcile", "cli")]
+    # The adopted order's alert is dealt with; the other order's still waits.
     alerts = json.loads(run("alerts", "list", "--json").stdout)
-    assert [a["kind"] for a in alerts] == ["reconcile"]
+    assert [(a["kind"], a["subject"]) for a in alerts] == [("reconcile", "order 999999")]
     run("alerts", "resolve", str(alerts[0]["id"]))
     assert json.loads(run("alerts", "list", "--json").stdout) == []
     run("providers", "reconcile", "--adopt", "nonsense", code=2)
