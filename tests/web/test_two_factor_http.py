@@ -4,12 +4,14 @@ login's second step (no session before the code), throttled wrong codes."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
+from smmpanel.accounts import two_factor
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.two_factor import current_code
 from smmpanel.db import Database
@@ -43,7 +45,13 @@ def next_code(secret: str) -> str:
     return current_code(secret, utcnow() + timedelta(seconds=30))
 
 
-def test_enable_then_log_in_with_a_code(db: Database, browser_factory: Any) -> None:
+def test_enable_then_log_in_with_a_code(
+    db: Database, browser_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The panel's clock is the test's: a code computed here is of the step the
+    # panel checks, whatever the wall clock does between two requests.
+    clock = [datetime(2026, 6, 1, 12, 0, 15, tzinfo=UTC)]
+    monkeypatch.setattr(two_factor, "utcnow", lambda: clock[0])
     browser: Browser = browser_factory()
     browser.sign_up("alice")
     page = browser.get("/account")
@@ -52,21 +60,23 @@ def test_enable_then_log_in_with_a_code(db: Database, browser_factory: Any) -> N
 
     browser.submit("/account/2fa/begin", {}, page="/account/2fa")
     secret = SECRET.search(browser.get("/account/2fa").text).group(1)  # type: ignore[union-attr]
+    wrong_code = "000000"
+    window = {current_code(secret, clock[0] + timedelta(seconds=30 * s)) for s in (-1, 0, 1)}
+    if wrong_code in window:
+        wrong_code = "999999"  # one chance in ~330,000 that 000000 is right
     wrong = browser.submit(
-        "/account/2fa/confirm", {"password": PASSWORD, "code": "000000"}, page="/account/2fa"
+        "/account/2fa/confirm", {"password": PASSWORD, "code": wrong_code}, page="/account/2fa"
     )
-    if pyotp.TOTP(secret).verify("000000", valid_window=1):  # one chance in ~330,000
-        return
     assert wrong.status_code == 400 and "the code is wrong" in wrong.text
     bad_password = browser.submit(
         "/account/2fa/confirm",
-        {"password": "nope nope", "code": pyotp.TOTP(secret).now()},
+        {"password": "nope nope", "code": current_code(secret, clock[0])},
         page="/account/2fa",
     )
     assert bad_password.status_code == 400 and "the password is wrong" in bad_password.text
     confirmed = browser.submit(
         "/account/2fa/confirm",
-        {"password": PASSWORD, "code": pyotp.TOTP(secret).now()},
+        {"password": PASSWORD, "code": current_code(secret, clock[0])},
         page="/account/2fa",
     )
     assert confirmed.headers["location"] == "/account/2fa?done=on"
@@ -85,13 +95,17 @@ def test_enable_then_log_in_with_a_code(db: Database, browser_factory: Any) -> N
     assert browser.get("/login/code").status_code == 200
     refused = browser.submit("/login/code", {"code": "12345"})
     assert refused.status_code == 400 and "the code is wrong or used already" in refused.text
-    done = browser.submit("/login/code", {"code": next_code(secret)})
+    # The confirming code's step is used: the same code does not log in.
+    reused = browser.submit("/login/code", {"code": current_code(secret, clock[0])})
+    assert reused.status_code == 400 and "the code is wrong or used already" in reused.text
+    clock[0] += timedelta(seconds=30)
+    done = browser.submit("/login/code", {"code": current_code(secret, clock[0])})
     assert (done.status_code, done.headers["location"]) == (303, "/")
     assert "Hello, alice" in browser.get("/").text
     # The same code again, from another browser, is refused: a code works once.
     other: Browser = browser_factory()
     other.log_in("alice")
-    again = other.submit("/login/code", {"code": next_code(secret)})
+    again = other.submit("/login/code", {"code": current_code(secret, clock[0])})
     assert again.status_code == 400 and "Hello" not in other.get("/").text
 
 
