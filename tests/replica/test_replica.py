@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 
 from smmpanel.accounts.passwords import set_password
@@ -27,6 +28,7 @@ from smmpanel.orders import listing
 from smmpanel.orders.admin_listing import OrderFilter, list_all_orders
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.server import free_port, serve_in_thread, site_app
+from tests.cli.conftest import invoke
 from tests.conftest import _reset_postgres
 from tests.factories import make_customer, make_order, make_service
 from tests.replica.conftest import Cluster
@@ -240,3 +242,20 @@ def test_the_setting_lists_the_urls() -> None:
     settings = Settings(database_replica_urls=" postgresql://a/x, ,postgresql://b/x,")
     assert replica_urls(settings) == ["postgresql://a/x", "postgresql://b/x"]
     assert replica_urls(Settings(database_replica_urls="")) == []
+
+
+def test_serve_names_its_replicas_and_refuses_them_on_sqlite(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[uvicorn.Config] = []
+    monkeypatch.setattr("smmpanel.cli.server.serve_on", lambda _sock, config: served.append(config))
+    env = {"SMMPANEL_DATABASE_REPLICA_URLS": cluster.standby_url}
+    args = ["serve", "--port", str(free_port())]
+    sqlite = invoke(["--database-url", f"sqlite:///{tmp_path / 'p.db'}", *args], env=env)
+    assert sqlite.exit_code == 1, sqlite.output
+    assert "SMMPANEL_DATABASE_REPLICA_URLS needs PostgreSQL" in sqlite.output
+    assert "Traceback" not in sqlite.output and not served
+    postgres = invoke(["--database-url", cluster.primary_url, *args], env=env)
+    assert postgres.exit_code == 0, postgres.output
+    assert f"read replica {cluster.standby_url}" in postgres.stdout
+    assert len(served) == 1
