@@ -85,7 +85,8 @@ class Cluster:
 
     def wait_for_replay(self) -> None:
         """Until the standby has replayed everything the primary has written."""
-        target = self.query(self.primary_url, "SELECT pg_current_wal_lsn()::text")
+        # The insert position: it includes commits not yet written out.
+        target = self.query(self.primary_url, "SELECT pg_current_wal_insert_lsn()::text")
         sql = f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"
         deadline = time.monotonic() + REPLAY_TIMEOUT
         while not self.query(self.standby_url, sql):
@@ -124,7 +125,6 @@ def _configure_primary(data: Path, port: int, sockets: Path) -> None:
         "hot_standby": "on",
         # A throwaway cluster: no fsync, small memory.
         "fsync": "off",
-        "synchronous_commit": "off",
         "full_page_writes": "off",
         "shared_buffers": "16MB",
         "max_connections": "60",
