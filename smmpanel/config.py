@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     # connection) before it answers HTTP 503 with nothing done.  The worker and
     # the admin command line are not interactive and wait 30 s.
     db_busy_timeout_seconds: float = 3.0
+    # PostgreSQL streaming replicas (comma-separated URLs) for the API's reads
+    # that tolerate a little lag: `services`, `status`, the pages' lists
+    # (docs/operations.md, "Read replicas").  Empty: every read on the primary.
+    database_replica_urls: str = ""
+    # Orders placed within this many seconds are read from the primary even when
+    # a replica is configured, so an order read right after it was placed is current.
+    replica_fresh_seconds: float = 5.0
     # Minutes an order may wait on its providers (paused or unreachable) before
     # the worker raises an owner alert; it keeps waiting, and retrying, after.
     order_wait_alert_minutes: int = 60
@@ -130,6 +137,11 @@ class Settings(BaseSettings):
     deposit_check_seconds: int = 300
     deposit_check_after_minutes: int = 15
     deposit_expire_hours: int = 48
+
+
+def replica_urls(settings: Settings) -> list[str]:
+    """SMMPANEL_DATABASE_REPLICA_URLS as a list (empty entries dropped)."""
+    return [url.strip() for url in settings.database_replica_urls.split(",") if url.strip()]
 
 
 _installed: Settings | None = None

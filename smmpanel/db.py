@@ -16,9 +16,12 @@ which nobody waits on interactively, the default 30.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,7 +29,11 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+log = logging.getLogger("smmpanel.db")
+
 DEFAULT_BUSY_TIMEOUT = 30.0
+# Reads that tolerate lag skip a replica that could not be reached for this long.
+REPLICA_RETRY_SECONDS = 5.0
 # libpq ignores connect timeouts below 2 seconds.
 MIN_CONNECT_TIMEOUT = 2
 
@@ -121,12 +128,22 @@ def _postgres_timeouts(parsed: URL, busy_timeout: float) -> dict[str, Any]:
 
 
 class Database:
-    """One engine, with a session factory for writes and one for reads."""
+    """One engine, with a session factory for writes and one for reads; and,
+    given PostgreSQL replicas, readers for what may lag (`read_lagging`)."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        replica_urls: Sequence[str] = (),
+        fresh_seconds: float = 5.0,
     ) -> None:
-        """`busy_timeout`: seconds a transaction may wait for a lock or a connection."""
+        """`busy_timeout`: seconds a transaction may wait for a lock or a connection.
+        `replica_urls`: PostgreSQL streaming replicas of `url` for the reads that
+        tolerate a little lag; rows younger than `fresh_seconds` are read from
+        the primary all the same (`fresh_seconds` is for the callers to apply)."""
         self.url = _normalise_url(url)
         self.busy_timeout = busy_timeout
         parsed = make_url(self.url)
@@ -152,6 +169,9 @@ class Database:
         self._writer = sessionmaker(self.engine, expire_on_commit=False, info={_WRITER: True})
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._reader_engine = reader
+        self.fresh_seconds = fresh_seconds
+        self.replicas = self._replicas_of(replica_urls, echo)
+        self._lagging: Database = _LaggingView(self) if self.replicas else self
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -201,6 +221,125 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.replicas:
+            self.replicas.dispose()
+
+    # --- Reads that tolerate a little lag: on a replica when there is one ---
+
+    def _replicas_of(self, urls: Sequence[str], echo: bool) -> ReplicaSet | None:
+        urls = [_normalise_url(u.strip()) for u in urls if u.strip()]
+        if not urls:
+            return None
+        if self.is_sqlite or any(make_url(u).get_backend_name() != "postgresql" for u in urls):
+            raise ValueError("read replicas (SMMPANEL_DATABASE_REPLICA_URLS) need PostgreSQL")
+        engines = [
+            create_engine(
+                u,
+                echo=echo,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,  # a restarted or stopped replica is noticed at checkout
+                pool_timeout=self.busy_timeout,
+                connect_args=_postgres_timeouts(make_url(u), self.busy_timeout),
+            )
+            for u in urls
+        ]
+        return ReplicaSet(engines)
+
+    def lagging(self) -> Database:
+        """This database for code that only reads and tolerates a little lag
+        (lists, the catalog): its `read` and `read_core` are `read_lagging` and
+        `read_core_lagging`, and it refuses to write.  Without replicas, self."""
+        return self._lagging
+
+    @contextmanager
+    def read_lagging(self) -> Iterator[Session]:
+        """A read transaction on a replica (round robin), else on the primary:
+        what it reads may be a little behind the primary's last commits."""
+        with (
+            self._lagging_connection() as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def read_core_lagging(self) -> Iterator[Connection]:
+        """`read_core` on a replica (round robin), else on the primary."""
+        with self._lagging_connection() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _lagging_connection(self) -> Iterator[Connection]:
+        connection = self.replicas.connect() if self.replicas else None
+        with connection or self._reader_engine.connect() as chosen:
+            yield chosen
+
+
+class _LaggingView(Database):
+    """A primary's `lagging()` view: its engines, with reads on the replicas."""
+
+    def __init__(self, primary: Database) -> None:  # shares the primary's engines
+        self.__dict__.update(primary.__dict__)
+        self._primary = primary
+        self._lagging = self
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._primary.read_lagging() as session:
+            yield session
+
+    @contextmanager
+    def read_core(self) -> Iterator[Connection]:
+        with self._primary.read_core_lagging() as connection:
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        raise RuntimeError("a lagging reader does not write: use the primary Database")
+        yield  # pragma: no cover - a generator, for contextmanager
+
+    def dispose(self) -> None:
+        self._primary.dispose()
+
+
+class ReplicaSet:
+    """PostgreSQL replicas taken in turn.  One that cannot be reached is skipped
+    for REPLICA_RETRY_SECONDS (said in a log line) and its reads go to the next
+    replica or, when none answers, to the primary: never an error to the client."""
+
+    def __init__(self, engines: list[Engine]) -> None:
+        self.engines = engines
+        self._turn = itertools.count()
+        self._down_until = [0.0] * len(engines)
+
+    def connect(self) -> Connection | None:
+        """A connection to the next replica that answers; None when none does."""
+        start = next(self._turn)
+        for step in range(len(self.engines)):
+            index = (start + step) % len(self.engines)
+            if self._down_until[index] > time.monotonic():
+                continue
+            try:
+                return self.engines[index].connect()
+            except UNAVAILABLE_ERRORS as error:
+                self._mark_down(index, error)
+        return None
+
+    def _mark_down(self, index: int, error: Exception) -> None:
+        self._down_until[index] = time.monotonic() + REPLICA_RETRY_SECONDS
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+        log.warning(
+            "read replica %s unreachable, reading from the primary or another replica "
+            "for %.0f s: %s",
+            self.engines[index].url.render_as_string(hide_password=True),
+            REPLICA_RETRY_SECONDS,
+            cause[0] if cause else type(error).__name__,
+        )
+
+    def dispose(self) -> None:
+        for engine in self.engines:
+            engine.dispose()
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from uvicorn.supervisors import Multiprocess
 
 from smmpanel.api_v2.app import create_app
 from smmpanel.api_v2.ratelimit import proxy_options
-from smmpanel.config import Settings
+from smmpanel.config import Settings, replica_urls
 from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.web.admin.app import create_admin_app
@@ -37,9 +37,13 @@ def panel_app(settings: Settings, database_url: str | None = None) -> Starlette:
     """The panel's app on its own engine, whose waits are bounded by
     SMMPANEL_DB_BUSY_TIMEOUT_SECONDS (an API call answers 503 rather than wait
     on a busy or unreachable database; the worker keeps its longer waits), with
-    the customer web pages beside /api/v2."""
+    the customer web pages beside /api/v2, and its reads that tolerate a little
+    lag on the replicas of SMMPANEL_DATABASE_REPLICA_URLS."""
     db = Database(
-        database_url or settings.database_url, busy_timeout=settings.db_busy_timeout_seconds
+        database_url or settings.database_url,
+        busy_timeout=settings.db_busy_timeout_seconds,
+        replica_urls=replica_urls(settings),
+        fresh_seconds=settings.replica_fresh_seconds,
     )
     return site_app(db, settings)
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
-
 from smmpanel.accounts.queries import Principal, balance_of, principal_for
 from smmpanel.api_v2.errors import (
     INCORRECT_ORDER,
@@ -31,11 +29,14 @@ from smmpanel.orders.service import place_order
 Json = Any
 Action = Callable[[Database, Principal, dict[str, Any]], Json]
 KeyedAction = Callable[[Database, str, dict[str, Any]], Json]
+# The account's orders among the given ids, by id (where `status` reads them).
+OrderFinder = Callable[[list[int]], dict[int, order_queries.OrderView]]
 
 
 def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
+    """The key was checked on the primary; the catalog is read on a replica."""
     views = list_services(
-        db,
+        db.lagging(),
         account_id=who.account_id,
         fx_rate=who.fx_rate,
         with_translations=who.extended_fields,
@@ -65,29 +66,35 @@ def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
 
 
 def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
-    """The key and the orders read in one transaction."""
+    """The key and the orders read in one transaction; with read replicas the
+    key on the primary, the orders on a replica (those it lacks or just placed
+    again on the primary: orders_by_id_lagging)."""
+    if db.replicas:
+        with db.read_core() as connection:
+            who = principal_for(connection, digest)
+        return _status(
+            lambda ids: order_queries.orders_by_id_lagging(db, ids, account_id=who.account_id),
+            params,
+        )
     with db.read_core() as connection:
         who = principal_for(connection, digest)
-        return _status(connection, who, params)
+        return _status(
+            lambda ids: order_queries.orders_by_id_in(connection, ids, account_id=who.account_id),
+            params,
+        )
 
 
-def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
+def _status(find: OrderFinder, params: dict[str, Any]) -> Json:
     if "orders" in params:
         given = _ids(params["orders"])
-        found = order_queries.orders_by_id_in(
-            reader, [i for i in map(int_param, given) if i], account_id=who.account_id
-        )
+        found = find([i for i in map(int_param, given) if i])
         answer: dict[str, Any] = {}
         for text in given:
             view = found.get(int_param(text) or 0)
             answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
         return answer
     order_id = int_param(params.get("order"))
-    view = (
-        order_queries.orders_by_id_in(reader, [order_id], account_id=who.account_id).get(order_id)
-        if order_id
-        else None
-    )
+    view = find([order_id]).get(order_id) if order_id else None
     if view is None:
         raise OrderNotFound(INCORRECT_ORDER)
     return _status_entry(view)

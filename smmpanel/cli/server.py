@@ -31,7 +31,7 @@ from smmpanel.cli.common import (
     safe_url,
     sqlite_path,
 )
-from smmpanel.config import Settings, use_settings
+from smmpanel.config import Settings, replica_urls, use_settings
 from smmpanel.db import Database
 from smmpanel.ledger.funding import fund_account
 from smmpanel.logscrub import install_log_scrubbing
@@ -97,6 +97,7 @@ def serve(
         # Migrations run here, once, before any worker process starts.
         with open_panel(database_url, migrate=True) as db:
             echo(f"smmpanel: database {safe_url(db.url)}")
+            _say_replicas(settings, db)
             shown = f", {processes} processes" if processes > 1 else ""
             base = _base_url(host, port)
             echo(f"smmpanel: serving {base}/api/v2 and the pages at {base}/{shown} (Ctrl+C stops)")
@@ -105,6 +106,19 @@ def serve(
                 return
             url = db.url
         _run_processes(url, listener, settings, processes)
+
+
+def _say_replicas(settings: Settings, db: Database) -> None:
+    """One line naming the read replicas, or one `Error:` line: they need PostgreSQL."""
+    replicas = replica_urls(settings)
+    if replicas and db.is_sqlite:
+        raise CliError(
+            "SMMPANEL_DATABASE_REPLICA_URLS needs PostgreSQL: a SQLite panel has no replicas"
+        )
+    for url in replicas:
+        if url.split("://", 1)[0] not in ("postgresql", "postgres", "postgresql+psycopg"):
+            raise CliError(f"read replica {safe_url(url)!r}: use postgresql://USER@HOST/DBNAME")
+        echo(f"smmpanel: read replica {safe_url(url)}")
 
 
 def demo(

@@ -150,7 +150,7 @@ def api_url(request: Request) -> str:
 async def docs(request: Request) -> Response:
     user = require_user(request)
     services = await run_in_threadpool(
-        list_services, db_of(request), account_id=user.id, fx_rate=user.fx_rate
+        list_services, db_of(request).lagging(), account_id=user.id, fx_rate=user.fx_rate
     )
     url = api_url(request)
     return page(

@@ -56,8 +56,8 @@ def _text_fields(form: FormData) -> dict[str, str]:
 
 
 def _catalog(request: Request, user: WebUser) -> list[ServiceView]:
-    views = list_services(
-        db_of(request), account_id=user.id, fx_rate=user.fx_rate, with_translations=True
+    views = list_services(  # the order itself is checked on the primary
+        db_of(request).lagging(), account_id=user.id, fx_rate=user.fx_rate, with_translations=True
     )
     language = i18n.current_language()
     return [localised(view, language) for view in views]
@@ -92,7 +92,7 @@ async def _order_page(
     average = None
     if service is not None:
         took = await run_in_threadpool(
-            lambda: listing.average_completion(db_of(request), service_id=service.id)
+            lambda: listing.average_completion(db_of(request).lagging(), service_id=service.id)
         )
         average = _duration(took) if took is not None else None
     return page(
@@ -274,7 +274,7 @@ async def orders(request: Request) -> Response:
     before, after = _paging(request)
     found = await run_in_threadpool(
         lambda: listing.list_account_orders(
-            db_of(request),
+            db_of(request).lagging(),  # the order page itself reads the primary
             account_id=user.id,
             status=statuses[tab],
             search=search,
@@ -351,7 +351,7 @@ async def requests_list(request: Request) -> Response:
     before, after = _paging(request)
     found = await run_in_threadpool(
         lambda: listing.list_account_requests(
-            db_of(request), kind=kind, account_id=user.id, before=before, after=after
+            db_of(request).lagging(), kind=kind, account_id=user.id, before=before, after=after
         )
     )
     return page(request, "requests.html", {"page": found, "kind": kind})

@@ -69,7 +69,7 @@ async def services(request: Request) -> Response:
     query = request.query_params.get("q", "")[:MAX_QUERY].strip()
     views = await run_in_threadpool(
         list_services,
-        db_of(request),
+        db_of(request).lagging(),  # a list: a replica may serve it
         account_id=user.id if user else None,
         fx_rate=user.fx_rate if user else Decimal(1),
         with_translations=True,

@@ -62,7 +62,7 @@ async def list_page(
     after = number_of(request.query_params.get("after"))
     db = admin_context(request).db
     found = await run_in_threadpool(
-        lambda: list_all_orders(db, query.found, before=before, after=after)
+        lambda: list_all_orders(db.lagging(), query.found, before=before, after=after)
     )
     providers = await run_in_threadpool(provider_names, db)
     context = {
