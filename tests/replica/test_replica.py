@@ -34,6 +34,9 @@ from tests.factories import make_customer, make_order, make_service
 from tests.replica.conftest import Cluster
 from tests.web.conftest import PASSWORD, Browser, web_settings
 
+# One process runs them all: the cluster is built once per process (./dev's loadgroup).
+pytestmark = pytest.mark.xdist_group("replica")
+
 FRESH_SECONDS = 1.0
 
 
