@@ -33,6 +33,11 @@ def _health(url: str) -> tuple[int, dict[str, Any]]:
     return response.status_code, body
 
 
+def _healthy(url: str) -> dict[str, Any] | None:
+    status, body = _health(url)
+    return body if status == 200 else None
+
+
 def test_healthy_when_a_worker_runs(db: Database) -> None:
     stop = threading.Event()
     worker = build_worker(db, name="healthy-worker", poll_interval=0.05)
@@ -41,7 +46,7 @@ def test_healthy_when_a_worker_runs(db: Database) -> None:
     try:
         with serve_in_thread(create_app(db)) as url:
             # The worker's loop writes its heartbeat as it starts.
-            status, body = wait_for(lambda: (got := _health(url))[0] == 200 and got, timeout=20)
+            body = wait_for(lambda: _healthy(url), timeout=20)
     finally:
         stop.set()
         thread.join(10)

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from smmpanel.api_v2.app import create_app
 from smmpanel.db import Database
 from smmpanel.jobs.heartbeat import record_heartbeat
-from smmpanel.jobs.models import FAILED, RUNNING, Job
+from smmpanel.jobs.models import FAILED, RUNNING
 from smmpanel.jobs.queue import enqueue
 from smmpanel.orders.models import COMPLETED, Order
 from smmpanel.payments.models import Deposit
@@ -38,7 +38,9 @@ def test_api_calls_are_counted_by_action_and_outcome(db: Database) -> None:
         for n in range(3):  # no such service: refused with an error body
             assert "error" in _add(http, alice.key, 9999, f"https://x.com/e{n}")
         assert "error" in _add(http, alice.key, service, "https://x.com/0")  # the link is busy
-        assert "balance" in http.post("/api/v2", data={"key": alice.key, "action": "balance"}).json()
+        assert (
+            "balance" in http.post("/api/v2", data={"key": alice.key, "action": "balance"}).json()
+        )
         http.post("/api/v2", data={"key": alice.key, "action": "no-such-action"})
         http.post("/api/v2", data={"key": alice.key, "action": "NoSuchOther"})
         assert http.put("/api/v2").status_code == 405
