@@ -13,7 +13,7 @@ from smmpanel.db import Database
 from smmpanel.metrics.multiproc import metrics_directory
 from smmpanel.metrics.recorder import MULTIPROC_ENV
 from smmpanel.server import free_port
-from tests.e2e.processes import process, smmpanel_env, wait_http
+from tests.e2e.processes import process, smmpanel_env, wait_for, wait_http
 from tests.factories import make_customer
 from tests.metrics.scrape import Samples
 
@@ -31,14 +31,17 @@ def test_counts_aggregate_over_two_processes(db: Database, tmp_path: Path) -> No
     log = tmp_path / "serve.log"
     sent = 0
     with process(env, "serve", "--port", str(port), "--workers", "2", log=log):
-        wait_http(f"{base}/healthz", timeout=90)  # a loaded machine starts them slowly
+        # Both processes serving before the load: a loaded machine starts them slowly
+        # (uvicorn restarts one that does not answer its 5 s health ping).
+        wait_for(lambda: log.read_text().count("Application startup complete") >= 2, timeout=180)
+        wait_http(f"{base}/healthz", timeout=60)
 
         def balance(_n: int) -> None:
             # A connection of its own each time: either process may take it.
             answer = httpx.post(f"{base}/api/v2", data={"key": alice.key, "action": "balance"})
             assert answer.json() == {"balance": "10.00000", "currency": "USD"}
 
-        for _ in range(10):  # until both processes have served some calls
+        for _ in range(20):  # until both processes have served some calls
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(balance, range(BURST)))
             sent += BURST
