@@ -138,6 +138,14 @@ class Settings(BaseSettings):
     deposit_check_after_minutes: int = 15
     deposit_expire_hours: int = 48
 
+    # --- Metrics and health (docs/operations.md, "Metrics and health") ---
+    # The bearer token /metrics requires; unset, /metrics answers loopback clients
+    # that come without a proxy's header, and no one else.
+    metrics_token: SecretStr | None = None
+    # /healthz fails when the freshest worker heartbeat is older than this
+    # (a worker beats every 5 s, between jobs too).
+    worker_stale_seconds: float = 120.0
+
 
 def replica_urls(settings: Settings) -> list[str]:
     """SMMPANEL_DATABASE_REPLICA_URLS as a list (empty entries dropped)."""

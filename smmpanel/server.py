@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from smmpanel.api_v2.app import create_app
+from smmpanel.api_v2.app import create_app, panel_metrics
 from smmpanel.api_v2.ratelimit import proxy_options
 from smmpanel.config import Settings, replica_urls
 from smmpanel.db import Database
@@ -55,13 +55,15 @@ def site_app(db: Database, settings: Settings) -> Starlette:
     customer's session never reaches an admin page."""
     web = create_web_app(db, settings)
     admin = create_admin_app(db, settings)
+    metrics = panel_metrics()  # the API's calls and the payment webhooks, at /metrics
     return create_app(
         db,
         max_body=settings.max_body_bytes,
         settings=settings,
         web=web,
         admin=admin,
-        extra_routes=webhook_routes(db, settings),
+        extra_routes=webhook_routes(db, settings, metrics=metrics),
+        metrics=metrics,
     )
 
 

@@ -35,6 +35,7 @@ from smmpanel.config import Settings, replica_urls, use_settings
 from smmpanel.db import Database
 from smmpanel.ledger.funding import fund_account
 from smmpanel.logscrub import install_log_scrubbing
+from smmpanel.metrics.multiproc import metrics_directory
 from smmpanel.money import format_units
 from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.providers.catalog_sync import import_provider_services
@@ -102,10 +103,12 @@ def serve(
             base = _base_url(host, port)
             echo(f"smmpanel: serving {base}/api/v2 and the pages at {base}/{shown} (Ctrl+C stops)")
             if processes == 1:
-                _run(db, listener, settings)
+                with metrics_directory(processes):
+                    _run(db, listener, settings)
                 return
             url = db.url
-        _run_processes(url, listener, settings, processes)
+        with metrics_directory(processes):  # set before the processes start
+            _run_processes(url, listener, settings, processes)
 
 
 def _say_replicas(settings: Settings, db: Database) -> None:

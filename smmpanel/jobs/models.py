@@ -55,3 +55,14 @@ class Schedule(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     interval_seconds: Mapped[int] = mapped_column(Integer)
     next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A worker's sign of life, written every few seconds by its loop: /healthz
+    and /metrics tell from the freshest one whether any worker is running."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -33,6 +33,7 @@ from smmpanel.bodies import BodyTooLarge, read_body
 from smmpanel.config import Settings
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.errors import DomainError
+from smmpanel.metrics.recorder import PanelMetrics
 from smmpanel.payments.errors import GatewayDisabled, UnknownGateway
 from smmpanel.payments.gateway import GatewayUnavailable, WebhookRefused
 from smmpanel.payments.service import receive_webhook
@@ -60,12 +61,21 @@ class WebhookEndpoint:
     `threads` webhooks are applied at once: a gateway retrying a burst must
     not take every thread the API has."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, metrics: PanelMetrics | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.metrics = metrics
         self.threads = CapacityLimiter(max(1, settings.db_threads))
 
     async def handle(self, request: Request) -> Response:
+        response = await self._handle(request)
+        if self.metrics is not None:  # refusals counted: a wrong secret shows on a graph
+            self.metrics.payment_webhook(request.path_params["code"], response.status_code)
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         if request.method != "POST":
             return _answer(405, {"error": "a webhook is a POST"}, Allow="POST")
         code = request.path_params["code"]
@@ -113,8 +123,10 @@ class WebhookEndpoint:
         receive_webhook(self.db, gateway=code, body=body, headers=headers, settings=self.settings)
 
 
-def webhook_routes(db: Database, settings: Settings) -> list[Route]:
-    endpoint = WebhookEndpoint(db, settings)
+def webhook_routes(
+    db: Database, settings: Settings, *, metrics: PanelMetrics | None = None
+) -> list[Route]:
+    endpoint = WebhookEndpoint(db, settings, metrics)
     # A bound method, so that Starlette calls it with a Request (an object would
     # be an ASGI app).  Every method reaches it: one limited to POST would let a
     # GET fall through to the pages' HTML 404.
