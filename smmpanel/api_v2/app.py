@@ -14,8 +14,7 @@ or for the database itself, gets 503 with nothing done.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -188,18 +187,6 @@ def api_routes(
     return [Route("/api/v2", endpoint), Route("/api/v2/", endpoint)]
 
 
-def _report_batches(endpoint: Any) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    """A lifespan that logs, as the process stops, the sizes of the batches its
-    group commit of `add` made (the benchmark reads them)."""
-
-    @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        log.info("add group commit: %s", endpoint.adds.batch_sizes.summary())
-
-    return lifespan
-
-
 def create_app(
     db: Database,
     *,
@@ -243,7 +230,6 @@ def create_app(
         routes.append(Mount("/", app=web))
     app = Starlette(
         routes=routes,
-        lifespan=_report_batches(api[0].endpoint),
         exception_handlers={
             HTTPException: answers.http_error,
             Exception: answers.unhandled_error,
