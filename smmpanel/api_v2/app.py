@@ -1,7 +1,8 @@
 """The /api/v2 endpoint: a lean Starlette route.
 
 One request = one hop to a worker thread, where authentication, the action and
-the rendering of its answer run synchronously against the database.  Every
+the rendering of its answer run synchronously against the database (`add`
+runs in batches by group commit, one hop per batch: group_add.py).  Every
 refusal is HTTP 200 with {"error": ...}; only transport problems get other
 codes (answers.py), and every answer, of any path and method, is JSON.
 

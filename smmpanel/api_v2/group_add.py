@@ -139,6 +139,10 @@ class AddCommitter:
         return batch
 
     async def _run(self, batch: list[_Call]) -> None:
+        # The same accounts in the same order in every process: on PostgreSQL
+        # two batches that lock two balances in opposite orders would deadlock
+        # (a lone add locks one).  Stable: one account's calls keep their order.
+        batch.sort(key=lambda call: str(call.params.get("key", "")))
         try:
             responses = await anyio.to_thread.run_sync(
                 batch_answers, self.db, [c.params for c in batch], self.answer, limiter=self.threads
