@@ -68,7 +68,9 @@ def _prepare(url: str) -> str:
     made = subprocess.run(
         [*cli, "users", "add", "bench"], env=env, check=True, capture_output=True, text=True
     )
-    subprocess.run([*cli, "users", "fund", "bench", "10000000"], env=env, check=True)
+    subprocess.run(
+        [*cli, "users", "fund", "bench", "10000000"], env=env, check=True, capture_output=True
+    )
     return made.stdout.strip().splitlines()[-1]
 
 

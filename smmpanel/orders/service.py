@@ -138,7 +138,7 @@ def _place(
     return PlacedOrder(order_id)
 
 
-def _price(reader: Connection, account_id: int, service: Service) -> tuple[str, int]:
+def _price(reader: Session | Connection, account_id: int, service: Service) -> tuple[str, int]:
     row = reader.execute(_PRICE, {"account_id": account_id, "service_id": service.id}).one()
     return row[0], account_rate(service.rate, row[2], Decimal(row[1]))
 
