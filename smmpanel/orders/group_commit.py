@@ -50,6 +50,10 @@ def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[
     connection broke: the transaction is gone, nothing was written)."""
     outcomes: list[Outcome[T]] = []
     with db.write() as session:
+        # Begin now (BEGIN IMMEDIATE on SQLite): a database that is locked or
+        # unreachable fails the batch once, rather than each command in turn
+        # after a busy timeout of its own.
+        session.connection()
         for command in commands:
             try:
                 with savepoint(session):

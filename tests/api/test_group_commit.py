@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from smmpanel.api_v2.app import ApiEndpoint, create_app
@@ -241,3 +242,20 @@ def test_a_batch_that_cannot_begin_answers_503_to_every_caller(sqlite_db: Databa
     with sqlite_db.read() as session:
         assert session.execute(text("select count(*) from orders")).scalar_one() == 0
     assert balance_text(sqlite_db, customer.id) == "100.00000"
+
+
+def test_a_locked_database_fails_the_batch_once(sqlite_db: Database) -> None:
+    """The batch begins before its first command: a database locked longer than
+    the busy timeout fails the whole batch, not each command after a wait."""
+    impatient = Database(sqlite_db.url, busy_timeout=0.2)
+    blocker = sqlite_db.engine.connect()
+    holding = blocker.begin()  # BEGIN IMMEDIATE: the write lock
+    ran: list[Session] = []
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            run_batch(impatient, [ran.append] * 3)
+    finally:
+        holding.rollback()
+        blocker.close()
+        impatient.dispose()
+    assert ran == []
