@@ -36,6 +36,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from smmpanel.secretbox import new_key
 from smmpanel.server import free_port
 
 BASELINE_APP = """
@@ -154,6 +155,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="smmpanel-bench-"))
     url = options.database_url or f"sqlite:///{work / 'bench.db'}"
     env = {**os.environ, "SMMPANEL_DATABASE_URL": url, **_rate_limits(options.rate_limits)}
+    # `serve` refuses to start without one (it encrypts provider keys).
+    env.setdefault("SMMPANEL_SECRET_KEY", new_key())
     (work / "baseline.py").write_text(BASELINE_APP)
     smmpanel = [sys.executable, "-c", "from smmpanel.cli import main; main()"]
     subprocess.run([*smmpanel, "db", "upgrade"], env=env, check=True, capture_output=True)

@@ -368,3 +368,30 @@ def transaction(target: Database | Session) -> Iterator[Session]:
     except BaseException as error:
         target.info.setdefault(_DOOMED, f"a joined command failed: {error!r}"[:500])
         raise
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[Session]:
+    """A SAVEPOINT inside a write transaction, for a batch of independent
+    commands committed together (orders/group_commit.py).
+
+    A command that fails inside it is rolled back to the savepoint, so what it
+    wrote before failing is gone and the doom mark it set (see `transaction`) no
+    longer applies: it is cleared, and the rest of the transaction can commit.
+    Should the block swallow a failed command's exception, the savepoint is
+    rolled back all the same and TransactionDoomed raised, as `write` would."""
+    if not (session.info.get(_WRITER) and session.in_transaction()):
+        raise RuntimeError("a savepoint opens only inside a transaction of Database.write")
+    if session.info.get(_DOOMED):
+        raise TransactionDoomed(session.info[_DOOMED])
+    nested = session.begin_nested()
+    try:
+        yield session
+        if session.info.get(_DOOMED):
+            raise TransactionDoomed(session.info[_DOOMED])
+        session.flush()
+    except BaseException:
+        nested.rollback()
+        session.info.pop(_DOOMED, None)
+        raise
+    nested.commit()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from smmpanel.accounts.queries import Principal, balance_of, principal_for
 from smmpanel.api_v2.errors import (
     INCORRECT_ORDER,
@@ -49,19 +51,27 @@ def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
     for the key and the order, not a read transaction first (place_order
     joins it)."""
     with db.write() as session:
-        who = principal_for(session, digest)
-        service_id = int_param(params.get("service"))
-        if service_id is None:
-            raise ServiceNotFound("Incorrect service ID")
-        placed = place_order(
-            session,
-            account_id=who.account_id,
-            service_id=service_id,
-            params=params,
-            request_id=text_param(params, "request_id"),
-            # The actor columns hold 64 characters; usernames may have 64 themselves.
-            actor=f"api:{who.username}"[:64],
-        )
+        return add_in(session, digest, params)
+
+
+def add_in(session: Session, digest: str, params: dict[str, Any]) -> Json:
+    """`add` in the caller's write transaction: a batch of the group commit
+    (group_add.py) runs one per savepoint.  The key is read on the session's
+    connection: the same transaction, without the ORM's execute (a tenth of
+    the order's cost, measured)."""
+    who = principal_for(session.connection(), digest)
+    service_id = int_param(params.get("service"))
+    if service_id is None:
+        raise ServiceNotFound("Incorrect service ID")
+    placed = place_order(
+        session,
+        account_id=who.account_id,
+        service_id=service_id,
+        params=params,
+        request_id=text_param(params, "request_id"),
+        # The actor columns hold 64 characters; usernames may have 64 themselves.
+        actor=f"api:{who.username}"[:64],
+    )
     return {"order": placed.order_id}
 
 

@@ -1,7 +1,8 @@
 """The /api/v2 endpoint: a lean Starlette route.
 
 One request = one hop to a worker thread, where authentication, the action and
-the rendering of its answer run synchronously against the database.  Every
+the rendering of its answer run synchronously against the database (`add`
+runs in batches by group commit, one hop per batch: group_add.py).  Every
 refusal is HTTP 200 with {"error": ...}; only transport problems get other
 codes (answers.py), and every answer, of any path and method, is JSON.
 
@@ -14,7 +15,7 @@ or for the database itself, gets 503 with nothing done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -32,6 +33,7 @@ from smmpanel.api_v2 import answers
 from smmpanel.api_v2.actions import ACTIONS, KEYED_ACTIONS
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
+from smmpanel.api_v2.group_add import AddCommitter
 from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
 from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
 from smmpanel.bodies import BodyTooLarge, read_body
@@ -70,11 +72,12 @@ def action_name(params: dict[str, Any]) -> str:
     return (text_param(params, "action") or "").lower()
 
 
-def answer_of(db: Database, params: dict[str, Any]) -> Response:
-    """`handle` and the rendering of its answer, inside the error handling: no
-    action, whatever it meets, can answer anything but JSON."""
+def answer_of(db: Database, params: dict[str, Any], run: Callable[..., Any] = handle) -> Response:
+    """`handle` (or `run`, in its place: group_add's answers) and the rendering
+    of its answer, inside the error handling: no action, whatever it meets, can
+    answer anything but JSON."""
     try:
-        return JSONAnswer(handle(db, params))
+        return JSONAnswer(run(db, params))
     except CommitOutcomeUnknown as exc:
         log.warning("database connection lost during commit (%s): %s", _named(params), _cause(exc))
         return answers.outcome_unknown(db.busy_timeout)
@@ -133,6 +136,13 @@ class ApiEndpoint:
         self.reads = CapacityLimiter(threads)
         self.writes = CapacityLimiter(threads)
         self.threads = CapacityLimiter(2 * threads)  # never the one that waits
+        self.adds = AddCommitter(
+            db,
+            answer=answer_of,
+            gate=self.writes,
+            threads=self.threads,
+            on_batch=self.metrics.add_batch,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -160,17 +170,21 @@ class ApiEndpoint:
         caller = await self.rate_limits.admit(request, params)
         if caller.refusal is not None:
             return caller.refusal
+        if action_name(params) == "add":
+            response = await self.adds.add(params)  # by group commit
+        else:
+            response = await self._answer(params)
+        await self.rate_limits.settle(caller, getattr(response, "answer", None))
+        return response
+
+    async def _answer(self, params: dict[str, Any]) -> Response:
         gate = self.writes if action_name(params) in WRITE_ACTIONS else self.reads
         if not await self._admitted(gate):
             return answers.database_unavailable(self.db.busy_timeout)
         try:
-            response = await anyio.to_thread.run_sync(
-                answer_of, self.db, params, limiter=self.threads
-            )
+            return await anyio.to_thread.run_sync(answer_of, self.db, params, limiter=self.threads)
         finally:
             gate.release()
-        await self.rate_limits.settle(caller, getattr(response, "answer", None))
-        return response
 
     async def _admitted(self, gate: CapacityLimiter) -> bool:
         """A place at the gate, waited for no longer than the database's busy

@@ -35,6 +35,9 @@ OTHER_ACTION = "other"
 # (3 s) when the database is not.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
+# Orders per group commit: 1 when calls come one at a time, up to 256 (the cap).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
 
 def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
@@ -86,6 +89,12 @@ class PanelMetrics:
             ["gateway", "outcome"],
             registry=own,
         )
+        self._batches = Histogram(
+            "smmpanel_add_batch_size",
+            "Orders placed by one commit of the add group committer",
+            buckets=BATCH_BUCKETS,
+            registry=own,
+        )
         self._children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     def api_call(self, action: str | None, status: int, answer: object, seconds: float) -> None:
@@ -100,6 +109,10 @@ class PanelMetrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def add_batch(self, size: int) -> None:
+        """One committed batch of `add` calls and how many it held."""
+        self._batches.observe(size)
 
     def payment_webhook(self, gateway: str, status: int) -> None:
         """One webhook at /payments/webhook/CODE and its answer's status; a code

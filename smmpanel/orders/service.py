@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -97,12 +97,16 @@ def _place(
         idempotency = _claim_request_id(session, account_id, request_id, service_id, params)
         if idempotency.order_id is not None:
             return PlacedOrder(idempotency.order_id, replayed=True)
-    service: Any = session.execute(_SERVICE, {"service_id": service_id}).first()
+    # The plain reads go to the session's connection (same transaction): the
+    # ORM's execute cost ~25 us more a statement than the Core one (measured),
+    # and nothing is pending for it to flush (the request_id row is flushed).
+    reader = session.connection()
+    service: Any = reader.execute(_SERVICE, {"service_id": service_id}).first()
     if service is None or not service.enabled:
         raise ServiceNotFound("Incorrect service ID")
     now = utcnow()
     draft = draft_order(service, params, today=now.date())
-    currency, rate = _price(session, account_id, service)
+    currency, rate = _price(reader, account_id, service)
     charge = _charge(draft, rate)
     if charge > MAX_BALANCE_UNITS:
         # No balance can pay it; refused before anything is written, since a
@@ -123,7 +127,7 @@ def _place(
         package=draft.package,
         currency=currency,
         params=draft.params,
-        active_link=_active_link_key(session, account_id, service_id, draft),
+        active_link=_active_link_key(reader, account_id, service_id, draft),
         actor=actor,
         now=now,
     ).order_id
@@ -134,8 +138,8 @@ def _place(
     return PlacedOrder(order_id)
 
 
-def _price(session: Session, account_id: int, service: Service) -> tuple[str, int]:
-    row = session.execute(_PRICE, {"account_id": account_id, "service_id": service.id}).one()
+def _price(reader: Session | Connection, account_id: int, service: Service) -> tuple[str, int]:
+    row = reader.execute(_PRICE, {"account_id": account_id, "service_id": service.id}).one()
     return row[0], account_rate(service.rate, row[2], Decimal(row[1]))
 
 
@@ -172,13 +176,13 @@ def _charge(draft: OrderDraft, rate: int) -> int:
 
 
 def _active_link_key(
-    session: Session, account_id: int, service_id: int, draft: OrderDraft
+    reader: Connection, account_id: int, service_id: int, draft: OrderDraft
 ) -> str | None:
     """The order's `active_link` under the panel's duplicate_link_scope: unique
     among active orders, so that the rule holds under concurrent requests."""
     if not draft.link or draft.kind == KIND_SUBSCRIPTION:
         return None
-    scope = duplicate_link_scope(session)
+    scope = duplicate_link_scope(reader)
     if scope == "panel":
         return f"{service_id}:{same_target(draft.link)}"
     if scope == "account":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from smmpanel.audit.models import Actor, AuditAction
@@ -68,9 +68,9 @@ def get_int(session: Session, key: str) -> int:
     return int(get_setting(session, key))
 
 
-def duplicate_link_scope(session: Session) -> str:
+def duplicate_link_scope(reader: Session | Connection) -> str:
     """`panel`, `account` or `off` (one query: it runs for every order)."""
-    stored: dict[str, str] = {key: value for key, value in session.execute(_LINK_SCOPE)}
+    stored: dict[str, str] = {key: value for key, value in reader.execute(_LINK_SCOPE)}
     if DUPLICATE_LINK_SCOPE in stored:
         return stored[DUPLICATE_LINK_SCOPE]
     if LEGACY_LINK_CHECK in stored:

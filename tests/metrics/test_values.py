@@ -57,6 +57,11 @@ def test_api_calls_are_counted_by_action_and_outcome(db: Database) -> None:
     assert samples.value(f"{latency}_count", action="add") == 9
     assert samples.value(f"{latency}_bucket", action="add", le="+Inf") == 9
     assert 0 < samples.value(f"{latency}_sum", action="add") < 9 * 3
+    # One call at a time: nine group commits of one order (or refusal) each.
+    batch = "smmpanel_add_batch_size"
+    assert samples.value(f"{batch}_count") == 9
+    assert samples.value(f"{batch}_sum") == 9
+    assert samples.value(f"{batch}_bucket", le="1.0") == 9
     # The orders placed, by status, from the database.
     assert samples.value("smmpanel_orders", status="Pending") == 5
     assert samples.value("smmpanel_orders", status="Completed") == 0

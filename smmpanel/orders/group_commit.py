@@ -1,0 +1,74 @@
+"""Group commit: many independent commands in one write transaction.
+
+Each commit costs a WAL sync on SQLite and an fsync (and a round trip) on
+PostgreSQL, and on SQLite only one write transaction runs at a time.  Placing
+orders one transaction each made the commit, not the order, the cost of an
+`add`.  A batch runs each command in a SAVEPOINT of its own (`db.savepoint`):
+a command that fails is rolled back to it, and only its caller sees the error;
+the others go on and are committed together, once.
+
+The commands see each other's writes in the order given, exactly as if they had
+run one after the other: a balance spent by one is spent for the next, a link
+taken by one is taken for the next, a request_id claimed by one is a replay for
+the next.  Nothing of a batch is durable before its COMMIT, so no caller may be
+answered before `run_batch` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+from smmpanel.db import Database, savepoint
+
+T = TypeVar("T")
+
+# A batch holds SQLite's write lock (or PostgreSQL's row locks) while it runs;
+# bounded, so that the last caller of a full batch still waits only milliseconds.
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """One command's result, or the exception it raised (its savepoint was rolled
+    back: it wrote nothing)."""
+
+    value: T | None = None
+    error: Exception | None = None
+
+
+def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[Outcome[T]]:
+    """Run `commands` in one write transaction, each in its own savepoint, and
+    commit once; one Outcome per command, in order.
+
+    Raises what beginning or committing the transaction raises (then nothing of
+    the batch was written, or on PostgreSQL CommitOutcomeUnknown), and a
+    command's error when rolling back to its savepoint failed too (the
+    connection broke: the transaction is gone, nothing was written)."""
+    outcomes: list[Outcome[T]] = []
+    with db.write() as session:
+        # Begin now (BEGIN IMMEDIATE on SQLite): a database that is locked or
+        # unreachable fails the batch once, rather than each command in turn
+        # after a busy timeout of its own.
+        session.connection()
+        for command in commands:
+            try:
+                with savepoint(session):
+                    value = command(session)
+            except Exception as error:
+                if not session.in_transaction() or not _usable(session):
+                    raise
+                outcomes.append(Outcome(error=error))
+            else:
+                outcomes.append(Outcome(value=value))
+    return outcomes
+
+
+def _usable(session: Session) -> bool:
+    """False once the outer transaction can no longer commit (a savepoint
+    rollback that failed deactivates it)."""
+    transaction = session.get_transaction()
+    return transaction is not None and transaction.is_active
