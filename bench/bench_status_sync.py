@@ -42,7 +42,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -116,8 +116,12 @@ def seed_database(db: Database, api_url: str, key: str, orders: int) -> Provider
             session.execute(insert(LedgerEntry), entries[start : start + CHUNK])
             session.execute(insert(OrderEvent), events[start : start + CHUNK])
         session.execute(update(Account).where(Account.id == account_id).values(balance=balance))
-        provider = session.get_one(Provider, provider_id)
-        return ProviderAccess.of(provider)
+        access = ProviderAccess.of(session.get_one(Provider, provider_id))
+    with db.write() as session:
+        # Statistics, as a panel that grew to this size has them (a table just
+        # filled in bulk has none, and PostgreSQL would plan it as if empty).
+        session.execute(text("ANALYZE"))
+    return access
 
 
 def _order_row(account: int, service: int, provider: int, n: int, charge: int) -> dict[str, object]:
