@@ -114,7 +114,7 @@ class Load:
         action = rng.choice(("add", "add", "status", "status100", "balance", "services"))
         with self._lock:
             known = self.order_ids[-1000:]
-        if action == "add" or not known and action.startswith("status"):
+        if action == "add" or (not known and action.startswith("status")):
             link = f"https://memory.bench/{slot}-{n}"
             return {"action": "add", "service": "1", "link": link, "quantity": "100"}
         if action == "status":
@@ -245,7 +245,9 @@ def run(options: argparse.Namespace, serve: int, worker: int, api: str, key: str
         series["worker"].append((at, rss_mb(worker)))
         with load._lock:
             calls = sum(load.calls.values())
-        print(f"{at:>8.0f}{series['serve'][-1][1]:>10.1f}{series['worker'][-1][1]:>11.1f}{calls:>9}")
+        print(
+            f"{at:>8.0f}{series['serve'][-1][1]:>10.1f}{series['worker'][-1][1]:>11.1f}{calls:>9}"
+        )
         if time.monotonic() >= end:
             break
         time.sleep(min(options.interval, max(0.0, end - time.monotonic())))

@@ -26,8 +26,9 @@ Then, in this order:
 
 For each it prints orders checked, changed, upstream calls, seconds, the
 ratio of its seconds to the baseline's, and the CPU seconds of this process
-(the panel's side: neither the simulator's nor the database server's).  The target (docs/benchmarks.md):
-1,000 upstream calls and at most 60 s a pass for 100,000 orders.
+(the panel's side: neither the simulator's nor the database server's).  The
+target (docs/benchmarks.md): 1,000 upstream calls and at most 60 s a pass for
+100,000 orders.
 """
 
 from __future__ import annotations

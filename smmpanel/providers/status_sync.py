@@ -4,7 +4,8 @@ One pass per provider covers every open forwarded order, longest-unchecked
 first, in `status` calls of 100 ids: 10,000 open orders cost 100 calls, and
 no order waits more than one pass.  Each batch is applied in one
 transaction through the same status change (and exactly-once refunds) as the
-owner's updates.
+owner's updates; an order whose answer repeats what it shows only gets its
+checked-at stamp (most of a pass: bench/bench_status_sync.py).
 """
 
 from __future__ import annotations
@@ -186,9 +187,9 @@ def _repeats(row: Any, result: UpstreamOrderStatus) -> bool:
     (apply_upstream_status would return False and write nothing); False when
     it may change something.  Subscriptions and provisional posts always take
     the full path: their hooks look further than these columns."""
-    if row.kind == KIND_SUBSCRIPTION or (row.params or {}).get(PROVISIONAL):
-        return False
     status = result.status
+    if status is None or row.kind == KIND_SUBSCRIPTION or (row.params or {}).get(PROVISIONAL):
+        return False
     remains = _remains(row, status, result.remains)
     if status == PARTIAL and remains == 0:
         status = COMPLETED
