@@ -63,6 +63,7 @@ from smmpanel.providers.models import Provider
 from smmpanel.providers.service import add_provider, map_service
 from smmpanel.providers.status_sync import BATCH, open_forwarded_orders, sync_provider_statuses
 from smmpanel.schema import upgrade_schema
+from smmpanel.simulator.state import SimState
 from smmpanel.simulator.testing import running_simulator
 
 STAGE = 100.0  # simulated seconds an order spends in each stage
@@ -76,14 +77,19 @@ def simulator_process(conn: Connection, orders: int, changed: float) -> None:
     `changed` fraction placed STAGE/2 simulated seconds before the others, so
     that a later advance starts them, and only them."""
     with running_simulator(manual_clock=True, speed=STAGE, balance="100000000") as sim:
-        early = int(orders * changed)
-        for n in range(orders):
-            if n == early:
-                sim.state.advance(STAGE / 2)
-            params = {"service": "1", "link": f"https://sync.bench/{n}", "quantity": str(QUANTITY)}
-            sim.state.add(params)
+        seed_simulator(sim.state, orders, changed)
         conn.send((sim.base_url, sim.key))
         conn.recv()  # until the bench is done
+
+
+def seed_simulator(state: SimState, orders: int, changed: float) -> None:
+    """Place `orders` orders (ids 1..orders) in a simulator on a manual clock."""
+    early = int(orders * changed)
+    for n in range(orders):
+        if n == early:
+            state.advance(STAGE / 2)
+        params = {"service": "1", "link": f"https://sync.bench/{n}", "quantity": str(QUANTITY)}
+        state.add(params)
 
 
 def seed_database(db: Database, api_url: str, key: str, orders: int) -> ProviderAccess:
