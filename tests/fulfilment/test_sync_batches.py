@@ -1,0 +1,89 @@
+"""One batch of upstream answers: orders whose answer repeats what they show get
+only their checked-at stamp; every other order moves exactly as before."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from smmpanel.db import Database
+from smmpanel.ledger.models import LedgerEntry
+from smmpanel.money import to_units
+from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.providers.status_sync import apply_upstream_statuses
+from smmpanel.providers.upstream import UpstreamOrderStatus as Answer
+from tests.factories import make_customer, make_order, make_service
+
+
+def _orders(db: Database, count: int) -> list[int]:
+    customer = make_customer(db, balance="10")
+    service_id = make_service(db)  # 0.90 per 1000: 0.09 an order of 100
+    return [make_order(db, customer, service_id, link=f"https://x.com/{n}") for n in range(count)]
+
+
+def _state(db: Database) -> dict[int, tuple[str, int, int | None, int, datetime, bool]]:
+    """status, remains, start count, events, updated_at, checked, by order id."""
+    with db.read() as session:
+        events = dict(
+            session.execute(
+                select(OrderEvent.order_id, func.count()).group_by(OrderEvent.order_id)
+            ).all()
+        )
+        return {
+            o.id: (
+                o.status,
+                o.remains,
+                o.start_count,
+                events.get(o.id, 0),
+                o.updated_at,
+                o.synced_at is not None,
+            )
+            for o in session.scalars(select(Order))
+        }
+
+
+def _refunds(db: Database) -> dict[int | None, int]:
+    with db.read() as session:
+        rows = session.execute(
+            select(LedgerEntry.order_id, LedgerEntry.amount).where(LedgerEntry.kind == "refund")
+        )
+        return dict(rows.all())
+
+
+def test_a_mixed_batch_changes_only_the_orders_whose_answer_is_new(db: Database) -> None:
+    ids = _orders(db, 6)
+    batch = [(oid, str(1000 + oid)) for oid in ids]
+    answers = [
+        Answer(1000 + ids[0], status="Pending", remains=100),  # what it shows already
+        Answer(1000 + ids[1], status="In progress", start_count=50, remains=80),
+        Answer(1000 + ids[2], status="Partial", remains=40),
+        Answer(1000 + ids[3], error="Incorrect order ID"),
+        Answer(1000 + ids[4], status="Pending", start_count=0),  # a first start count
+        # ids[5]: no answer at all
+    ]
+    before = _state(db)
+    assert apply_upstream_statuses(db, provider_name="up", batch=batch, results=answers) == 3
+    after = _state(db)
+    for untouched in (ids[0], ids[3], ids[5]):
+        assert after[untouched][:5] == before[untouched][:5]  # not even updated_at moved
+    assert after[ids[1]][:4] == ("In progress", 80, 50, 2)
+    assert after[ids[2]][:4] == ("Partial", 40, None, 2)
+    assert after[ids[4]][:4] == ("Pending", 100, 0, 2)
+    assert all(checked for *_, checked in after.values())  # every order of the batch
+    assert _refunds(db) == {ids[2]: to_units("0.036")}  # 40 of 100 units of 0.09
+
+    # The same answers again change nothing (a final order repeating its status too).
+    assert apply_upstream_statuses(db, provider_name="up", batch=batch, results=answers) == 0
+    assert {k: v[:5] for k, v in _state(db).items()} == {k: v[:5] for k, v in after.items()}
+
+    # Unknown remains keep the last known; Partial with nothing left is Completed.
+    again = [
+        Answer(1000 + ids[1], status="In progress"),
+        Answer(1000 + ids[4], status="Partial", remains=0),
+    ]
+    assert apply_upstream_statuses(db, provider_name="up", batch=batch, results=again) == 1
+    final = _state(db)
+    assert final[ids[1]][:4] == ("In progress", 80, 50, 2)
+    assert final[ids[4]][:4] == ("Completed", 0, 0, 3)
+    assert _refunds(db) == {ids[2]: to_units("0.036")}
