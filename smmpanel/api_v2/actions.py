@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from smmpanel.accounts.queries import Principal, balance_of, principal_for
+from smmpanel.api_v2.answers import render_json
 from smmpanel.api_v2.errors import (
     INCORRECT_ORDER,
     TOO_MANY_IDS,
@@ -17,9 +19,11 @@ from smmpanel.api_v2.errors import (
     error_message,
 )
 from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
+from smmpanel.api_v2.services_cache import services_cache
 from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.queries import list_services
+from smmpanel.catalog.queries import services_in
+from smmpanel.catalog.version import catalog_state
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units
@@ -33,14 +37,28 @@ Action = Callable[[Database, Principal, dict[str, Any]], Json]
 KeyedAction = Callable[[Database, str, dict[str, Any]], Json]
 
 
-def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
-    views = list_services(
-        db,
-        account_id=who.account_id,
-        fx_rate=who.fx_rate,
-        with_translations=who.extended_fields,
-    )
-    return [service_entry(view, extended=who.extended_fields) for view in views]
+def services(db: Database, digest: str, params: dict[str, Any]) -> Json:
+    """The key and the catalog's version read in one transaction; the answer,
+    rendered, from the process's cache while the version stands, else the list
+    read in that same transaction (after the version, so never newer than it)."""
+    cache = services_cache(db)
+    with db.read_core() as connection:
+        who = principal_for(connection, digest)
+        state = catalog_state(connection, who.account_id)
+        key = (who.account_id if state.custom_rates else None, who.fx_rate, who.extended_fields)
+        body = cache.get(state.version, key)
+        if body is not None:
+            return body
+        with Session(bind=connection) as session:
+            views = services_in(
+                session,
+                account_id=who.account_id,
+                fx_rate=who.fx_rate,
+                with_translations=who.extended_fields,
+            )
+    body = render_json([service_entry(view, extended=who.extended_fields) for view in views])
+    cache.put(state.version, key, body)
+    return body
 
 
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
@@ -220,7 +238,6 @@ def _attempt(step: Callable[[int | None], int], text: str) -> int | dict[str, st
 
 # Actions given the account: the key was checked in a read transaction of its own.
 ACTIONS: dict[str, Action] = {
-    "services": services,
     "refill": refill,
     "refill_status": refill_status,
     "cancel": cancel,
@@ -229,6 +246,7 @@ ACTIONS: dict[str, Action] = {
 # transaction of the action itself, so a request costs one transaction, not two
 # (a suspended account or a revoked key is still refused on the next request).
 KEYED_ACTIONS: dict[str, KeyedAction] = {
+    "services": services,
     "add": add,
     "status": status,
     "balance": balance,
