@@ -48,9 +48,7 @@ def _setup(db: Database) -> str:
     fund_account(db, username="bench", amount="1000000")
     for n in range(100):
         params = {"quantity": "10", "link": f"https://example.com/{n}"}
-        place_order(
-            db, account_id=account.id, service_id=service, params=params, actor="bench"
-        )
+        place_order(db, account_id=account.id, service_id=service, params=params, actor="bench")
     return account.api_key
 
 

@@ -19,11 +19,11 @@ from smmpanel.api_v2.errors import (
     error_message,
 )
 from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
-from smmpanel.api_v2.services_cache import services_cache
+from smmpanel.api_v2.services_cache import CacheKey, services_cache
 from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.catalog.queries import services_in
-from smmpanel.catalog.version import catalog_state
+from smmpanel.catalog.version import CatalogState, caller_and_catalog
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units
@@ -43,12 +43,12 @@ def services(db: Database, digest: str, params: dict[str, Any]) -> Json:
     read in that same transaction (after the version, so never newer than it)."""
     cache = services_cache(db)
     with db.read_core() as connection:
-        who = principal_for(connection, digest)
-        state = catalog_state(connection, who.account_id)
-        key = (who.account_id if state.custom_rates else None, who.fx_rate, who.extended_fields)
+        who, state = caller_and_catalog(connection, digest)
+        key = _cache_key(who, state)
         body = cache.get(state.version, key)
         if body is not None:
             return body
+        # Not kept: the list, read after the version in the same transaction.
         with Session(bind=connection) as session:
             views = services_in(
                 session,
@@ -59,6 +59,20 @@ def services(db: Database, digest: str, params: dict[str, Any]) -> Json:
     body = render_json([service_entry(view, extended=who.extended_fields) for view in views])
     cache.put(state.version, key, body)
     return body
+
+
+def kept_services(db: Database, digest: str, params: dict[str, Any]) -> Json:
+    """`services` when its answer is kept (the key checked as always), else
+    None: a caller that must not do the list's work (the event loop) leaves it
+    to `services`."""
+    with db.read_core() as connection:
+        who, state = caller_and_catalog(connection, digest)
+    return services_cache(db).get(state.version, _cache_key(who, state))
+
+
+def _cache_key(who: Principal, state: CatalogState) -> CacheKey:
+    """What the list depends on besides the catalog (services_cache.py)."""
+    return (who.account_id if state.custom_rates else None, who.fx_rate, who.extended_fields)
 
 
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:

@@ -1,9 +1,11 @@
 """The /api/v2 endpoint: a lean Starlette route.
 
 One request = one hop to a worker thread, where authentication, the action and
-the rendering of its answer run synchronously against the database.  Every
-refusal is HTTP 200 with {"error": ...}; only transport problems get other
-codes (answers.py), and every answer, of any path and method, is JSON.
+the rendering of its answer run synchronously against the database; on SQLite
+the short reads run on the event loop instead, when they need not wait
+(loop_reads.py).  Every refusal is HTTP 200 with {"error": ...}; only
+transport problems get other codes (answers.py), and every answer, of any path
+and method, is JSON.
 
 Database work is admitted through two gates of SMMPANEL_DB_THREADS threads, one
 for reads and one for writes, so that writers waiting on a lock never hold up
@@ -31,6 +33,7 @@ from smmpanel.api_v2 import answers
 from smmpanel.api_v2.actions import ACTIONS, KEYED_ACTIONS
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
+from smmpanel.api_v2.loop_reads import LoopReads
 from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
 from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
 from smmpanel.bodies import BodyTooLarge, read_body
@@ -121,6 +124,8 @@ class ApiEndpoint:
         self.reads = CapacityLimiter(threads)
         self.writes = CapacityLimiter(threads)
         self.threads = CapacityLimiter(2 * threads)  # never the one that waits
+        # Short reads on the event loop, SQLite only (loop_reads.py says why).
+        self.loop_reads = LoopReads(db) if db.is_sqlite else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.respond(Request(scope, receive))
@@ -140,15 +145,18 @@ class ApiEndpoint:
         caller = await self.rate_limits.admit(request, params)
         if caller.refusal is not None:
             return caller.refusal
-        gate = self.writes if action_name(params) in WRITE_ACTIONS else self.reads
-        if not await self._admitted(gate):
-            return answers.database_unavailable(self.db.busy_timeout)
-        try:
-            response = await anyio.to_thread.run_sync(
-                answer_of, self.db, params, limiter=self.threads
-            )
-        finally:
-            gate.release()
+        name = action_name(params)
+        response = self.loop_reads.answer(name, params) if self.loop_reads else None
+        if response is None:
+            gate = self.writes if name in WRITE_ACTIONS else self.reads
+            if not await self._admitted(gate):
+                return answers.database_unavailable(self.db.busy_timeout)
+            try:
+                response = await anyio.to_thread.run_sync(
+                    answer_of, self.db, params, limiter=self.threads
+                )
+            finally:
+                gate.release()
         await self.rate_limits.settle(caller, getattr(response, "answer", None))
         return response
 

@@ -81,3 +81,10 @@ def services_cache(db: Database) -> ServicesCache:
         if cache is None:
             cache = _CACHES[db] = ServicesCache()
         return cache
+
+
+def share_cache(db: Database, other: Database) -> None:
+    """`other` (another engine of the same database) answers from `db`'s cache."""
+    cache = services_cache(db)
+    with _CACHES_LOCK:
+        _CACHES[other] = cache

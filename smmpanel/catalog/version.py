@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, exists, select
+from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
 
+from smmpanel.accounts.models import Account
+from smmpanel.accounts.queries import Principal, key_check_with, principal_of
 from smmpanel.catalog.models import AccountServiceRate, CatalogVersion
 
 
@@ -17,29 +19,36 @@ class CatalogState:
     """The version, and whether the account has prices of its own (then its
     list is its own; without, it is every other account's of its currency)."""
 
-    version: int | None  # None: the counter's row is missing, nothing may be cached
+    version: int | None  # None: the counter's row is missing, nothing may be kept
     custom_rates: bool
 
 
-def catalog_state(reader: Session | Connection, account_id: int) -> CatalogState:
-    """Read in the caller's transaction, before the list it may cache: read
-    after, the version could be newer than the list (a change committed between
-    the two statements on PostgreSQL), and the stale list would be kept."""
-    row = reader.execute(_STATE, {"account_id": account_id}).first()
-    if row is None:
-        return CatalogState(version=None, custom_rates=True)
-    return CatalogState(version=int(row.version), custom_rates=bool(row.custom_rates))
+def caller_and_catalog(reader: Session | Connection, digest: str) -> tuple[Principal, CatalogState]:
+    """The key checked and the catalog's state read in one statement (one
+    snapshot, one round trip), before the list it may keep: read after, the
+    version could be newer than the list (a change committed between two
+    statements on PostgreSQL), and the stale list would be kept under it."""
+    row = reader.execute(_KEY_AND_CATALOG, {"digest": digest}).first()
+    who = principal_of(row, digest)
+    assert row is not None  # principal_of refuses a missing row
+    version = row.catalog_version
+    return who, CatalogState(
+        version=None if version is None else int(version), custom_rates=bool(row.custom_rates)
+    )
 
 
 def catalog_version(reader: Session | Connection) -> int | None:
     return reader.execute(select(CatalogVersion.version).where(CatalogVersion.id == 1)).scalar()
 
 
-# Built once, as the key check's statement (accounts/queries.py): one call of
-# `services` runs it on every hit.
-_STATE = select(
-    CatalogVersion.version,
+# Built once, as the key check itself is: every `services` call runs it.
+_KEY_AND_CATALOG = key_check_with(
+    select(CatalogVersion.version)
+    .where(CatalogVersion.id == 1)
+    .scalar_subquery()
+    .label("catalog_version"),
     exists()
-    .where(AccountServiceRate.account_id == bindparam("account_id"))
+    .where(AccountServiceRate.account_id == Account.id)
+    .correlate(Account)
     .label("custom_rates"),
-).where(CatalogVersion.id == 1)
+)

@@ -219,7 +219,8 @@ def test_each_table_of_the_answer_bumps_the_version_on_insert_update_and_delete(
         "UPDATE services SET rate = 2000 WHERE id = 60",
         "INSERT INTO service_translations (service_id, lang, name) VALUES (60, 'de', 'D')",
         "UPDATE service_translations SET name = 'E' WHERE service_id = 60",
-        f"INSERT INTO account_service_rates (account_id, service_id, rate) VALUES ({alice.id}, 60, 5)",
+        "INSERT INTO account_service_rates (account_id, service_id, rate)"
+        f" VALUES ({alice.id}, 60, 5)",
         "UPDATE account_service_rates SET rate = 6 WHERE service_id = 60",
         "DELETE FROM account_service_rates WHERE service_id = 60",
         "DELETE FROM service_translations WHERE service_id = 60",
