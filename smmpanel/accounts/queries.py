@@ -167,6 +167,17 @@ def balance_of(reader: Session | Connection, account_id: int) -> tuple[int, str]
 _BALANCE = select(Account.balance, Account.currency).where(Account.id == bindparam("account_id"))
 
 
+def principal_and_balance(reader: Session | Connection, digest: str) -> tuple[Principal, int]:
+    """The key checked and its account's balance (minor units of the account's
+    currency) in one statement: the API's `balance` is this one read."""
+    row = reader.execute(_KEY_AND_BALANCE, {"digest": digest}).first()
+    who = principal_of(row, digest)
+    return who, int(row.balance)
+
+
+_KEY_AND_BALANCE = key_check_with(Account.balance)
+
+
 @dataclass(frozen=True)
 class ApiAccess:
     """What the customer's API page shows: never a key or a secret, only the

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.queries import Principal, balance_of, principal_for
+from smmpanel.accounts.queries import Principal, principal_and_balance, principal_for
 from smmpanel.api_v2.answers import render_json
 from smmpanel.api_v2.errors import (
     INCORRECT_ORDER,
@@ -105,13 +105,13 @@ def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
 
 def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
     if "orders" in params:
-        given = _ids(params["orders"])
+        given = [(text, int_param(text) or 0) for text in _ids(params["orders"])]
         found = order_queries.orders_by_id_in(
-            reader, [i for i in map(int_param, given) if i], account_id=who.account_id
+            reader, [i for _, i in given if i], account_id=who.account_id
         )
         answer: dict[str, Any] = {}
-        for text in given:
-            view = found.get(int_param(text) or 0)
+        for text, order_id in given:
+            view = found.get(order_id)
             answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
         return answer
     order_id = int_param(params.get("order"))
@@ -219,11 +219,10 @@ def _cancel_statuses(db: Database, who: Principal, given: list[str]) -> Json:
 
 
 def balance(db: Database, digest: str, params: dict[str, Any]) -> Json:
-    """The key and the balance read in one transaction."""
+    """The key and the balance read in one statement."""
     with db.read_core() as connection:
-        who = principal_for(connection, digest)
-        units, currency = balance_of(connection, who.account_id)
-    return {"balance": format_units(units), "currency": currency}
+        who, units = principal_and_balance(connection, digest)
+    return {"balance": format_units(units), "currency": who.currency}
 
 
 def _ids(value: object) -> list[str]:
