@@ -172,6 +172,7 @@ def principal_and_balance(reader: Session | Connection, digest: str) -> tuple[Pr
     currency) in one statement: the API's `balance` is this one read."""
     row = reader.execute(_KEY_AND_BALANCE, {"digest": digest}).first()
     who = principal_of(row, digest)
+    assert row is not None  # principal_of refuses a missing row
     return who, int(row.balance)
 
 

@@ -110,8 +110,8 @@ def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
             reader, [i for _, i in given if i], account_id=who.account_id
         )
         answer: dict[str, Any] = {}
-        for text, order_id in given:
-            view = found.get(order_id)
+        for text, number in given:
+            view = found.get(number)
             answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
         return answer
     order_id = int_param(params.get("order"))
