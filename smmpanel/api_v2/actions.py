@@ -31,6 +31,7 @@ from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order
+from smmpanel.orders.statuses import OrderStatus, statuses_in
 
 Json = Any
 Action = Callable[[Database, Principal, dict[str, Any]], Json]
@@ -106,9 +107,7 @@ def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
 def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
     if "orders" in params:
         given = [(text, int_param(text) or 0) for text in _ids(params["orders"])]
-        found = order_queries.orders_by_id_in(
-            reader, [i for _, i in given if i], account_id=who.account_id
-        )
+        found = statuses_in(reader, [i for _, i in given if i], account_id=who.account_id)
         answer: dict[str, Any] = {}
         for text, number in given:
             view = found.get(number)
@@ -116,7 +115,7 @@ def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
         return answer
     order_id = int_param(params.get("order"))
     view = (
-        order_queries.orders_by_id_in(reader, [order_id], account_id=who.account_id).get(order_id)
+        statuses_in(reader, [order_id], account_id=who.account_id).get(order_id)
         if order_id
         else None
     )
@@ -125,7 +124,7 @@ def _status(reader: Connection, who: Principal, params: dict[str, Any]) -> Json:
     return _status_entry(view)
 
 
-def _status_entry(view: order_queries.OrderView) -> dict[str, str]:
+def _status_entry(view: OrderStatus) -> dict[str, str]:
     return {
         "charge": format_units(view.charge),
         "start_count": str(view.start_count or 0),
