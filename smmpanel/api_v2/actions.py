@@ -1,5 +1,6 @@
-"""The actions of API v2.  Each runs synchronously (in one worker thread per
-request), calls the domain and shapes the answer exactly as docs/api.md says."""
+"""The actions of API v2.  Each runs synchronously (in a worker thread, or on
+the event loop for SQLite's short reads: loop_reads.py), calls the domain and
+shapes the answer exactly as docs/api.md says."""
 
 from __future__ import annotations
 
