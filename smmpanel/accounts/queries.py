@@ -71,7 +71,7 @@ def principal_of(row: Any, digest: str) -> Principal:
         username=row.username,
         currency=row.currency,
         fx_rate=Decimal(row.rate),
-        extended_fields=row.extended_fields,
+        extended_fields=bool(row.extended_fields),
     )
 
 
@@ -170,13 +170,14 @@ _BALANCE = select(Account.balance, Account.currency).where(Account.id == bindpar
 def principal_and_balance(reader: Session | Connection, digest: str) -> tuple[Principal, int]:
     """The key checked and its account's balance (minor units of the account's
     currency) in one statement: the API's `balance` is this one read."""
-    row = reader.execute(_KEY_AND_BALANCE, {"digest": digest}).first()
+    row = reader.execute(KEY_AND_BALANCE, {"digest": digest}).first()
     who = principal_of(row, digest)
     assert row is not None  # principal_of refuses a missing row
     return who, int(row.balance)
 
 
-_KEY_AND_BALANCE = key_check_with(Account.balance)
+# Public for the event loop's own SQLite connection (api_v2/loop_reads.py).
+KEY_AND_BALANCE = key_check_with(Account.balance)
 
 
 @dataclass(frozen=True)

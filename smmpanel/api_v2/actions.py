@@ -46,7 +46,7 @@ def services(db: Database, digest: str, params: dict[str, Any]) -> Json:
     cache = services_cache(db)
     with db.read_core() as connection:
         who, state = caller_and_catalog(connection, digest)
-        key = _cache_key(who, state)
+        key = cache_key(who, state)
         body = cache.get(state.version, key)
         if body is not None:
             return body
@@ -63,16 +63,7 @@ def services(db: Database, digest: str, params: dict[str, Any]) -> Json:
     return body
 
 
-def kept_services(db: Database, digest: str, params: dict[str, Any]) -> Json:
-    """`services` when its answer is kept (the key checked as always), else
-    None: a caller that must not do the list's work (the event loop) leaves it
-    to `services`."""
-    with db.read_core() as connection:
-        who, state = caller_and_catalog(connection, digest)
-    return services_cache(db).get(state.version, _cache_key(who, state))
-
-
-def _cache_key(who: Principal, state: CatalogState) -> CacheKey:
+def cache_key(who: Principal, state: CatalogState) -> CacheKey:
     """What the list depends on besides the catalog (services_cache.py)."""
     return (who.account_id if state.custom_rates else None, who.fx_rate, who.extended_fields)
 
@@ -222,7 +213,11 @@ def balance(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """The key and the balance read in one statement."""
     with db.read_core() as connection:
         who, units = principal_and_balance(connection, digest)
-    return {"balance": format_units(units), "currency": who.currency}
+    return balance_answer(units, who.currency)
+
+
+def balance_answer(units: int, currency: str) -> Json:
+    return {"balance": format_units(units), "currency": currency}
 
 
 def _ids(value: object) -> list[str]:

@@ -5,6 +5,7 @@ process can tell with one indexed read whether a list it keeps is still right.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, exists, select
 from sqlalchemy.orm import Session
@@ -28,9 +29,14 @@ def caller_and_catalog(reader: Session | Connection, digest: str) -> tuple[Princ
     snapshot, one round trip), before the list it may keep: read after, the
     version could be newer than the list (a change committed between two
     statements on PostgreSQL), and the stale list would be kept under it."""
-    row = reader.execute(_KEY_AND_CATALOG, {"digest": digest}).first()
+    return caller_and_catalog_of(
+        reader.execute(KEY_AND_CATALOG, {"digest": digest}).first(), digest
+    )
+
+
+def caller_and_catalog_of(row: Any, digest: str) -> tuple[Principal, CatalogState]:
+    """What a row of KEY_AND_CATALOG says (InvalidApiKey: no such key)."""
     who = principal_of(row, digest)
-    assert row is not None  # principal_of refuses a missing row
     version = row.catalog_version
     return who, CatalogState(
         version=None if version is None else int(version), custom_rates=bool(row.custom_rates)
@@ -41,8 +47,9 @@ def catalog_version(reader: Session | Connection) -> int | None:
     return reader.execute(select(CatalogVersion.version).where(CatalogVersion.id == 1)).scalar()
 
 
-# Built once, as the key check itself is: every `services` call runs it.
-_KEY_AND_CATALOG = key_check_with(
+# Built once, as the key check itself is: every `services` call runs it (public
+# for the event loop's own SQLite connection, api_v2/loop_reads.py).
+KEY_AND_CATALOG = key_check_with(
     select(CatalogVersion.version)
     .where(CatalogVersion.id == 1)
     .scalar_subquery()
