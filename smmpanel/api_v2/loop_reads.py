@@ -120,8 +120,9 @@ class LoopReads:
         """One connection, used by the loop's thread alone (made in another)."""
         if self._raw is None:
             path = sqlite_file(self.db.url)
+            uri = str(make_url(self.db.url).query.get("uri", "")).lower() == "true"
             self._raw = sqlite3.connect(
-                path, timeout=0, isolation_level=None, check_same_thread=False
+                path, timeout=0, isolation_level=None, check_same_thread=False, uri=uri
             )
             self._raw.execute("PRAGMA busy_timeout=0")
         return self._raw
