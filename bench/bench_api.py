@@ -1,8 +1,8 @@
 """Throughput of /api/v2 against a bare Starlette baseline, measured in one run.
 
     python bench/bench_api.py [--seconds 5] [--concurrency 16] [--database-url URL]
-                              [--workers 1 2] [--rate-limits on|off]
-                              [--actions balance add status]
+                              [--workers 1 2] [--rate-limits on|off] [--services 2]
+                              [--actions balance add status status100 services]
 
 Starts a bare Starlette app that parses the body and answers JSON (the
 ceiling for any route on this machine, one uvicorn process), then the panel
@@ -14,7 +14,10 @@ of the same run, so numbers from different machines compare.
 
 `--rate-limits on` (the default, as `serve` runs) checks every call against
 in-memory buckets too large ever to refuse one, so their cost is measured;
-`off` serves without them.
+`off` serves without them.  `--services N`: the catalog's size (imported as a
+`services` answer; the first is the one `add` orders).  `status` asks for
+order 1, `status100` for orders 1-100 in one call (100 orders are placed
+before the first measurement).
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ end
 """
 
 
-ACTIONS = ("balance", "add", "status")
+ACTIONS = ("balance", "add", "status", "status100", "services")
+STATUS_ORDERS = 100
 
 
 def _wrk(url: str, body: str, seconds: float, connections: int, work: Path) -> tuple[float, int]:
@@ -148,6 +152,7 @@ def main() -> None:
         "--workers", type=int, nargs="+", default=[1, 2], help="uvicorn processes, one run each"
     )
     parser.add_argument("--rate-limits", choices=["on", "off"], default="on")
+    parser.add_argument("--services", type=int, default=2, help="services in the catalog")
     parser.add_argument(
         "--actions", nargs="+", choices=ACTIONS, default=list(ACTIONS), help="what to measure"
     )
@@ -160,27 +165,10 @@ def main() -> None:
     (work / "baseline.py").write_text(BASELINE_APP)
     smmpanel = [sys.executable, "-c", "from smmpanel.cli import main; main()"]
     subprocess.run([*smmpanel, "db", "upgrade"], env=env, check=True, capture_output=True)
+    catalog = work / "catalog.json"
+    catalog.write_text(json.dumps(_catalog(options.services)))
     subprocess.run(
-        [
-            *smmpanel,
-            "services",
-            "add",
-            "--name",
-            "Bench",
-            "--type",
-            "Default",
-            "--category",
-            "Bench",
-            "--rate",
-            "0.01",
-            "--min",
-            "1",
-            "--max",
-            "1000000",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
+        [*smmpanel, "services", "import", str(catalog)], env=env, check=True, capture_output=True
     )
     made = subprocess.run(
         [*smmpanel, "users", "add", "bench"], env=env, check=True, capture_output=True, text=True
@@ -214,6 +202,8 @@ def main() -> None:
             )
             try:
                 panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
+                if workers == options.workers[0]:
+                    _place_orders(panel_url, key, STATUS_ORDERS)
                 for action in options.actions:
                     rate, _, cpu = _measure(
                         panel_url,
@@ -248,6 +238,38 @@ def main() -> None:
     print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}{'server CPU us/req':>20}")
     for name, rate, cpu in rates:
         print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x{cpu:>20.0f}")
+
+
+def _catalog(size: int) -> list[dict[str, object]]:
+    """`size` services in 25 to a category, in the format of the `services`
+    answer; the first costs 0.01 per 1000 (what `add` orders)."""
+    entries: list[dict[str, object]] = []
+    for n in range(1, size + 1):
+        entries.append(
+            {
+                "service": n,
+                "name": "Bench" if n == 1 else f"Followers {n} | fast start, 30 days refill",
+                "type": "Default",
+                "rate": "0.01" if n == 1 else f"{n % 97 + 0.5:.2f}",
+                "min": "1" if n == 1 else "10",
+                "max": "1000000",
+                "dripfeed": n % 3 == 0,
+                "refill": n % 2 == 0,
+                "cancel": n % 5 == 0,
+                "category": "Bench" if n == 1 else f"Category {n // 25}",
+            }
+        )
+    return entries
+
+
+def _place_orders(url: str, key: str, count: int) -> None:
+    """Orders 1..`count` (for `status` and `status100`)."""
+    with httpx.Client(timeout=30) as client:
+        for n in range(count):
+            body = {"key": key, "action": "add", "service": "1", "quantity": "10"}
+            answer = client.post(url, data={**body, "link": f"https://example.com/setup-{n}"})
+            if "order" not in answer.json():
+                raise RuntimeError(answer.text)
 
 
 def _rate_limits(mode: str) -> dict[str, str]:
@@ -295,10 +317,12 @@ def _measure(
 ) -> tuple[float, str, float]:
     """Requests per second of one action, the load tool, and the server's CPU
     microseconds per request: `balance`, `add` with a link unique to this run and
-    request, or `status` of order 1 (placed by the first `add`)."""
+    request, `status` of order 1 or of orders 1-100 (placed before), or `services`."""
     fields = {"key": key, "action": action}
     if action == "status":
         fields["order"] = "1"
+    elif action == "status100":
+        fields.update(action="status", orders=",".join(map(str, range(1, STATUS_ORDERS + 1))))
     elif action == "add":
         fields.update(service="1", quantity="10", link=f"https://example.com/{tag}-{{n}}")
     cpu_before = _cpu_seconds(server)

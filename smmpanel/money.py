@@ -117,8 +117,10 @@ def from_units(units: int) -> Decimal:
 
 
 def format_units(units: int) -> str:
-    """Integer minor units -> the API's money string with exactly 5 places."""
-    return f"{from_units(units):.5f}"
+    """Integer minor units -> the API's money string with exactly 5 places
+    (in integers: a `status` of 100 orders formats 100 charges)."""
+    whole, part = divmod(abs(units), SCALE)
+    return f"{'-' if units < 0 else ''}{whole}.{part:0{PLACES}d}"
 
 
 def format_rate(units: int) -> str:

@@ -6,8 +6,9 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import InvalidApiKey
@@ -48,7 +49,19 @@ def key_digest(key: str | None) -> str:
 def principal_for(reader: Session | Connection, digest: str) -> Principal:
     """The account of a key digest, read in the caller's transaction (so the API
     authenticates and acts in one transaction); InvalidApiKey as `authenticate`."""
-    row = reader.execute(_AUTHENTICATE, {"digest": digest}).first()
+    return principal_of(reader.execute(_AUTHENTICATE, {"digest": digest}).first(), digest)
+
+
+def key_check_with(*columns: Any) -> Select[Any]:
+    """The key check's statement reading `columns` too (of the caller's account,
+    `Account`): another context's state read in the same statement, so in the
+    same snapshot and round trip.  Build it once; `principal_of` reads its row."""
+    return _AUTHENTICATE.add_columns(*columns)
+
+
+def principal_of(row: Any, digest: str) -> Principal:
+    """The Principal of a row of the key check (None: no such key), whatever
+    columns `key_check_with` added; InvalidApiKey as `authenticate`."""
     # The index lookup already matched; compare again in constant time so the
     # check does not depend on a short-circuiting string comparison anywhere.
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.status != ACTIVE:
@@ -58,7 +71,7 @@ def principal_for(reader: Session | Connection, digest: str) -> Principal:
         username=row.username,
         currency=row.currency,
         fx_rate=Decimal(row.rate),
-        extended_fields=row.extended_fields,
+        extended_fields=bool(row.extended_fields),
     )
 
 
@@ -152,6 +165,19 @@ def balance_of(reader: Session | Connection, account_id: int) -> tuple[int, str]
 
 
 _BALANCE = select(Account.balance, Account.currency).where(Account.id == bindparam("account_id"))
+
+
+def principal_and_balance(reader: Session | Connection, digest: str) -> tuple[Principal, int]:
+    """The key checked and its account's balance (minor units of the account's
+    currency) in one statement: the API's `balance` is this one read."""
+    row = reader.execute(KEY_AND_BALANCE, {"digest": digest}).first()
+    who = principal_of(row, digest)
+    assert row is not None  # principal_of refuses a missing row
+    return who, int(row.balance)
+
+
+# Public for the event loop's own SQLite connection (api_v2/loop_reads.py).
+KEY_AND_BALANCE = key_check_with(Account.balance)
 
 
 @dataclass(frozen=True)

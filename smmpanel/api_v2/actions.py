@@ -1,14 +1,17 @@
-"""The actions of API v2.  Each runs synchronously (in one worker thread per
-request), calls the domain and shapes the answer exactly as docs/api.md says."""
+"""The actions of API v2.  Each runs synchronously (in a worker thread, or on
+the event loop for SQLite's short reads: loop_reads.py), calls the domain and
+shapes the answer exactly as docs/api.md says."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.queries import Principal, balance_of, principal_for
+from smmpanel.accounts.queries import Principal, principal_and_balance, principal_for
+from smmpanel.api_v2.answers import render_json
 from smmpanel.api_v2.errors import (
     INCORRECT_ORDER,
     TOO_MANY_IDS,
@@ -17,9 +20,11 @@ from smmpanel.api_v2.errors import (
     error_message,
 )
 from smmpanel.api_v2.params import MAX_IDS, id_list, int_param, text_param
+from smmpanel.api_v2.services_cache import CacheKey, ServicesCache, services_cache
 from smmpanel.catalog.entries import service_entry
 from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.queries import list_services
+from smmpanel.catalog.queries import services_in
+from smmpanel.catalog.version import CatalogState, caller_and_catalog, catalog_version
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units
@@ -27,23 +32,58 @@ from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order
+from smmpanel.orders.statuses import OrderStatus, statuses_in, statuses_lagging
 
 Json = Any
 Action = Callable[[Database, Principal, dict[str, Any]], Json]
 KeyedAction = Callable[[Database, str, dict[str, Any]], Json]
 # The account's orders among the given ids, by id (where `status` reads them).
-OrderFinder = Callable[[list[int]], dict[int, order_queries.OrderView]]
+OrderFinder = Callable[[list[int]], dict[int, OrderStatus]]
 
 
-def services(db: Database, who: Principal, params: dict[str, Any]) -> Json:
-    """The key was checked on the primary; the catalog is read on a replica."""
-    views = list_services(
-        db.lagging(),
-        account_id=who.account_id,
-        fx_rate=who.fx_rate,
-        with_translations=who.extended_fields,
-    )
-    return [service_entry(view, extended=who.extended_fields) for view in views]
+def services(db: Database, digest: str, params: dict[str, Any]) -> Json:
+    """The key and the catalog's version read in one transaction; the answer,
+    rendered, from the process's cache while the version stands, else the list
+    read in that same transaction (after the version, so never newer than it).
+    With read replicas the key and version are read on the primary and the list
+    on a replica, with the replica's own version, under which it is kept."""
+    cache = services_cache(db)
+    with db.read_core() as connection:
+        who, state = caller_and_catalog(connection, digest)
+        key = cache_key(who, state)
+        body = cache.get(state.version, key)
+        if body is not None:
+            return body
+        if not db.replicas:
+            return _render_services(cache, connection, who, state, key)
+    with db.read_core_lagging() as connection:
+        lagging = CatalogState(catalog_version(connection), state.custom_rates)
+        return _render_services(cache, connection, who, lagging, key)
+
+
+def _render_services(
+    cache: ServicesCache,
+    connection: Connection,
+    who: Principal,
+    state: CatalogState,
+    key: CacheKey,
+) -> bytes:
+    """The list read on `connection` (after `state` was), rendered and kept."""
+    with Session(bind=connection) as session:
+        views = services_in(
+            session,
+            account_id=who.account_id,
+            fx_rate=who.fx_rate,
+            with_translations=who.extended_fields,
+        )
+    body = render_json([service_entry(view, extended=who.extended_fields) for view in views])
+    cache.put(state.version, key, body)
+    return body
+
+
+def cache_key(who: Principal, state: CatalogState) -> CacheKey:
+    """What the list depends on besides the catalog (services_cache.py)."""
+    return (who.account_id if state.custom_rates else None, who.fx_rate, who.extended_fields)
 
 
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
@@ -78,29 +118,23 @@ def add_in(session: Session, digest: str, params: dict[str, Any]) -> Json:
 def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """The key and the orders read in one transaction; with read replicas the
     key on the primary, the orders on a replica (those it lacks or just placed
-    again on the primary: orders_by_id_lagging)."""
+    again on the primary: statuses_lagging)."""
     if db.replicas:
         with db.read_core() as connection:
             who = principal_for(connection, digest)
-        return _status(
-            lambda ids: order_queries.orders_by_id_lagging(db, ids, account_id=who.account_id),
-            params,
-        )
+        return _status(lambda ids: statuses_lagging(db, ids, account_id=who.account_id), params)
     with db.read_core() as connection:
         who = principal_for(connection, digest)
-        return _status(
-            lambda ids: order_queries.orders_by_id_in(connection, ids, account_id=who.account_id),
-            params,
-        )
+        return _status(lambda ids: statuses_in(connection, ids, account_id=who.account_id), params)
 
 
 def _status(find: OrderFinder, params: dict[str, Any]) -> Json:
     if "orders" in params:
-        given = _ids(params["orders"])
-        found = find([i for i in map(int_param, given) if i])
+        given = [(text, int_param(text) or 0) for text in _ids(params["orders"])]
+        found = find([i for _, i in given if i])
         answer: dict[str, Any] = {}
-        for text in given:
-            view = found.get(int_param(text) or 0)
+        for text, number in given:
+            view = found.get(number)
             answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
         return answer
     order_id = int_param(params.get("order"))
@@ -110,7 +144,7 @@ def _status(find: OrderFinder, params: dict[str, Any]) -> Json:
     return _status_entry(view)
 
 
-def _status_entry(view: order_queries.OrderView) -> dict[str, str]:
+def _status_entry(view: OrderStatus) -> dict[str, str]:
     return {
         "charge": format_units(view.charge),
         "start_count": str(view.start_count or 0),
@@ -204,10 +238,13 @@ def _cancel_statuses(db: Database, who: Principal, given: list[str]) -> Json:
 
 
 def balance(db: Database, digest: str, params: dict[str, Any]) -> Json:
-    """The key and the balance read in one transaction."""
+    """The key and the balance read in one statement."""
     with db.read_core() as connection:
-        who = principal_for(connection, digest)
-        units, currency = balance_of(connection, who.account_id)
+        who, units = principal_and_balance(connection, digest)
+    return balance_answer(units, who.currency)
+
+
+def balance_answer(units: int, currency: str) -> Json:
     return {"balance": format_units(units), "currency": currency}
 
 
@@ -237,7 +274,6 @@ def _attempt(step: Callable[[int | None], int], text: str) -> int | dict[str, st
 
 # Actions given the account: the key was checked in a read transaction of its own.
 ACTIONS: dict[str, Action] = {
-    "services": services,
     "refill": refill,
     "refill_status": refill_status,
     "cancel": cancel,
@@ -246,6 +282,7 @@ ACTIONS: dict[str, Action] = {
 # transaction of the action itself, so a request costs one transaction, not two
 # (a suspended account or a revoked key is still refused on the next request).
 KEYED_ACTIONS: dict[str, KeyedAction] = {
+    "services": services,
     "add": add,
     "status": status,
     "balance": balance,

@@ -29,7 +29,13 @@ class JSONAnswer(Response):
         super().__init__(content, status_code, **kwargs)
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # bytes: an answer already rendered (by render_json: the kept `services`).
+        return content if isinstance(content, bytes) else render_json(content)
+
+
+def render_json(content: Any) -> bytes:
+    """An answer as its bytes: compact, UTF-8 (not \\u escapes)."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def method_not_allowed() -> JSONAnswer:

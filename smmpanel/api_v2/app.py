@@ -2,9 +2,11 @@
 
 One request = one hop to a worker thread, where authentication, the action and
 the rendering of its answer run synchronously against the database (`add`
-runs in batches by group commit, one hop per batch: group_add.py).  Every
-refusal is HTTP 200 with {"error": ...}; only transport problems get other
-codes (answers.py), and every answer, of any path and method, is JSON.
+runs in batches by group commit, one hop per batch: group_add.py); on SQLite
+the short reads run on the event loop instead, when they need not wait
+(loop_reads.py).  Every refusal is HTTP 200 with {"error": ...}; only
+transport problems get other codes (answers.py), and every answer, of any path
+and method, is JSON.
 
 Database work is admitted through two gates of SMMPANEL_DB_THREADS threads, one
 for reads and one for writes, so that writers waiting on a lock never hold up
@@ -34,6 +36,7 @@ from smmpanel.api_v2.actions import ACTIONS, KEYED_ACTIONS
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
 from smmpanel.api_v2.group_add import AddCommitter
+from smmpanel.api_v2.loop_reads import LoopReads
 from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
 from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
 from smmpanel.bodies import BodyTooLarge, read_body
@@ -143,6 +146,8 @@ class ApiEndpoint:
             threads=self.threads,
             on_batch=self.metrics.add_batch,
         )
+        # Short reads on the event loop, SQLite only (loop_reads.py says why).
+        self.loop_reads = LoopReads(db) if db.is_sqlite else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -170,15 +175,20 @@ class ApiEndpoint:
         caller = await self.rate_limits.admit(request, params)
         if caller.refusal is not None:
             return caller.refusal
-        if action_name(params) == "add":
+        name = action_name(params)
+        response: Response | None = None
+        if name == "add":
             response = await self.adds.add(params)  # by group commit
-        else:
-            response = await self._answer(params)
+        elif self.loop_reads is not None:
+            response = self.loop_reads.answer(name, params)
+        if response is None:
+            response = await self._answer(name, params)
         await self.rate_limits.settle(caller, getattr(response, "answer", None))
         return response
 
-    async def _answer(self, params: dict[str, Any]) -> Response:
-        gate = self.writes if action_name(params) in WRITE_ACTIONS else self.reads
+    async def _answer(self, name: str, params: dict[str, Any]) -> Response:
+        """The answer of a thread: behind the read or the write gate."""
+        gate = self.writes if name in WRITE_ACTIONS else self.reads
         if not await self._admitted(gate):
             return answers.database_unavailable(self.db.busy_timeout)
         try:

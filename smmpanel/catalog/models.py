@@ -106,3 +106,13 @@ class ServiceSource(Base):
     markup_percent: Mapped[str | None] = mapped_column(String(32), nullable=True)
     markup_fixed: Mapped[int] = mapped_column(BigInteger, default=0)
     round_places: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class CatalogVersion(Base):
+    """One row, bumped by database triggers on every change of a table the API's
+    `services` answer is made of (migration 0019): the key of its cache."""
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

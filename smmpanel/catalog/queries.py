@@ -50,6 +50,26 @@ def list_services(
     with_translations: bool = False,
 ) -> list[ServiceView]:
     """Services in catalog order, priced for `account_id` (custom rates, currency)."""
+    with db.read() as session:
+        return services_in(
+            session,
+            account_id=account_id,
+            fx_rate=fx_rate,
+            enabled_only=enabled_only,
+            with_translations=with_translations,
+        )
+
+
+def services_in(
+    session: Session,
+    *,
+    account_id: int | None = None,
+    fx_rate: Decimal = Decimal(1),
+    enabled_only: bool = True,
+    with_translations: bool = False,
+) -> list[ServiceView]:
+    """`list_services` in the caller's transaction (the API reads the catalog's
+    version first, in the same one, to cache the list under it)."""
     query = (
         select(Service, Category.name)
         .join(Category, Category.id == Service.category_id)
@@ -57,12 +77,9 @@ def list_services(
     )
     if enabled_only:
         query = query.where(Service.enabled.is_(True))
-    with db.read() as session:
-        rows = session.execute(query).all()
-        custom = _custom_rates(session, account_id)
-        names, descriptions, categories = (
-            _translations(session) if with_translations else ({}, {}, {})
-        )
+    rows = session.execute(query).all()
+    custom = _custom_rates(session, account_id)
+    names, descriptions, categories = _translations(session) if with_translations else ({}, {}, {})
     return [
         ServiceView(
             id=s.id,

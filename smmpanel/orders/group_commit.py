@@ -5,7 +5,10 @@ PostgreSQL, and on SQLite only one write transaction runs at a time.  Placing
 orders one transaction each made the commit, not the order, the cost of an
 `add`.  A batch runs each command in a SAVEPOINT of its own (`db.savepoint`):
 a command that fails is rolled back to it, and only its caller sees the error;
-the others go on and are committed together, once.
+the others go on and are committed together, once.  A command that found the
+database busy or unreachable (a lock held past the busy timeout) stops the
+batch: the commands after it are not run and get that error too, the ones
+before it are committed.
 
 The commands see each other's writes in the order given, exactly as if they had
 run one after the other: a balance spent by one is spent for the next, a link
@@ -22,7 +25,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from smmpanel.db import Database, savepoint
+from smmpanel.db import UNAVAILABLE_ERRORS, Database, savepoint
 
 T = TypeVar("T")
 
@@ -54,7 +57,14 @@ def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[
         # unreachable fails the batch once, rather than each command in turn
         # after a busy timeout of its own.
         session.connection()
+        unavailable: Exception | None = None
         for command in commands:
+            if unavailable is not None:
+                # Not run: a lock or the server that one command waited out its
+                # busy timeout for would make each of the others wait as long
+                # (a lone add answers 503 after one timeout, so does a batch).
+                outcomes.append(Outcome(error=unavailable))
+                continue
             try:
                 with savepoint(session):
                     value = command(session)
@@ -62,6 +72,8 @@ def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[
                 if not session.in_transaction() or not _usable(session):
                     raise
                 outcomes.append(Outcome(error=error))
+                if isinstance(error, UNAVAILABLE_ERRORS):
+                    unavailable = error
             else:
                 outcomes.append(Outcome(value=value))
     return outcomes

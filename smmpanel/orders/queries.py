@@ -71,8 +71,7 @@ def orders_by_id(
 def orders_by_id_in(
     reader: Session | Connection, order_ids: Sequence[int], *, account_id: int | None
 ) -> dict[int, OrderView]:
-    """`orders_by_id` in the caller's transaction (the API's `status` reads the
-    key and the orders in one)."""
+    """`orders_by_id` in the caller's transaction."""
     if not order_ids:
         return {}
     values: dict[str, Any] = {"ids": list(set(order_ids))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from smmpanel.accounts.queries import authenticate
+from smmpanel.accounts.queries import key_digest
 from smmpanel.accounts.service import set_account_options
 from smmpanel.api_v2.actions import services
 from smmpanel.db import Database
@@ -23,7 +23,7 @@ def test_reorder_rename_and_translate(run: Run, db: Database) -> None:
     assert listed[0]["translations"] == {"ru": "Sverkhu"}
     customer = make_customer(db)
     set_account_options(db, username=customer.username, extended_fields=True)
-    answer = services(db, authenticate(db, customer.key), {})
+    answer = json.loads(services(db, key_digest(customer.key), {}))
     assert [(s["name"], s["category"]) for s in answer] == [("B", "Top"), ("A", "First")]
     assert answer[0]["cat_lang"] == {"ru": "Sverkhu"}
     run("categories", "set", "Top", "--lang", "ru=")

@@ -62,6 +62,13 @@ def test_format_units(units: int, text: str) -> None:
     assert format_units(units) == text
 
 
+@given(units=st.integers(min_value=-(10**20), max_value=10**20))
+def test_format_units_in_integers_is_the_decimal_text(units: int) -> None:
+    """format_units works in integers (it formats every charge of a `status`
+    call): exactly the text of the Decimal amount, negatives included."""
+    assert format_units(units) == f"{from_units(units):.5f}"
+
+
 @pytest.mark.parametrize(
     ("units", "text"),
     [
