@@ -145,7 +145,7 @@ def commands_used() -> list[list[str]]:
         for part in re.split(r"&&|\|\||;|\|", line):
             words = shlex.split(part)
             for index, word in enumerate(words):
-                if word == "smmpanel" or word.endswith("/smmpanel"):
+                if word == INSTALLED or (index == 0 and word == "smmpanel"):
                     found.append(words[index + 1 :])
                     break
     return found
