@@ -169,6 +169,23 @@ def test_a_dead_process_is_replaced_on_its_socket(
     assert f"Child process [{first}] died" in log.read_text()
 
 
+def test_sighup_replaces_each_process_on_a_fresh_socket(
+    served: tuple[subprocess.Popen[bytes], int, Path],
+) -> None:
+    serve, port, log = served
+    before = set(connections_by_process(serve.pid, port))
+    serve.send_signal(signal.SIGHUP)
+
+    def replaced() -> set[int] | None:
+        now = serving(serve.pid, port, 2)
+        return set(now) if now and not set(now) & before else None
+
+    now = wait_for(replaced, timeout=120, what="both processes replaced")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in before)
+    spread = burst_spread(serve.pid, port)
+    assert set(spread) == now and min(spread.values()) > 0, (spread, log.read_text())
+
+
 def refused(tmp_path: Path, port: int, name: str) -> subprocess.CompletedProcess[str]:
     """`serve --workers 2` on `port`, with a database of its own that must stay
     untouched: the port is checked first."""
