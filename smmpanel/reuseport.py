@@ -71,7 +71,8 @@ class PortGroup:
             self.sockets.append(first)
             self.sockets += [self._bind(self.port) for _ in range(count - 1)]
             ours = {os.fstat(s.fileno()).st_ino for s in self.sockets}
-            if others_listening(self.host, self.port, ours):
+            # The bound address, numeric even when host is a name (localhost).
+            if others_listening(first.getsockname()[0], self.port, ours):
                 raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
         except OSError:
             self.close()

@@ -52,7 +52,7 @@ def test_a_second_group_on_the_port_is_refused(held: list[PortGroup | socket.soc
     first = PortGroup("127.0.0.1", 0, 2)
     held.append(first)
     # The kernel would let it bind (same user, SO_REUSEPORT): the guard refuses.
-    for host in ("127.0.0.1", "0.0.0.0", "127.0.0.2"):
+    for host in ("127.0.0.1", "0.0.0.0", "127.0.0.2", "localhost"):
         with pytest.raises(OSError) as refused:
             PortGroup(host, first.port, 2)
         assert refused.value.errno == errno.EADDRINUSE
@@ -70,6 +70,7 @@ def test_a_second_group_on_the_port_is_refused(held: list[PortGroup | socket.soc
         ("0.0.0.0", "127.0.0.1", True),
         ("127.0.0.1", "0.0.0.0", True),
         ("127.0.0.1", "127.0.0.2", False),
+        ("127.0.0.1", "localhost", True),
     ],
 )
 def test_another_program_listening_with_reuseport_refuses_a_start(
