@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import uvicorn
@@ -35,6 +36,10 @@ from uvicorn.supervisors.multiprocess import Process
 logger = logging.getLogger("uvicorn.error")
 
 LISTEN = "0A"  # the LISTEN state in /proc/net/tcp
+# How long a new process may take to load the app before it must answer the
+# health check (uvicorn's is 5 s; loading the panel takes longer than that on
+# a busy machine, and a process killed for it starts again from nothing).
+START_SECONDS = 60.0
 PROC_NET = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 
 
@@ -168,6 +173,7 @@ class Supervisor:
         self.config = config
         self.group = group
         self.processes: list[Process] = []
+        self.started: dict[Process, float] = {}
         self.should_exit = threading.Event()
         # Signal handlers only queue: setting the Event inside one could deadlock
         # with the main thread waiting on it.
@@ -190,7 +196,17 @@ class Supervisor:
     def _start(self, sock: socket.socket) -> Process:
         process = Process(self.config, [sock])
         process.start()
+        self.started[process] = time.monotonic()
         return process
+
+    def _healthy(self, process: Process) -> bool:
+        """Alive, and answering the health check unless it is still starting."""
+        if not process.process.is_alive():
+            return False
+        if time.monotonic() - self.started.get(process, 0.0) < START_SECONDS:
+            return True
+        self.started.pop(process, None)
+        return process.is_alive(timeout=self.config.timeout_worker_healthcheck)
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -206,8 +222,9 @@ class Supervisor:
         for index, process in enumerate(self.processes):
             if self.should_exit.is_set():
                 return
-            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+            if self._healthy(process):
                 continue
+            self.started.pop(process, None)
             process.kill()  # dead, or hung: not answering the health check
             process.join()
             if process.exitcode == STARTUP_FAILURE:
@@ -224,7 +241,8 @@ class Supervisor:
         for index, old in enumerate(self.processes):
             sock = self.group.fresh()
             new = self._start(sock)
-            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+            if not new.wait_until_ready(START_SECONDS, self.should_exit):
+                self.started.pop(new, None)
                 new.kill()
                 new.join()
                 sock.close()
@@ -232,5 +250,6 @@ class Supervisor:
                 return
             old.terminate()
             old.join()
+            self.started.pop(old, None)
             self.group.replace(index, sock)
             self.processes[index] = new
