@@ -22,9 +22,12 @@ from smmpanel.accounts.models import Account
 from smmpanel.db import Database
 from smmpanel.money import to_units
 from smmpanel.orders.models import Order
+from smmpanel.providers.catalog_sync import import_provider_services
+from smmpanel.providers.service import add_provider
 from smmpanel.server import free_port
 from smmpanel.tokens import new_token
 from tests.e2e.processes import process, run_cli, smmpanel_env, wait_for, wait_http
+from tests.factories import make_customer
 
 ORDERS = 2000
 CLIENTS = 16
@@ -73,16 +76,19 @@ def cluster(postgres_db: Database, tmp_path: Path) -> Iterator[Cluster]:
             )
         )
         wait_http(f"{simulator}/_sim/health")
-        run_cli(
-            env,
-            *("providers", "add", "sim", f"{simulator}/api/v2", sim_key),
-            *("--lookup-url", f"{simulator}/_sim/orders", "--timeout", "30"),
+        # The panel's own commands in this process: ten CLI processes took
+        # most of a minute to start on a busy two-core machine.
+        add_provider(
+            postgres_db,
+            name="sim",
+            api_url=f"{simulator}/api/v2",
+            api_key=sim_key,
+            dialect={"timeout": 30, "lookup_url": f"{simulator}/_sim/orders"},
         )
-        run_cli(env, "providers", "import", "sim", "--markup", "25%", "--round", "2")
-        keys = []
-        for number in range(CUSTOMERS):
-            keys.append(run_cli(env, "users", "add", f"c{number}").strip().splitlines()[-1])
-            run_cli(env, "users", "fund", f"c{number}", FUNDS)
+        import_provider_services(
+            postgres_db, provider_name="sim", markup_percent="25", round_places=2
+        )
+        keys = [make_customer(postgres_db, f"c{n}", balance=FUNDS).key for n in range(CUSTOMERS)]
         for number, port in enumerate(api_ports):
             log = tmp_path / f"api{number}.log"
             running.enter_context(process(env, "serve", "--port", str(port), log=log))
@@ -90,7 +96,7 @@ def cluster(postgres_db: Database, tmp_path: Path) -> Iterator[Cluster]:
             log = tmp_path / f"worker{number}.log"
             running.enter_context(process(env, "worker", "--poll", "0.1", log=log))
         for port in api_ports:
-            wait_http(f"http://127.0.0.1:{port}/healthz")
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
         apis = [f"http://127.0.0.1:{port}/api/v2" for port in api_ports]
         yield Cluster(apis, keys, simulator, sim_key, env)
 
