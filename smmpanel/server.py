@@ -18,6 +18,7 @@ from smmpanel.api_v2.ratelimit import proxy_options
 from smmpanel.config import Settings, replica_urls
 from smmpanel.db import Database
 from smmpanel.logscrub import install_log_scrubbing
+from smmpanel.reuseport import PortGroup, Supervisor, reuseport_supported
 from smmpanel.web.admin.app import create_admin_app
 from smmpanel.web.app import create_web_app
 from smmpanel.web.payment_webhooks import webhook_routes
@@ -103,6 +104,17 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_listeners(host: str, port: int, processes: int) -> socket.socket | PortGroup:
+    """The sockets of `serve --workers N`: one per process with SO_REUSEPORT
+    where the kernel spreads connections over them (Linux; reuseport.PortGroup),
+    else one listening socket shared by every process (uvicorn's way; one
+    process may then accept every connection of a burst).  Raises OSError
+    (EADDRINUSE: the port is taken)."""
+    if processes > 1 and reuseport_supported():
+        return PortGroup(host, port, processes)
+    return bind_listener(host, port)
+
+
 def serve_on(listener: socket.socket, config: uvicorn.Config) -> None:
     """Serve config's app on the bound listener until Ctrl+C or SIGTERM."""
     try:
@@ -111,10 +123,14 @@ def serve_on(listener: socket.socket, config: uvicorn.Config) -> None:
         pass
 
 
-def run_processes(listener: socket.socket, config: uvicorn.Config) -> None:
-    """uvicorn's `workers=N`: config.workers processes accepting on one listener."""
+def run_processes(listeners: socket.socket | PortGroup, config: uvicorn.Config) -> None:
+    """config.workers processes: each on its socket of a PortGroup, or with
+    uvicorn's supervisor all accepting on the one shared listener."""
     try:
-        Multiprocess(config, sockets=[listener]).run()
+        if isinstance(listeners, PortGroup):
+            Supervisor(config, listeners).run()
+        else:
+            Multiprocess(config, sockets=[listeners]).run()
     except KeyboardInterrupt:
         pass
 

@@ -40,8 +40,9 @@ from smmpanel.money import format_units
 from smmpanel.payments.setup import configure_gateway, enable_gateway
 from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
+from smmpanel.reuseport import PortGroup
 from smmpanel.secretbox import SecretBox, new_key
-from smmpanel.server import app_factory, bind_listener, panel_app, run_processes, serve_on
+from smmpanel.server import app_factory, bind_listeners, panel_app, run_processes, serve_on
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.staff.service import add_staff
 from smmpanel.tokens import new_token
@@ -94,7 +95,7 @@ def serve(
         raise CliError(f"SMMPANEL_WORKERS must be 1 or more, not {processes}")
     check_settings(settings)  # a bad rate limit is refused here, not in each process
     # The port first: if it is taken, nothing else happens (no migration either).
-    with closing(_listen(host, port)) as listener:
+    with closing(_listen_all(host, port, processes)) as listeners:
         # Migrations run here, once, before any worker process starts.
         with open_panel(database_url, migrate=True) as db:
             echo(f"smmpanel: database {safe_url(db.url)}")
@@ -102,13 +103,13 @@ def serve(
             shown = f", {processes} processes" if processes > 1 else ""
             base = _base_url(host, port)
             echo(f"smmpanel: serving {base}/api/v2 and the pages at {base}/{shown} (Ctrl+C stops)")
-            if processes == 1:
+            if isinstance(listeners, socket.socket) and processes == 1:
                 with metrics_directory(processes):
-                    _run(db, listener, settings)
+                    _run(db, listeners, settings)
                 return
             url = db.url
         with metrics_directory(processes):  # set before the processes start
-            _run_processes(url, listener, settings, processes)
+            _run_processes(url, listeners, settings, processes)
 
 
 def _say_replicas(settings: Settings, db: Database) -> None:
@@ -208,9 +209,17 @@ def _run_with_worker(db: Database, listener: socket.socket, settings: Settings) 
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, or one `Error:` line saying why there is none."""
+    """The listening socket of one process (or one `Error:` line, as below)."""
+    listener = _listen_all(host, port, 1)
+    assert isinstance(listener, socket.socket)
+    return listener
+
+
+def _listen_all(host: str, port: int, processes: int) -> socket.socket | PortGroup:
+    """The sockets of `processes` processes (server.bind_listeners), or one
+    `Error:` line saying why there are none."""
     try:
-        return bind_listener(host, port)
+        return bind_listeners(host, port, processes)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise CliError(
@@ -234,10 +243,13 @@ def _run(db: Database, listener: socket.socket, settings: Settings) -> None:
     serve_on(listener, config)
 
 
-def _run_processes(url: str, listener: socket.socket, settings: Settings, processes: int) -> None:
-    """Several uvicorn processes on one socket, each building its app from these
-    settings (pickled to it; --database-url included): on two cores two processes
-    served 2.2x the balance calls of one (measured; one process is bound by the GIL)."""
+def _run_processes(
+    url: str, listeners: socket.socket | PortGroup, settings: Settings, processes: int
+) -> None:
+    """Several uvicorn processes, each on a socket of its own where the system
+    allows (server.bind_listeners), each building its app from these settings
+    (pickled to it; --database-url included): on two cores two processes served
+    2.2x the balance calls of one (measured; one process is bound by the GIL)."""
     sys.stdout.flush()
     config = uvicorn.Config(
         app_factory(settings.model_copy(update={"database_url": url})),
@@ -247,7 +259,7 @@ def _run_processes(url: str, listener: socket.socket, settings: Settings, proces
         access_log=settings.access_log,
         **proxy_options(settings),
     )
-    run_processes(listener, config)
+    run_processes(listeners, config)
 
 
 def _base_url(host: str, port: int) -> str:
