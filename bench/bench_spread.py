@@ -28,70 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from smmpanel.secretbox import new_key
 from smmpanel.server import free_port
-
-ESTABLISHED, LISTEN = "01", "0A"
-
-
-def tcp_table() -> dict[int, tuple[str, int]]:
-    """Socket inode -> (state, local port), from /proc/net/tcp and tcp6."""
-    table = {}
-    for name in ("tcp", "tcp6"):
-        path = Path("/proc/net") / name
-        if path.exists():
-            for line in path.read_text().splitlines()[1:]:
-                fields = line.split()
-                table[int(fields[9])] = (fields[3], int(fields[1].rsplit(":", 1)[1], 16))
-    return table
-
-
-def sockets_of(pid: int) -> list[int]:
-    found = []
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                found.append(int(target[8:-1]))
-    except OSError:
-        pass
-    return found
-
-
-def spread(parent: int, port: int) -> dict[int, int]:
-    """Each child of `parent` listening on `port`: its connections on the port."""
-    table = tcp_table()
-    counts = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except OSError:
-            continue
-        if ppid == parent:
-            states = [table.get(inode) for inode in sockets_of(int(stat.parent.name))]
-            if (LISTEN, port) in states:
-                counts[int(stat.parent.name)] = states.count((ESTABLISHED, port))
-    return counts
+from tests.e2e.proc_sockets import connections_by_process, spread_of_burst
 
 
 async def burst(parent: int, port: int, connections: int) -> list[int]:
-    opened = await asyncio.gather(
-        *(asyncio.open_connection("127.0.0.1", port) for _ in range(connections))
-    )
-    try:
-        for _, writer in opened:
-            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        await asyncio.gather(*(reader.readuntil(b"\r\n\r\n") for reader, _ in opened))
-        for _ in range(20):  # /proc/net/tcp is read in pieces: read again if rows slipped
-            counts = spread(parent, port)
-            if sum(counts.values()) == connections:
-                break
-            await asyncio.sleep(0.05)
-        return sorted(counts.values(), reverse=True)
-    finally:
-        for _, writer in opened:
-            writer.close()
+    """How many of a burst's connections each process took, largest first."""
+    counts, _ = await spread_of_burst(parent, port, connections)
+    return sorted(counts.values(), reverse=True)
 
 
 def main() -> None:
@@ -113,7 +56,7 @@ def main() -> None:
     serve = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while len(spread(serve.pid, port)) < options.workers:
+        while len(connections_by_process(serve.pid, port)) < options.workers:
             if time.monotonic() > deadline or serve.poll() is not None:
                 raise SystemExit("serve did not start")
             time.sleep(0.2)

@@ -20,99 +20,26 @@ import pytest
 
 from smmpanel.reuseport import reuseport_supported
 from smmpanel.server import free_port
+from tests.e2e.proc_sockets import (
+    LISTEN,
+    children,
+    connections_by_process,
+    spread_of_burst,
+    tcp_table,
+)
 from tests.e2e.processes import SMMPANEL, process, smmpanel_env, wait_for, wait_http
 
 pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="SO_REUSEPORT spreads on Linux")
 
 BURST = 32
 RUNS = 5
-ESTABLISHED, LISTEN = "01", "0A"
-
-
-def tcp_table() -> dict[int, tuple[str, int]]:
-    """Socket inode -> (state, local port), from /proc/net/tcp and tcp6."""
-    table = {}
-    for name in ("tcp", "tcp6"):
-        path = Path("/proc/net") / name
-        if not path.exists():
-            continue
-        for line in path.read_text().splitlines()[1:]:
-            fields = line.split()
-            table[int(fields[9])] = (fields[3], int(fields[1].rsplit(":", 1)[1], 16))
-    return table
-
-
-def socket_inodes(pid: int) -> list[int]:
-    inodes = []
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.append(int(target[8:-1]))
-    except OSError:  # the process is gone
-        pass
-    return inodes
-
-
-def children(parent: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def connections_by_process(parent: int, port: int) -> dict[int, int]:
-    """For each child of `parent` listening on `port`: its ESTABLISHED
-    connections on that port (the server side of each, which it accepted)."""
-    table = tcp_table()
-    counts = {}
-    for child in children(parent):
-        states = [table.get(inode) for inode in socket_inodes(child)]
-        if (LISTEN, port) in states:
-            counts[child] = states.count((ESTABLISHED, port))
-    return counts
-
-
-async def _burst(port: int, count: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """`count` keep-alive connections opened at once, each answered once."""
-    opened = await asyncio.gather(
-        *(asyncio.open_connection("127.0.0.1", port) for _ in range(count))
-    )
-    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    for _, writer in opened:
-        writer.write(request)
-    answers = await asyncio.gather(*(reader.readuntil(b"\r\n\r\n") for reader, _ in opened))
-    assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers), answers[:2]
-    return opened
 
 
 def burst_spread(parent: int, port: int) -> dict[int, int]:
-    """Open a burst, count where its connections landed, close them.  The count
-    is read again if it misses some: /proc/net/tcp is read in pieces, and rows
-    can be skipped while other programs open and close connections."""
-
-    async def run() -> dict[int, int]:
-        opened = await _burst(port, BURST)
-        try:
-            for _ in range(20):
-                spread = connections_by_process(parent, port)
-                if sum(spread.values()) == BURST:
-                    break
-                await asyncio.sleep(0.1)
-            return spread
-        finally:
-            for _, writer in opened:
-                writer.close()
-
-    return asyncio.run(run())
+    """Where a burst of BURST connections landed; each was answered."""
+    spread, status_lines = asyncio.run(spread_of_burst(parent, port, BURST))
+    assert all(line == b"HTTP/1.1 405 Method Not Allowed" for line in status_lines), status_lines
+    return spread
 
 
 def serving(parent: int, port: int, processes: int) -> dict[int, int] | None:
