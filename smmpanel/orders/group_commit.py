@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from smmpanel.db import UNAVAILABLE_ERRORS, Database, savepoint
@@ -69,8 +70,8 @@ def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[
                 with savepoint(session):
                     value = command(session)
             except Exception as error:
-                if not session.in_transaction() or not _usable(session):
-                    raise
+                if _connection_lost(error) or not _usable(session):
+                    raise  # the transaction is gone with its connection: nothing is written
                 outcomes.append(Outcome(error=error))
                 if isinstance(error, UNAVAILABLE_ERRORS):
                     unavailable = error
@@ -79,8 +80,16 @@ def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[
     return outcomes
 
 
+def _connection_lost(error: Exception) -> bool:
+    """The command's error broke the connection (PostgreSQL restarted, the
+    network failed): the transaction went with it, whatever the session says."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def _usable(session: Session) -> bool:
     """False once the outer transaction can no longer commit (a savepoint
     rollback that failed deactivates it)."""
+    if not session.in_transaction():
+        return False
     transaction = session.get_transaction()
     return transaction is not None and transaction.is_active
