@@ -20,10 +20,11 @@ import itertools
 import logging
 import math
 import os
+import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
@@ -44,6 +45,39 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     exc.InterfaceError,
     exc.TimeoutError,  # no pooled connection came free in time
 )
+
+
+# SQLSTATEs of PostgreSQL failing a statement to break a deadlock, or a
+# serialization conflict: its transaction did nothing and may simply run again.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+DEADLOCK_ATTEMPTS = 3
+
+T = TypeVar("T")
+
+
+def lost_a_deadlock(error: BaseException) -> bool:
+    """Whether `error` is PostgreSQL failing the statement to break a deadlock
+    (or a serialization conflict)."""
+    return isinstance(error, exc.DBAPIError) and (
+        getattr(error.orig, "sqlstate", None) in RETRY_SQLSTATES
+    )
+
+
+def retry_deadlocks(work: Callable[[], T], *, attempts: int = DEADLOCK_ATTEMPTS) -> T:
+    """`work()` (which runs whole transactions of its own), run again after a
+    short random pause when PostgreSQL chose one of its transactions as a
+    deadlock's victim: transactions that lock several accounts or orders, each
+    in its own order, can wait on each other (seen in the scale-out test
+    between add batches and status-sync batches).  The victim's transaction was
+    rolled back whole, so running it again is safe."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except exc.DBAPIError as error:
+            if attempt == attempts or not lost_a_deadlock(error):
+                raise
+        time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 class CommitOutcomeUnknown(exc.OperationalError):

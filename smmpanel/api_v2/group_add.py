@@ -28,7 +28,7 @@ from anyio import CapacityLimiter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from smmpanel.accounts.queries import key_digest
+from smmpanel.accounts.queries import key_digest, lock_balances_of_keys
 from smmpanel.api_v2 import answers
 from smmpanel.api_v2.actions import Json, add_in
 from smmpanel.api_v2.errors import error_body
@@ -166,7 +166,12 @@ class AddCommitter:
 def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -> list[Response]:
     """The answers of a batch of `add` calls (in a worker thread)."""
     try:
-        outcomes = run_batch(db, [functools.partial(_add, params) for params in calls])
+        digests = [key_digest(text_param(params, "key")) for params in calls]
+        outcomes = run_batch(
+            db,
+            [functools.partial(_add, params) for params in calls],
+            prepare=lambda session: lock_balances_of_keys(session, digests),
+        )
     except Exception as error:
         # Not begun, or not committed: every caller gets a lone add's answer to
         # the same failure (logged once per caller, as lone calls would be).

@@ -26,7 +26,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from smmpanel.db import UNAVAILABLE_ERRORS, Database, savepoint
+from smmpanel.db import UNAVAILABLE_ERRORS, Database, lost_a_deadlock, retry_deadlocks, savepoint
 
 T = TypeVar("T")
 
@@ -44,20 +44,42 @@ class Outcome(Generic[T]):
     error: Exception | None = None
 
 
-def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[Outcome[T]]:
+def run_batch(
+    db: Database,
+    commands: Sequence[Callable[[Session], T]],
+    *,
+    prepare: Callable[[Session], object] | None = None,
+) -> list[Outcome[T]]:
     """Run `commands` in one write transaction, each in its own savepoint, and
-    commit once; one Outcome per command, in order.
+    commit once; one Outcome per command, in order.  `prepare` runs first in
+    the transaction (outside the savepoints: its failure fails the batch).
+
+    A batch that PostgreSQL chose as a deadlock's victim is rolled back whole
+    and run again (db.retry_deadlocks, after a short random pause): a batch
+    locks the balances of several accounts, and so does a status sync's
+    batch of refunds, each in its own order (seen in the scale-out test).
+    Nothing of it was written, so running it again is safe.
 
     Raises what beginning or committing the transaction raises (then nothing of
     the batch was written, or on PostgreSQL CommitOutcomeUnknown), and a
     command's error when rolling back to its savepoint failed too (the
     connection broke: the transaction is gone, nothing was written)."""
+    return retry_deadlocks(lambda: _run_once(db, commands, prepare))
+
+
+def _run_once(
+    db: Database,
+    commands: Sequence[Callable[[Session], T]],
+    prepare: Callable[[Session], object] | None,
+) -> list[Outcome[T]]:
     outcomes: list[Outcome[T]] = []
     with db.write() as session:
         # Begin now (BEGIN IMMEDIATE on SQLite): a database that is locked or
         # unreachable fails the batch once, rather than each command in turn
         # after a busy timeout of its own.
         session.connection()
+        if prepare is not None:
+            prepare(session)  # e.g. the balances it will change, locked in one order
         unavailable: Exception | None = None
         for command in commands:
             if unavailable is not None:
@@ -72,6 +94,8 @@ def run_batch(db: Database, commands: Sequence[Callable[[Session], T]]) -> list[
             except Exception as error:
                 if _connection_lost(error) or not _usable(session):
                     raise  # the transaction is gone with its connection: nothing is written
+                if lost_a_deadlock(error):
+                    raise  # the whole batch is rolled back, then run again
                 outcomes.append(Outcome(error=error))
                 if isinstance(error, UNAVAILABLE_ERRORS):
                     unavailable = error

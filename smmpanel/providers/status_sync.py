@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from smmpanel.db import Database
+from smmpanel.accounts.queries import lock_balances
+from smmpanel.db import Database, retry_deadlocks
 from smmpanel.orders.dripfeed import refresh_parent_of
 from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.forwarding_states import ForwardState
@@ -129,7 +130,20 @@ def apply_upstream_statuses(
     results: Sequence[UpstreamOrderStatus],
 ) -> int:
     """Apply one batch of upstream answers in one transaction; returns how many
-    orders changed."""
+    orders changed.  A batch that lost a deadlock to another (an add batch
+    locks several balances too) runs again."""
+    return retry_deadlocks(
+        lambda: _apply_batch(db, provider_name=provider_name, batch=batch, results=results)
+    )
+
+
+def _apply_batch(
+    db: Database,
+    *,
+    provider_name: str,
+    batch: Sequence[tuple[int, str]],
+    results: Sequence[UpstreamOrderStatus],
+) -> int:
     by_upstream = {str(r.order_id): r for r in results}
     ids = [oid for oid, _ in batch]
     changed = 0
@@ -141,7 +155,9 @@ def apply_upstream_statuses(
         # rest only get their checked-at stamp below.
         upstream_of = dict(batch)
         moving: dict[int, UpstreamOrderStatus] = {}
+        accounts: dict[int, int] = {}
         for row in session.execute(_CURRENT.where(Order.id.in_(ids))):
+            accounts[row.id] = row.account_id
             result = by_upstream.get(upstream_of[row.id])
             if result is None or result.error is not None or result.status is None:
                 continue
@@ -149,6 +165,9 @@ def apply_upstream_statuses(
                 moving[row.id] = result
         finished: list[Order] = []
         if moving:
+            # The balances refunds may change, in the one order every batch
+            # takes them (lock_balances says why), before any of them changes.
+            lock_balances(session, (accounts[i] for i in moving))
             orders = {
                 o.id: o for o in session.scalars(select(Order).where(Order.id.in_(list(moving))))
             }
@@ -170,6 +189,7 @@ def apply_upstream_statuses(
 _CURRENT = (
     select(
         Order.id,
+        Order.account_id,
         Order.status,
         Order.remains,
         Order.start_count,

@@ -259,3 +259,41 @@ def test_a_locked_database_fails_the_batch_once(sqlite_db: Database) -> None:
         blocker.close()
         impatient.dispose()
     assert ran == []
+
+
+def test_a_batch_chosen_as_a_deadlock_victim_runs_again(postgres_db: Database) -> None:
+    """Two batches lock two balances in opposite orders (a status sync's batch
+    of refunds and an add batch can): PostgreSQL fails one of them, which is
+    rolled back whole and run again; every order is placed exactly once."""
+    db = postgres_db
+    make_service(db, rate="1", min_quantity=10)
+    alice = make_customer(db, "alice", balance="1")
+    bob = make_customer(db, "bob", balance="1")
+    both_hold_one = threading.Barrier(2, timeout=10)
+    runs: Counter[str] = Counter()
+
+    def order(account_id: int, link: str, meet: bool = False) -> Callable[[Session], int]:
+        def run(session: Session) -> int:
+            runs[link] += 1
+            placed = place_order(
+                session, account_id=account_id, service_id=1, params={"link": link, "quantity": 100}
+            )
+            if meet and runs[link] == 1:  # the first run only: then each holds one balance
+                both_hold_one.wait()
+            return placed.order_id
+
+        return run
+
+    batches = [
+        [order(alice.id, "https://x.com/a1", meet=True), order(bob.id, "https://x.com/b1")],
+        [order(bob.id, "https://x.com/b2", meet=True), order(alice.id, "https://x.com/a2")],
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda commands: run_batch(db, commands), batches))
+    assert all(outcome.error is None for outcomes in results for outcome in outcomes), results
+    assert sorted(runs.values()) == [1, 1, 2, 2]  # the victim's two commands ran twice
+    assert sorted(o.link for o in _orders(db).values()) == [
+        "https://x.com/a1", "https://x.com/a2", "https://x.com/b1", "https://x.com/b2"
+    ]  # fmt: skip
+    assert balance_text(db, alice.id) == balance_text(db, bob.id) == "0.80000"
+    assert_ledger_consistent(db)

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 
 from smmpanel.db import Database
-from smmpanel.server import serve_in_thread
+from smmpanel.server import free_port, serve_in_thread
 from tests.cli.conftest import invoke, last_line
 from tests.factories import make_customer
 
@@ -24,7 +24,9 @@ STRICT = {
 
 
 def _served_app(monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]) -> Any:
-    """Run the command with its serving caught: the app and options it would serve."""
+    """Run the command with its serving caught: the app and options it would serve.
+    It still binds its port: a free one, never the default 8000, which another
+    test process may be binding at the same moment."""
     calls: list[dict[str, Any]] = []
 
     def caught(_listener: socket.socket, config: uvicorn.Config) -> None:
@@ -54,13 +56,17 @@ def test_serve_applies_the_limits_and_the_trusted_proxies(
 ) -> None:
     alice = make_customer(db)
     env = {**STRICT, "SMMPANEL_TRUSTED_PROXIES": "10.0.0.1"}
-    call, _ = _served_app(monkeypatch, ["--database-url", db.url, "serve"], env)
+    call, _ = _served_app(
+        monkeypatch, ["--database-url", db.url, "serve", "--port", str(free_port())], env
+    )
     assert (call["proxy_headers"], call["forwarded_allow_ips"]) == (True, ["10.0.0.1"])
     assert _balances(call["app"], alice.key, 3) == [200, 200, 429]
 
 
 def test_serve_trusts_no_proxy_by_default(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    call, _ = _served_app(monkeypatch, ["--database-url", db.url, "serve"], {})
+    call, _ = _served_app(
+        monkeypatch, ["--database-url", db.url, "serve", "--port", str(free_port())], {}
+    )
     assert call["proxy_headers"] is False
 
 
@@ -68,5 +74,7 @@ def test_the_demo_serves_without_limits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    call, result = _served_app(monkeypatch, ["demo", "--database-url", db.url], STRICT)
+    call, result = _served_app(
+        monkeypatch, ["demo", "--database-url", db.url, "--port", str(free_port())], STRICT
+    )
     assert _balances(call["app"], last_line(result), 5) == [200] * 5
