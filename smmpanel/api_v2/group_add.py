@@ -166,7 +166,7 @@ class AddCommitter:
 def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -> list[Response]:
     """The answers of a batch of `add` calls (in a worker thread)."""
     try:
-        digests = [key_digest(text_param(params, "key")) for params in calls]
+        digests = [d for d in map(_digest_of, calls) if d is not None]
         outcomes = run_batch(
             db,
             [functools.partial(_add, params) for params in calls],
@@ -180,6 +180,15 @@ def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -
         answer(db, params, run=_given(outcome))
         for params, outcome in zip(calls, outcomes, strict=True)
     ]
+
+
+def _digest_of(params: dict[str, Any]) -> str | None:
+    """The call's key digest, None for a missing or malformed key (its command
+    refuses it, with the answer a lone add would give)."""
+    try:
+        return key_digest(text_param(params, "key"))
+    except DomainError:
+        return None
 
 
 def _add(params: dict[str, Any], session: Session) -> Json:

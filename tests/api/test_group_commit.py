@@ -82,6 +82,8 @@ def test_a_mixed_batch_answers_every_caller_its_own(
         {"key": alice.key, "service": 99, "link": "https://x.com/u", "quantity": 100},
         {"key": alice.key, "service": 1, "link": "https://x.com/q", "quantity": 5},
         {"key": "not-a-key", "service": 1, "link": "https://x.com/k", "quantity": 100},
+        {"service": 1, "link": "https://x.com/nokey", "quantity": 100},  # no key at all
+        {"key": "k" * 500, "service": 1, "link": "https://x.com/long", "quantity": 100},
     ]
     overdraft = [
         {"key": bob.key, "service": 1, "link": f"https://x.com/b{i}", "quantity": 100}
@@ -107,7 +109,7 @@ def test_a_mixed_batch_answers_every_caller_its_own(
     assert max(committer.batch_sizes.counts) > 1, committer.batch_sizes.summary()
 
     assert all(set(a) == {"order"} for a in good_got)
-    assert bad_got == [BAD_SERVICE, TOO_FEW, BAD_KEY]
+    assert bad_got == [BAD_SERVICE, TOO_FEW, BAD_KEY, BAD_KEY, BAD_KEY]
     placed_bob = [a for a in overdraft_got if a != NO_FUNDS]
     assert len(placed_bob) == 3 and all(set(a) == {"order"} for a in placed_bob)
     assert len({a["order"] for a in repeated_got}) == 1 and set(repeated_got[0]) == {"order"}
