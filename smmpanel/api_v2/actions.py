@@ -122,13 +122,18 @@ def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
     if db.replicas:
         with db.read_core() as connection:
             who = principal_for(connection, digest)
-        return _status(lambda ids: statuses_lagging(db, ids, account_id=who.account_id), params)
+        return status_answer(
+            lambda ids: statuses_lagging(db, ids, account_id=who.account_id), params
+        )
     with db.read_core() as connection:
         who = principal_for(connection, digest)
-        return _status(lambda ids: statuses_in(connection, ids, account_id=who.account_id), params)
+        return status_answer(
+            lambda ids: statuses_in(connection, ids, account_id=who.account_id), params
+        )
 
 
-def _status(find: OrderFinder, params: dict[str, Any]) -> Json:
+def status_answer(find: OrderFinder, params: dict[str, Any]) -> Json:
+    """`status`'s answer, the account's orders found by `find` (by id)."""
     if "orders" in params:
         given = [(text, int_param(text) or 0) for text in _ids(params["orders"])]
         found = find([i for _, i in given if i])

@@ -19,6 +19,9 @@ and what it reads besides); the loop runs them on a plain `sqlite3`
 connection of its own, compiled once: ~10 us a call against ~200 us through
 SQLAlchemy's engine (measured in docs/benchmarks.md).  Outside a transaction
 each statement reads one snapshot of its own, as the statements are built to.
+`status` is two (the key, then the orders), read in one transaction on that
+connection; an answer with a subscription among its orders (whose charge is
+the sum of its posts) is left to a thread.
 
 PostgreSQL keeps the hop: a read there is a network round trip, and a slow or
 unreachable server would block the loop for the whole connect and statement
@@ -36,9 +39,9 @@ from sqlalchemy import Dialect, Select
 from sqlalchemy.engine import make_url
 from starlette.responses import Response
 
-from smmpanel.accounts.queries import KEY_AND_BALANCE, key_digest, principal_of
+from smmpanel.accounts.queries import KEY_AND_BALANCE, key_check_with, key_digest, principal_of
 from smmpanel.api_v2 import answers
-from smmpanel.api_v2.actions import balance_answer, cache_key, status
+from smmpanel.api_v2.actions import balance_answer, cache_key, status_answer
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import error_body
 from smmpanel.api_v2.params import text_param
@@ -46,6 +49,8 @@ from smmpanel.api_v2.services_cache import services_cache, share_cache
 from smmpanel.catalog.version import KEY_AND_CATALOG, caller_and_catalog_of
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.errors import DomainError
+from smmpanel.orders.models import KIND_SUBSCRIPTION
+from smmpanel.orders.statuses import STATUSES_STATEMENT, OrderStatus
 
 log = logging.getLogger("smmpanel.api")
 # What sends a call from the loop to a thread: the database busy, or in trouble
@@ -77,6 +82,35 @@ class OneStatement:
         return None if found is None else self.row._make(found)
 
 
+class StatusesStatement:
+    """orders.statuses' statement for SQLite's plain connection, compiled once
+    per number of ids (a status asks for 1 to 100)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._compiled: dict[int, tuple[str, list[str]]] = {}
+
+    def rows(
+        self, connection: sqlite3.Connection, ids: list[int], *, account_id: int
+    ) -> dict[int, OrderStatus]:
+        unique = sorted(set(ids))
+        if not unique:
+            return {}
+        sql, names = self._compiled.get(len(unique)) or self._compile(len(unique))
+        values = [account_id if n == "account_id" else unique[int(n[4:]) - 1] for n in names]
+        return {row[0]: OrderStatus(*row) for row in connection.execute(sql, values)}
+
+    def _compile(self, count: int) -> tuple[str, list[str]]:
+        statement = STATUSES_STATEMENT.params(ids=list(range(count)), account_id=0)
+        compiled = statement.compile(
+            dialect=self.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        found = (str(compiled), list(compiled.positiontup or []))
+        assert all(n == "account_id" or n.startswith("ids_") for n in found[1]), found[1]
+        self._compiled[count] = found
+        return found
+
+
 class LoopReads:
     """The loop's own connections to an SQLite database, never waiting for a lock."""
 
@@ -87,7 +121,9 @@ class LoopReads:
         self._balance = OneStatement(KEY_AND_BALANCE, dialect)
         self._services = OneStatement(KEY_AND_CATALOG, dialect)
         self._raw: sqlite3.Connection | None = None
-        self._actions = {"balance": self.balance, "status": status, "services": self.services}
+        self._key = OneStatement(key_check_with(), dialect)
+        self._statuses = StatusesStatement(dialect)
+        self._actions = {"balance": self.balance, "status": self.status, "services": self.services}
 
     def answer(self, name: str, params: dict[str, Any]) -> Response | None:
         """The answer of action `name`, or None when it must go to a thread (not
@@ -110,6 +146,26 @@ class LoopReads:
         row = self._balance.first(self._connection(), digest=digest)
         who = principal_of(row, digest)
         return balance_answer(int(row.balance), who.currency)
+
+    def status(self, db: Database, digest: str, params: dict[str, Any]) -> Any:
+        """`status` read in one transaction of the loop's connection; None (to a
+        thread) when a subscription is among the orders asked for."""
+        connection = self._connection()
+        connection.execute("BEGIN")
+        try:
+            who = principal_of(self._key.first(connection, digest=digest), digest)
+            subscription = False
+
+            def find(ids: list[int]) -> dict[int, OrderStatus]:
+                nonlocal subscription
+                found = self._statuses.rows(connection, ids, account_id=who.account_id)
+                subscription = any(view.kind == KIND_SUBSCRIPTION for view in found.values())
+                return found
+
+            answer = status_answer(find, params)
+        finally:
+            connection.execute("COMMIT")
+        return None if subscription else answer
 
     def services(self, db: Database, digest: str, params: dict[str, Any]) -> Any:
         row = self._services.first(self._connection(), digest=digest)

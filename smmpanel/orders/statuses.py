@@ -86,5 +86,9 @@ _STATUSES = select(
     Order.start_count,
     Order.remains,
 ).where(Order.id.in_(bindparam("ids", expanding=True)), Order.account_id == bindparam("account_id"))
+# The statement itself, for a reader that runs it without SQLAlchemy (the API's
+# reads on SQLite's event loop: api_v2/loop_reads.py); parameters `ids` (a
+# list) and `account_id`.
+STATUSES_STATEMENT = _STATUSES
 # With the time each was placed, for `statuses_lagging`.
 _STATUSES_AGED = _STATUSES.add_columns(Order.created_at)
