@@ -63,6 +63,8 @@ def test_the_panel_keeps_every_contract(tree: Path) -> None:
         ("smmpanel.providers.forwarding", "import smmpanel.client", "Only the provider adapter"),
         # The SDK depending on the panel.
         ("smmpanel.client.errors", "import smmpanel.ledger.models", "libraries of their own"),
+        # The port sharing depending on the panel.
+        ("smmpanel.reuseport", "import smmpanel.orders.models", "libraries of their own"),
     ],
 )
 def test_a_forbidden_import_fails_the_lint(
