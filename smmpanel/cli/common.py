@@ -21,13 +21,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -39,7 +36,7 @@ from typer.core import TyperGroup
 from smmpanel.config import Settings
 from smmpanel.db import Database
 from smmpanel.errors import DomainError, InvalidValue
-from smmpanel.schema import alembic_config, upgrade_schema
+from smmpanel.schema import database_revisions, expected_revisions, upgrade_schema
 from smmpanel.secretbox import SecretKeyError
 from smmpanel.timeutil import as_utc
 
@@ -221,16 +218,10 @@ def refuse_missing_sqlite_file(url: str) -> None:
         raise CliError(f"no database at {path}; {UPGRADE_HINT} to create it")
 
 
-@lru_cache(maxsize=1)
-def expected_revisions() -> frozenset[str]:
-    """The head revisions of the migrations shipped with this smmpanel."""
-    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
-
-
 def schema_revisions(db: Database) -> tuple[set[str], set[str]]:
     """(the database's current revisions, the revisions this smmpanel expects)."""
-    with db.read() as session:
-        current = MigrationContext.configure(session.connection()).get_current_heads()
+    with db.read_core() as connection:
+        current = database_revisions(connection)
     return set(current), set(expected_revisions())
 
 

@@ -8,16 +8,14 @@ may name the server and the user): the exception's class at most.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from smmpanel.db import Database
 from smmpanel.jobs.heartbeat import last_heartbeat_at
-from smmpanel.schema import alembic_config
+from smmpanel.schema import database_revisions, expected_revisions
 from smmpanel.timeutil import utcnow
 
 NOT_CHECKED = "not checked: the database did not answer"
@@ -33,13 +31,6 @@ class Health:
 
     def body(self) -> dict[str, Any]:
         return {"status": "ok" if self.ok else "failing", "checks": self.checks}
-
-
-@lru_cache(maxsize=1)
-def code_revision() -> str | None:
-    """The head revision of the migrations shipped with the code (read once:
-    it costs milliseconds, and the code does not change under a process)."""
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def check_health(db: Database, *, stale_after: float) -> Health:
@@ -67,15 +58,16 @@ def check_health(db: Database, *, stale_after: float) -> Health:
 
 
 def _database_revision(db: Database) -> str | None:
-    try:
-        with db.read_core() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError:  # no alembic_version table: never migrated
-        return None
+    with db.read_core() as conn:
+        return _named(database_revisions(conn))
+
+
+def _named(revisions: frozenset[str]) -> str | None:
+    return ", ".join(sorted(revisions)) or None
 
 
 def _migrations(revision: str | None) -> dict[str, Any]:
-    code = code_revision()
+    code = _named(expected_revisions())
     check: dict[str, Any] = {"ok": revision == code, "database": revision, "code": code}
     if revision != code:
         check["detail"] = "the database is not at the code's revision: run `smmpanel db upgrade`"
