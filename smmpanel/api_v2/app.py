@@ -171,11 +171,10 @@ class ApiEndpoint:
             return JSONAnswer({"error": INCORRECT_REQUEST, "detail": str(exc)})
         except ClientDisconnect:
             return JSONAnswer({"error": INCORRECT_REQUEST, "detail": "the body ended early"})
-        request.scope[ACTION_KEY] = action_name(params)
+        name = request.scope[ACTION_KEY] = action_name(params)
         caller = await self.rate_limits.admit(request, params)
         if caller.refusal is not None:
             return caller.refusal
-        name = action_name(params)
         response: Response | None = None
         if name == "add":
             response = await self.adds.add(params)  # by group commit

@@ -142,10 +142,8 @@ class AddCommitter:
         return batch
 
     async def _run(self, batch: list[_Call]) -> None:
-        # The same accounts in the same order in every process: on PostgreSQL
-        # two batches that lock two balances in opposite orders would deadlock
-        # (a lone add locks one).  Stable: one account's calls keep their order.
-        batch.sort(key=lambda call: str(call.params.get("key", "")))
+        # Calls in the order they came: the batch locks its balances first, in
+        # account order (batch_answers), so no two batches deadlock over them.
         try:
             responses = await anyio.to_thread.run_sync(
                 batch_answers, self.db, [c.params for c in batch], self.answer, limiter=self.threads
@@ -166,11 +164,15 @@ class AddCommitter:
 def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -> list[Response]:
     """The answers of a batch of `add` calls (in a worker thread)."""
     try:
-        digests = [d for d in map(_digest_of, calls) if d is not None]
+        digests = [_digest_of(params) for params in calls]
+        known = [digest for digest in digests if digest is not None]
         outcomes = run_batch(
             db,
-            [functools.partial(_add, params) for params in calls],
-            prepare=lambda session: lock_balances_of_keys(session, digests),
+            [
+                functools.partial(_add, params, digest)
+                for params, digest in zip(calls, digests, strict=True)
+            ],
+            prepare=lambda session: lock_balances_of_keys(session, known),
         )
     except Exception as error:
         # Not begun, or not committed: every caller gets a lone add's answer to
@@ -191,9 +193,10 @@ def _digest_of(params: dict[str, Any]) -> str | None:
         return None
 
 
-def _add(params: dict[str, Any], session: Session) -> Json:
-    """One call of the batch, as `handle` runs a lone one."""
-    return add_in(session, key_digest(text_param(params, "key")), params)
+def _add(params: dict[str, Any], digest: str | None, session: Session) -> Json:
+    """One call of the batch, as `handle` runs a lone one (a key without a
+    digest is refused here, with a lone add's answer)."""
+    return add_in(session, digest or key_digest(text_param(params, "key")), params)
 
 
 def _given(outcome: Outcome[Json]) -> Callable[..., Json]:

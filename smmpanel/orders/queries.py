@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -21,7 +21,6 @@ from smmpanel.orders.models import (
     OrderEvent,
     Refill,
 )
-from smmpanel.timeutil import as_utc, utcnow
 
 
 @dataclass(frozen=True)
@@ -82,27 +81,6 @@ def orders_by_id_in(
         reader, [OrderView(*tuple(row)) for row in reader.execute(query, values)]
     )
     return {view.id: view for view in views}
-
-
-def orders_by_id_lagging(
-    db: Database, order_ids: Sequence[int], *, account_id: int | None
-) -> dict[int, OrderView]:
-    """`orders_by_id` on a read replica (`Database.read_core_lagging`), but for
-    the orders the replica lacks or that were placed within `db.fresh_seconds`:
-    those are read again on the primary, so an order read right after it was
-    placed is never missing, however far the replica lags."""
-    if not order_ids:
-        return {}
-    with db.read_core_lagging() as connection:
-        found = orders_by_id_in(connection, order_ids, account_id=account_id)
-    fresh_since = utcnow() - timedelta(seconds=db.fresh_seconds)
-    again = [
-        i for i in set(order_ids) if i not in found or as_utc(found[i].created_at) > fresh_since
-    ]
-    if again:
-        with db.read_core() as connection:
-            found.update(orders_by_id_in(connection, again, account_id=account_id))
-    return found
 
 
 def _with_post_sums(reader: Session | Connection, views: list[OrderView]) -> list[OrderView]:

@@ -39,7 +39,9 @@ def statuses_in(
     its posts cost (orders.queries.OrderView)."""
     if not order_ids:
         return {}
-    rows = reader.execute(_STATUSES, {"ids": list(set(order_ids)), "account_id": account_id})
+    rows = reader.execute(
+        STATUSES_STATEMENT, {"ids": list(set(order_ids)), "account_id": account_id}
+    )
     return _costed(reader, {row[0]: OrderStatus(*row) for row in rows})
 
 
@@ -77,7 +79,10 @@ def _costed(reader: Session | Connection, found: dict[int, OrderStatus]) -> dict
     return found
 
 
-_STATUSES = select(
+# Public for a reader that runs it without SQLAlchemy (the API's reads on
+# SQLite's event loop: api_v2/loop_reads.py); parameters `ids` (a list) and
+# `account_id`.
+STATUSES_STATEMENT = select(
     Order.id,
     Order.kind,
     Order.charge - Order.refunded,
@@ -86,9 +91,5 @@ _STATUSES = select(
     Order.start_count,
     Order.remains,
 ).where(Order.id.in_(bindparam("ids", expanding=True)), Order.account_id == bindparam("account_id"))
-# The statement itself, for a reader that runs it without SQLAlchemy (the API's
-# reads on SQLite's event loop: api_v2/loop_reads.py); parameters `ids` (a
-# list) and `account_id`.
-STATUSES_STATEMENT = _STATUSES
 # With the time each was placed, for `statuses_lagging`.
-_STATUSES_AGED = _STATUSES.add_columns(Order.created_at)
+_STATUSES_AGED = STATUSES_STATEMENT.add_columns(Order.created_at)
