@@ -105,16 +105,36 @@ def _cause(exc: BaseException) -> str:
 
 
 async def request_params(request: Request, max_body: int) -> dict[str, Any]:
-    """Query string and body merged (the body wins); BadRequest or BodyTooLarge."""
-    params = parse_query(request.url.query)
-    if request.method == "POST":
-        body = await read_body(request, max_body)
-        params.update(parse_body(body, request.headers.get("content-type", "")))
-    header_key = request.headers.get("idempotency-key")
+    """Query string and body merged (the body wins); BadRequest or BodyTooLarge.
+
+    Read from the ASGI scope itself: Starlette's `request.url` and `headers`
+    build objects this needs three strings of (~6 us of a call's ~50 us)."""
+    scope = request.scope
+    query: bytes = scope.get("query_string", b"")
+    # As request.url.query: up to a fragment; invalid UTF-8 as U+FFFD, not a 500.
+    params = parse_query(query.decode("utf-8", "replace").partition("#")[0]) if query else {}
+    headers = wanted_headers(scope)
+    if scope["method"] == "POST":
+        body = await read_body(request, max_body, declared=headers.get(b"content-length", ""))
+        params.update(parse_body(body, headers.get(b"content-type", "")))
+    header_key = headers.get(b"idempotency-key")
     if header_key and "request_id" not in params and action_name(params) == "add":
         params["request_id"] = header_key
     check_text(params)
     return params
+
+
+_WANTED_HEADERS = frozenset({b"content-type", b"content-length", b"idempotency-key"})
+
+
+def wanted_headers(scope: Scope) -> dict[bytes, str]:
+    """The headers the API reads, by their lower-case name (ASGI servers send
+    names in lower case); the first of each, as Starlette's `headers.get`."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 class ApiEndpoint:

