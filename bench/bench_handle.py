@@ -61,8 +61,8 @@ def main() -> None:
         for _ in range(options.calls):
             answer = handle(db, body(action))
         seconds = time.perf_counter() - started
-        if "error" in answer:
-            raise RuntimeError(answer)
+        if (b'"error"' if isinstance(answer, bytes) else "error") in answer:
+            raise RuntimeError(answer)  # a status answer is its JSON bytes
         print(f"handle({action}): {options.calls / seconds:8.0f}/s")
     db.dispose()
 

@@ -27,7 +27,7 @@ from smmpanel.catalog.queries import services_in
 from smmpanel.catalog.version import CatalogState, caller_and_catalog, catalog_version
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
-from smmpanel.money import format_units
+from smmpanel.money import PLACES, SCALE, format_units
 from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.requests import request_cancel, request_refill
@@ -132,31 +132,75 @@ def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
         )
 
 
-def status_answer(find: OrderFinder, params: dict[str, Any]) -> Json:
-    """`status`'s answer, the account's orders found by `find` (by id)."""
+def status_answer(find: OrderFinder, params: dict[str, Any]) -> bytes:
+    """`status`'s answer, the account's orders found by `find` (by id), as its
+    JSON bytes: a reseller's `status` of 100 orders spent a third of its time
+    building 100 dicts and encoding them; here each entry is one format string
+    (a test proves the bytes equal to render_json of the dicts)."""
     if "orders" in params:
-        given = [(text, int_param(text) or 0) for text in _ids(params["orders"])]
-        found = find([i for _, i in given if i])
-        answer: dict[str, Any] = {}
-        for text, number in given:
+        texts = _ids(params["orders"])
+        # int_param of each (0: no id), a short one at once (< 10**9 < MAX_ID_VALUE).
+        numbers = [
+            int(t) if t.isascii() and t.isdigit() and len(t) < 10 else int_param(t) or 0
+            for t in texts
+        ]
+        found = find([i for i in numbers if i])
+        entries = []
+        for text, number in zip(texts, numbers, strict=True):
             view = found.get(number)
-            answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
-        return answer
+            name = f'"{text}"' if text.isdigit() and text.isascii() else render_json(text).decode()
+            entries.append(f"{name}:{_status_entry(view) if view else _NOT_FOUND}")
+        return f"{{{','.join(entries)}}}".encode()
     order_id = int_param(params.get("order"))
     view = find([order_id]).get(order_id) if order_id else None
     if view is None:
         raise OrderNotFound(INCORRECT_ORDER)
-    return _status_entry(view)
+    return _status_entry(view).encode()
 
 
-def _status_entry(view: OrderStatus) -> dict[str, str]:
-    return {
-        "charge": format_units(view.charge),
-        "start_count": str(view.start_count or 0),
-        "status": view.status,
-        "remains": str(view.remains),
-        "currency": view.currency,
-    }
+# Entries rendered lately, by what they show: resellers poll the same open
+# orders every minute, and an entry changes only with its order.  Bounded: the
+# table is emptied when full (~300 bytes an entry).
+_ENTRIES: dict[OrderStatus, str] = {}
+ENTRIES_KEPT = 20_000
+
+
+def _status_entry(view: OrderStatus) -> str:
+    entry = _ENTRIES.get(view)
+    if entry is None:
+        entry = _render_entry(view)
+        if len(_ENTRIES) >= ENTRIES_KEPT:
+            _ENTRIES.clear()
+        _ENTRIES[view] = entry
+    return entry
+
+
+def _render_entry(view: OrderStatus) -> str:
+    """An order's entry, as render_json writes {"charge": ..., "currency": ...}."""
+    charge = view.charge
+    return (
+        f'{{"charge":"{charge // SCALE}.{charge % SCALE:0{PLACES}d}"'  # format_units
+        if charge >= 0
+        else f'{{"charge":"{format_units(charge)}"'
+    ) + (
+        f',"start_count":"{view.start_count or 0}","status":{_json_text(view.status)},'
+        f'"remains":"{view.remains}","currency":{_json_text(view.currency)}}}'
+    )
+
+
+_NOT_FOUND = render_json({"error": INCORRECT_ORDER}).decode()
+_JSON_TEXTS: dict[str, str] = {}
+
+
+def _json_text(text: str) -> str:
+    """A status or a currency as render_json writes it: a handful of them, kept
+    once encoded."""
+    encoded = _JSON_TEXTS.get(text)
+    if encoded is None:
+        encoded = render_json(text).decode()
+        if len(_JSON_TEXTS) < 1024:  # a bound all the same
+            _JSON_TEXTS[text] = encoded
+    return encoded
 
 
 def refill(db: Database, who: Principal, params: dict[str, Any]) -> Json:

@@ -88,7 +88,8 @@ class StatusesStatement:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self._compiled: dict[int, tuple[str, list[str]]] = {}
+        # By number of ids: the SQL, and where the account's id goes among them.
+        self._compiled: dict[int, tuple[str, int]] = {}
 
     def rows(
         self, connection: sqlite3.Connection, ids: list[int], *, account_id: int
@@ -96,18 +97,21 @@ class StatusesStatement:
         unique = sorted(set(ids))
         if not unique:
             return {}
-        sql, names = self._compiled.get(len(unique)) or self._compile(len(unique))
-        values = [account_id if n == "account_id" else unique[int(n[4:]) - 1] for n in names]
-        return {row[0]: OrderStatus(*row) for row in connection.execute(sql, values)}
+        sql, at = self._compiled.get(len(unique)) or self._compile(len(unique))
+        values = [*unique[:at], account_id, *unique[at:]]
+        new = tuple.__new__  # OrderStatus._make without its length check (7 columns)
+        return {row[0]: new(OrderStatus, row) for row in connection.execute(sql, values)}
 
-    def _compile(self, count: int) -> tuple[str, list[str]]:
+    def _compile(self, count: int) -> tuple[str, int]:
         statement = STATUSES_STATEMENT.params(ids=list(range(count)), account_id=0)
         compiled = statement.compile(
             dialect=self.dialect, compile_kwargs={"render_postcompile": True}
         )
-        found = (str(compiled), list(compiled.positiontup or []))
-        assert all(n == "account_id" or n.startswith("ids_") for n in found[1]), found[1]
-        self._compiled[count] = found
+        names = list(compiled.positiontup or [])
+        at = names.index("account_id")
+        # The ids in their order, the account's id once among them.
+        assert names[:at] + names[at + 1 :] == [f"ids_{n}" for n in range(1, count + 1)], names
+        self._compiled[count] = found = (str(compiled), at)
         return found
 
 
