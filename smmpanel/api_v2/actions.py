@@ -293,8 +293,10 @@ def balance(db: Database, digest: str, params: dict[str, Any]) -> Json:
     return balance_answer(units, who.currency)
 
 
-def balance_answer(units: int, currency: str) -> Json:
-    return {"balance": format_units(units), "currency": currency}
+def balance_answer(units: int, currency: str) -> bytes:
+    """{"balance": ..., "currency": ...} as render_json writes it (json.dumps
+    was a tenth of a `balance` call's own work)."""
+    return f'{{"balance":"{format_units(units)}","currency":{_json_text(currency)}}}'.encode()
 
 
 def _ids(value: object) -> list[str]:

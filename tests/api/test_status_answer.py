@@ -1,5 +1,6 @@
 """`status`'s answer is rendered entry by entry (and entries kept by what they
-show): the bytes must be exactly render_json of the answer as dicts."""
+show), `balance`'s by one format string: the bytes must be exactly render_json
+of the answers as dicts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smmpanel.api_v2 import actions
-from smmpanel.api_v2.actions import status_answer
+from smmpanel.api_v2.actions import balance_answer, status_answer
 from smmpanel.api_v2.answers import render_json
 from smmpanel.api_v2.errors import INCORRECT_ORDER
 from smmpanel.api_v2.params import int_param
@@ -80,3 +81,9 @@ def test_the_kept_entries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     body = status_answer(lambda ids: views, {"orders": ",".join(map(str, views))})
     assert body == render_json({str(n): _entry(v) for n, v in views.items()})
     assert 0 < len(actions._ENTRIES) <= 50
+
+
+@given(st.integers(-(10**15), 10**15), st.sampled_from(["USD", "EUR", "₹", 'A"B', "\\"]))
+def test_balance_renders_as_its_dict(units: int, currency: str) -> None:
+    expected = render_json({"balance": format_units(units), "currency": currency})
+    assert balance_answer(units, currency) == expected
