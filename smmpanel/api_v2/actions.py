@@ -5,6 +5,7 @@ shapes the answer exactly as docs/api.md says."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -134,16 +135,42 @@ def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
 
 def status_answer(find: OrderFinder, params: dict[str, Any]) -> Json:
     """`status`'s answer, the account's orders found by `find` (by id)."""
+    ask = status_ask(params)
+    return status_answer_of(ask, find(ask.ids) if ask.ids else {})
+
+
+@dataclass(frozen=True)
+class StatusAsk:
+    """What a `status` call asks for: `orders`, each id as given with its number
+    (0: not an id), or one `order` (None: not an id)."""
+
+    given: list[tuple[str, int]] | None
+    order_id: int | None
+
+    @property
+    def ids(self) -> list[int]:
+        if self.given is not None:
+            return [number for _, number in self.given if number]
+        return [self.order_id] if self.order_id else []
+
+
+def status_ask(params: dict[str, Any]) -> StatusAsk:
+    """The ids of a `status` call, read once (a reader on the event loop reads
+    its orders between this and `status_answer_of`); RequestError, TooManyIds."""
     if "orders" in params:
-        given = [(text, int_param(text) or 0) for text in _ids(params["orders"])]
-        found = find([i for _, i in given if i])
+        return StatusAsk([(text, int_param(text) or 0) for text in _ids(params["orders"])], None)
+    return StatusAsk(None, int_param(params.get("order")))
+
+
+def status_answer_of(ask: StatusAsk, found: dict[int, OrderStatus]) -> Json:
+    """`status`'s answer to `ask`, the account's orders among its ids `found`."""
+    if ask.given is not None:
         answer: dict[str, Any] = {}
-        for text, number in given:
+        for text, number in ask.given:
             view = found.get(number)
             answer[text] = _status_entry(view) if view else {"error": INCORRECT_ORDER}
         return answer
-    order_id = int_param(params.get("order"))
-    view = find([order_id]).get(order_id) if order_id else None
+    view = found.get(ask.order_id) if ask.order_id else None
     if view is None:
         raise OrderNotFound(INCORRECT_ORDER)
     return _status_entry(view)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections import deque, namedtuple
 from collections.abc import Awaitable, Callable
@@ -40,7 +41,6 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.pq import TransactionStatus
 from sqlalchemy import ARRAY, Integer, Select, and_, any_, bindparam, cast
 from sqlalchemy.engine import make_url
 from starlette.responses import Response
@@ -48,9 +48,16 @@ from starlette.responses import Response
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.queries import KEY_AND_BALANCE, key_check_with, key_digest, principal_of
 from smmpanel.api_v2 import answers
-from smmpanel.api_v2.actions import balance_answer, cache_key, status_answer
+from smmpanel.api_v2.actions import (
+    StatusAsk,
+    balance_answer,
+    cache_key,
+    status_answer_of,
+    status_ask,
+)
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import error_body
+from smmpanel.api_v2.loop_pg_conn import LoopConnection
 from smmpanel.api_v2.params import text_param
 from smmpanel.api_v2.services_cache import services_cache
 from smmpanel.catalog.version import KEY_AND_CATALOG, caller_and_catalog_of
@@ -67,7 +74,7 @@ REST_SECONDS = 5.0
 # thread instead (a burst of calls larger than the pool waits its turn briefly).
 FREE_WAIT_SECONDS = 0.05
 
-Action = Callable[[AsyncConnection[Any], str, dict[str, Any]], Awaitable[Any]]
+Action = Callable[[LoopConnection, str, dict[str, Any]], Awaitable[Any]]
 
 # The key check's columns, first in each of its statements' rows.
 KEY = len(key_check_with().selected_columns)
@@ -105,24 +112,40 @@ def conninfo_of(db: Database) -> dict[str, Any]:
 
 
 class PgStatement:
-    """A statement compiled once for PostgreSQL (psycopg's %(name)s
-    placeholders); its rows with their columns by name, as SQLAlchemy's."""
+    """A statement compiled once for PostgreSQL, with $n placeholders, run as a
+    prepared statement of each connection; its first row with the key check's
+    columns by name, as SQLAlchemy's."""
 
-    def __init__(self, statement: Select[Any], db: Database, named: int | None = None) -> None:
+    def __init__(self, name: str, statement: Select[Any], db: Database, named: int) -> None:
         compiled = statement.compile(dialect=db.engine.dialect)
-        self.sql = str(compiled).encode()
+        order: list[str] = []
+
+        def placeholder(found: re.Match[str]) -> str:
+            order.append(found[1])
+            return f"${len(order)}"
+
+        self.name = f"smmpanel_loop_{name}".encode()
+        self.sql = re.sub(r"%\((\w+)\)s", placeholder, str(compiled)).replace("%%", "%").encode()
+        self.order = order
         self.fixed = dict(compiled.params)  # the statement's own values (`id = 1`)
-        # By name: the first `named` columns (all by default; a join's may repeat names).
         names = [str(c.key) for c in statement.selected_columns][:named]
         self.row: Any = namedtuple("Row", names)  # type: ignore[misc]
 
-    async def rows(self, connection: AsyncConnection[Any], **values: Any) -> list[Any]:
-        cursor = await connection.execute(self.sql, {**self.fixed, **values})
-        return await cursor.fetchall()
+    async def rows(self, connection: LoopConnection, **values: Any) -> list[Any]:
+        given = {**self.fixed, **values}
+        return await connection.rows(self.name, self.sql, [_text(given[n]) for n in self.order])
 
     def first(self, rows: list[Any]) -> Any:
         """The first row by name (None: no row)."""
         return self.row._make(rows[0][: len(self.row._fields)]) if rows else None
+
+
+def _text(value: object) -> bytes:
+    """A parameter in PostgreSQL's text form: a string, an integer or a list of them."""
+    if isinstance(value, list):
+        return ("{" + ",".join(str(int(v)) for v in value) + "}").encode()
+    assert isinstance(value, str | int), value
+    return str(value).encode()
 
 
 class PgLoopReads:
@@ -134,12 +157,12 @@ class PgLoopReads:
         self.size = size
         self.conninfo = conninfo_of(db)
         self.answered = 0  # calls answered here (not by a thread): for the tests
-        self._balance = PgStatement(KEY_AND_BALANCE, db)
-        self._services = PgStatement(KEY_AND_CATALOG, db)
-        self._statuses = PgStatement(KEY_AND_STATUSES, db, named=KEY)
-        self._idle: deque[AsyncConnection[Any]] = deque()
+        self._balance = PgStatement("balance", KEY_AND_BALANCE, db, named=KEY + 1)
+        self._services = PgStatement("services", KEY_AND_CATALOG, db, named=KEY + 2)
+        self._statuses = PgStatement("statuses", KEY_AND_STATUSES, db, named=KEY)
+        self._idle: deque[LoopConnection] = deque()
         self._opened = 0  # connections open or being opened
-        self._freed: asyncio.Event | None = None
+        self._waiters: deque[asyncio.Future[LoopConnection | None]] = deque()
         self._resting_until = 0.0
         self._closed = False
         self._connecting: set[asyncio.Task[None]] = set()
@@ -188,41 +211,38 @@ class PgLoopReads:
         self._give(connection)
         return found
 
-    async def balance(self, connection: AsyncConnection[Any], digest: str, _: Any) -> Any:
+    async def balance(self, connection: LoopConnection, digest: str, _: Any) -> Any:
         rows = await self._balance.rows(connection, digest=digest)
         row = self._balance.first(rows)
         who = principal_of(row, digest)
         return balance_answer(int(row.balance), who.currency)
 
-    async def services(self, connection: AsyncConnection[Any], digest: str, _: Any) -> Any:
+    async def services(self, connection: LoopConnection, digest: str, _: Any) -> Any:
         """The kept answer, or None (to a thread) when it is not kept."""
         row = self._services.first(await self._services.rows(connection, digest=digest))
         who, state = caller_and_catalog_of(row, digest)
         return services_cache(self.db).get(state.version, cache_key(who, state))
 
-    async def status(self, connection: AsyncConnection[Any], digest: str, params: Any) -> Any:
+    async def status(self, connection: LoopConnection, digest: str, params: Any) -> Any:
         """The key and the orders in one statement; None (to a thread) when a
         subscription is among the orders asked for."""
-        asked: list[int] = []
-
-        def note(ids: list[int]) -> dict[int, OrderStatus]:
-            asked.extend(ids)
-            return {}
-
+        refused: DomainError | None = None
         try:
-            status_answer(note, params)  # which ids: refusals wait for the key check
-        except DomainError:
-            pass
-        rows = await self._statuses.rows(connection, digest=digest, ids=sorted(set(asked)))
+            ask = status_ask(params)  # read now, refused after the key check
+        except DomainError as exc:
+            ask, refused = StatusAsk(None, None), exc
+        rows = await self._statuses.rows(connection, digest=digest, ids=sorted(set(ask.ids)))
         principal_of(self._statuses.first(rows), digest)
+        if refused is not None:
+            raise refused
         found = {row[KEY]: OrderStatus(*row[KEY:]) for row in rows if row[KEY] is not None}
         if any(view.kind == KIND_SUBSCRIPTION for view in found.values()):
             return None
-        return status_answer(lambda _ids: found, params)
+        return status_answer_of(ask, found)
 
     # --- The pool: a few connections of the loop's own ---
 
-    async def _take(self) -> AsyncConnection[Any] | None:
+    async def _take(self) -> LoopConnection | None:
         """An idle connection, waited for briefly; None: none free, to a thread."""
         if self._idle:
             return self._idle.pop()
@@ -231,49 +251,57 @@ class PgLoopReads:
             task = asyncio.create_task(self._connect())
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)
-        if self._freed is None:
-            self._freed = asyncio.Event()
+        # Waiters are served in turn: a connection given back goes to the first.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[LoopConnection | None] = loop.create_future()
+        self._waiters.append(waiter)
+        expiry = loop.call_later(FREE_WAIT_SECONDS, _settle, waiter, None)
         try:
-            async with asyncio.timeout(FREE_WAIT_SECONDS):
-                while not self._idle:
-                    self._freed.clear()
-                    await self._freed.wait()
-        except TimeoutError:
-            return None
-        return self._idle.pop()
+            return await waiter
+        except asyncio.CancelledError:
+            given = waiter.result() if waiter.done() and not waiter.cancelled() else None
+            if given is not None:
+                self._give(given)  # given just as the call was cancelled
+            raise
+        finally:
+            expiry.cancel()
 
     async def _connect(self) -> None:
         try:
-            connection = await AsyncConnection.connect(autocommit=True, **self.conninfo)
+            opened = await AsyncConnection.connect(autocommit=True, **self.conninfo)
         except (psycopg.Error, OSError) as exc:
             self._opened -= 1
             self._rest(exc)
             return
         if self._closed:
             self._opened -= 1
-            await connection.close()
+            await opened.close()
             return
-        self._give(connection)
+        self._give(LoopConnection(opened))
 
-    def _give(self, connection: AsyncConnection[Any]) -> None:
+    def _give(self, connection: LoopConnection) -> None:
         """Back to the pool, unless it is no longer idle and sound."""
-        if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
+        if not connection.idle:
             self._drop(connection)
             return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
         self._idle.append(connection)
-        if self._freed is not None:
-            self._freed.set()
 
-    def _drop(self, connection: AsyncConnection[Any]) -> None:
+    def _drop(self, connection: LoopConnection) -> None:
         self._opened -= 1
-        if not connection.closed:
-            connection.pgconn.finish()  # at once, without a round trip: it may hang
+        connection.drop()
 
-    def _failed(self, connection: AsyncConnection[Any], error: BaseException) -> None:
+    def _failed(self, connection: LoopConnection, error: BaseException) -> None:
         """A connection that failed, and every idle one, dropped; the loop rests."""
         self._drop(connection)
         while self._idle:
             self._drop(self._idle.pop())
+        while self._waiters:  # to a thread, at once
+            _settle(self._waiters.popleft(), None)
         self._rest(error)
 
     def _rest(self, error: BaseException) -> None:
@@ -294,4 +322,9 @@ class PgLoopReads:
         while self._idle:
             connection = self._idle.pop()
             self._opened -= 1
-            await connection.close()
+            await connection.connection.close()
+
+
+def _settle(waiter: asyncio.Future[Any], result: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(result)
