@@ -44,7 +44,26 @@ def _answers(db: Database, bodies: list[dict[str, str]], *, loop: bool) -> tuple
             response = client.post(ENDPOINT, data=body)
             assert response.status_code == 200, response.text
             found.append(response.json())
+    assert _loop_connections(db) == 0  # closed at the app's shutdown
     return found, reads.answered - answered
+
+
+def _loop_connections(db: Database) -> int:
+    """The loop reads' connections open to the database (the server's count
+    lags its clients' goodbyes a little)."""
+    deadline = time.monotonic() + 3
+    while True:
+        with db.engine.begin() as connection:
+            count = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE application_name = 'smmpanel-loop-reads' "
+                    "AND datname = current_database()"
+                )
+            ).scalar_one()
+        if count == 0 or time.monotonic() > deadline:
+            return int(count)
+        time.sleep(0.05)
 
 
 def test_the_loop_answers_as_the_threads_do(postgres_db: Database) -> None:
@@ -56,6 +75,10 @@ def test_the_loop_answers_as_the_threads_do(postgres_db: Database) -> None:
         for q in (1, 2, 3)
     ]
     theirs = make_order(postgres_db, bob, service, quantity=5)
+    auto = make_service(postgres_db, type="Subscriptions", min_quantity=10, max_quantity=100)
+    subscription = make_order(
+        postgres_db, alice, auto, quantity=None, username="a", min="10", max="50"
+    )
     hundred = ",".join(str(i) for i in [*mine, theirs, *range(1000, 1096)])
     key = alice.key
     bodies = [
@@ -66,6 +89,7 @@ def test_the_loop_answers_as_the_threads_do(postgres_db: Database) -> None:
         {"key": key, "action": "status", "order": str(theirs)},
         {"key": key, "action": "status", "orders": f"{mine[1]},x,{theirs},{mine[2]},999"},
         {"key": key, "action": "status", "orders": hundred},
+        {"key": key, "action": "status", "orders": f"{mine[0]},{subscription}"},  # a thread's
         {"key": key, "action": "status", "orders": ",".join(["1"] * 101)},
         {"key": key, "action": "status"},
         {"key": "wrong", "action": "balance"},
@@ -76,7 +100,7 @@ def test_the_loop_answers_as_the_threads_do(postgres_db: Database) -> None:
     on_loop, answered = _answers(postgres_db, bodies, loop=True)
     by_threads, none = _answers(postgres_db, bodies, loop=False)
     assert on_loop == by_threads
-    assert none == 0 and answered == len(bodies) - 1  # the first `services` is a thread's
+    assert none == 0 and answered == len(bodies) - 2  # the first `services`, the subscription
     assert on_loop[0] == {"balance": "99.99460", "currency": "USD"}
     assert on_loop[1] == on_loop[2] and on_loop[1][0]["service"] == service
     assert on_loop[3]["status"] == "Pending" and on_loop[3]["charge"] == "0.00090"
@@ -85,7 +109,8 @@ def test_the_loop_answers_as_the_threads_do(postgres_db: Database) -> None:
     assert on_loop[5][str(theirs)] == {"error": "Incorrect order ID"}
     assert on_loop[5][str(mine[2])]["charge"] == "0.00270"
     assert len(on_loop[6]) == 100 and on_loop[6][str(mine[0])] == on_loop[3]
-    assert on_loop[9:] == [{"error": "Invalid API key"}] * 4
+    assert on_loop[7][str(subscription)]["charge"] == "0.00000"
+    assert on_loop[10:] == [{"error": "Invalid API key"}] * 4
 
 
 def test_an_unreachable_database_answers_503_through_a_thread(postgres_db: Database) -> None:
