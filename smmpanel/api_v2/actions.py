@@ -1,6 +1,7 @@
 """The actions of API v2.  Each runs synchronously (in a worker thread, or on
-the event loop for SQLite's short reads: loop_reads.py), calls the domain and
-shapes the answer exactly as docs/api.md says."""
+the event loop for SQLite's short reads: loop_reads.py; PostgreSQL's are read
+on the loop by loop_reads_pg.py, answered by the same builders), calls the
+domain and shapes the answer exactly as docs/api.md says."""
 
 from __future__ import annotations
 

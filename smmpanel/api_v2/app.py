@@ -2,9 +2,10 @@
 
 One request = one hop to a worker thread, where authentication, the action and
 the rendering of its answer run synchronously against the database (`add`
-runs in batches by group commit, one hop per batch: group_add.py); on SQLite
-the short reads run on the event loop instead, when they need not wait
-(loop_reads.py).  Every refusal is HTTP 200 with {"error": ...}; only
+runs in batches by group commit, one hop per batch: group_add.py); the short
+reads run on the event loop instead, when they need not wait: on SQLite's
+plain connection (loop_reads.py), awaited on PostgreSQL's async connections
+(loop_reads_pg.py).  Every refusal is HTTP 200 with {"error": ...}; only
 transport problems get other codes (answers.py), and every answer, of any path
 and method, is JSON.
 
