@@ -283,8 +283,9 @@ class PgLoopReads:
         self._give(LoopConnection(opened))
 
     def _give(self, connection: LoopConnection) -> None:
-        """Back to the pool, unless it is no longer idle and sound."""
-        if not connection.idle:
+        """Back to the pool, unless it is no longer idle and sound (or the pool
+        is closed: a read that ended after the app's shutdown)."""
+        if self._closed or not connection.idle:
             self._drop(connection)
             return
         while self._waiters:
