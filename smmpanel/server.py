@@ -151,7 +151,8 @@ def serve_in_thread(
         host=host,
         port=port,
         log_level="warning",
-        lifespan="off",
+        # The app's shutdown closes its connections (the loop's reads on PostgreSQL).
+        lifespan="auto",
         **proxy_options(settings or Settings()),
     )
     server = uvicorn.Server(config)

@@ -1,10 +1,12 @@
 """The actions of API v2.  Each runs synchronously (in a worker thread, or on
-the event loop for SQLite's short reads: loop_reads.py), calls the domain and
-shapes the answer exactly as docs/api.md says."""
+the event loop for SQLite's short reads: loop_reads.py; PostgreSQL's are read
+on the loop by loop_reads_pg.py, answered by the same builders), calls the
+domain and shapes the answer exactly as docs/api.md says."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -133,26 +135,52 @@ def status(db: Database, digest: str, params: dict[str, Any]) -> Json:
 
 
 def status_answer(find: OrderFinder, params: dict[str, Any]) -> bytes:
-    """`status`'s answer, the account's orders found by `find` (by id), as its
-    JSON bytes: a reseller's `status` of 100 orders spent a third of its time
+    """`status`'s answer, the account's orders found by `find` (by id)."""
+    ask = status_ask(params)
+    return status_answer_of(ask, find(ask.ids) if ask.ids else {})
+
+
+@dataclass(frozen=True)
+class StatusAsk:
+    """What a `status` call asks for: `orders`, each id as given with its number
+    (0: not an id), or one `order` (None: not an id)."""
+
+    given: list[tuple[str, int]] | None
+    order_id: int | None
+
+    @property
+    def ids(self) -> list[int]:
+        if self.given is not None:
+            return [number for _, number in self.given if number]
+        return [self.order_id] if self.order_id else []
+
+
+def status_ask(params: dict[str, Any]) -> StatusAsk:
+    """The ids of a `status` call, read once (a reader on the event loop reads
+    its orders between this and `status_answer_of`); RequestError, TooManyIds."""
+    if "orders" in params:
+        # int_param of each (0: no id), a short one at once (< 10**9 < MAX_ID_VALUE).
+        given = [
+            (t, int(t) if t.isascii() and t.isdigit() and len(t) < 10 else int_param(t) or 0)
+            for t in _ids(params["orders"])
+        ]
+        return StatusAsk(given, None)
+    return StatusAsk(None, int_param(params.get("order")))
+
+
+def status_answer_of(ask: StatusAsk, found: dict[int, OrderStatus]) -> bytes:
+    """`status`'s answer to `ask`, the account's orders among its ids `found`, as
+    its JSON bytes: a reseller's `status` of 100 orders spent a third of its time
     building 100 dicts and encoding them; here each entry is one format string
     (a test proves the bytes equal to render_json of the dicts)."""
-    if "orders" in params:
-        texts = _ids(params["orders"])
-        # int_param of each (0: no id), a short one at once (< 10**9 < MAX_ID_VALUE).
-        numbers = [
-            int(t) if t.isascii() and t.isdigit() and len(t) < 10 else int_param(t) or 0
-            for t in texts
-        ]
-        found = find([i for i in numbers if i])
+    if ask.given is not None:
         entries = []
-        for text, number in zip(texts, numbers, strict=True):
+        for text, number in ask.given:
             view = found.get(number)
             name = f'"{text}"' if text.isdigit() and text.isascii() else render_json(text).decode()
             entries.append(f"{name}:{_status_entry(view) if view else _NOT_FOUND}")
         return f"{{{','.join(entries)}}}".encode()
-    order_id = int_param(params.get("order"))
-    view = find([order_id]).get(order_id) if order_id else None
+    view = found.get(ask.order_id) if ask.order_id else None
     if view is None:
         raise OrderNotFound(INCORRECT_ORDER)
     return _status_entry(view).encode()

@@ -2,9 +2,10 @@
 
 One request = one hop to a worker thread, where authentication, the action and
 the rendering of its answer run synchronously against the database (`add`
-runs in batches by group commit, one hop per batch: group_add.py); on SQLite
-the short reads run on the event loop instead, when they need not wait
-(loop_reads.py).  Every refusal is HTTP 200 with {"error": ...}; only
+runs in batches by group commit, one hop per batch: group_add.py); the short
+reads run on the event loop instead, when they need not wait: on SQLite's
+plain connection (loop_reads.py), awaited on PostgreSQL's async connections
+(loop_reads_pg.py).  Every refusal is HTTP 200 with {"error": ...}; only
 transport problems get other codes (answers.py), and every answer, of any path
 and method, is JSON.
 
@@ -17,7 +18,8 @@ or for the database itself, gets 503 with nothing done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import Any
 
@@ -37,6 +39,7 @@ from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import INCORRECT_REQUEST, error_body
 from smmpanel.api_v2.group_add import AddCommitter
 from smmpanel.api_v2.loop_reads import LoopReads
+from smmpanel.api_v2.loop_reads_pg import PgLoopReads
 from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_query, text_param
 from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
 from smmpanel.bodies import BodyTooLarge, read_body
@@ -166,8 +169,10 @@ class ApiEndpoint:
             threads=self.threads,
             on_batch=self.metrics.add_batch,
         )
-        # Short reads on the event loop, SQLite only (loop_reads.py says why).
+        # Short reads on the event loop: SQLite's on a plain connection
+        # (loop_reads.py), PostgreSQL's awaited on async ones (loop_reads_pg.py).
         self.loop_reads = LoopReads(db) if db.is_sqlite else None
+        self.pg_reads = None if db.is_sqlite else PgLoopReads(db, size=threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
@@ -200,6 +205,8 @@ class ApiEndpoint:
             response = await self.adds.add(params)  # by group commit
         elif self.loop_reads is not None:
             response = self.loop_reads.answer(name, params)
+        elif self.pg_reads is not None:
+            response = await self.pg_reads.answer(name, params)
         if response is None:
             response = await self._answer(name, params)
         await self.rate_limits.settle(caller, getattr(response, "answer", None))
@@ -214,6 +221,11 @@ class ApiEndpoint:
             return await anyio.to_thread.run_sync(answer_of, self.db, params, limiter=self.threads)
         finally:
             gate.release()
+
+    async def aclose(self) -> None:
+        """Close the loop's own connections (at the app's shutdown)."""
+        if self.pg_reads is not None:
+            await self.pg_reads.aclose()
 
     async def _admitted(self, gate: CapacityLimiter) -> bool:
         """A place at the gate, waited for no longer than the database's busy
@@ -296,8 +308,17 @@ def create_app(
         # Under /api every path stays the API's: a JSON 404, never a page.
         routes += [Route("/api", not_found), Mount("/api", routes=[])]
         routes.append(Mount("/", app=web))
+    endpoint = api[0].endpoint
+    assert isinstance(endpoint, ApiEndpoint)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await endpoint.aclose()  # the connections of the loop's reads
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         exception_handlers={
             HTTPException: answers.http_error,
             Exception: answers.unhandled_error,

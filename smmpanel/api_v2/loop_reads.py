@@ -23,9 +23,9 @@ each statement reads one snapshot of its own, as the statements are built to.
 connection; an answer with a subscription among its orders (whose charge is
 the sum of its posts) is left to a thread.
 
-PostgreSQL keeps the hop: a read there is a network round trip, and a slow or
-unreachable server would block the loop for the whole connect and statement
-timeouts.
+On PostgreSQL a read is a network round trip, which a plain blocking call
+would wait for on the loop: there the loop awaits the same reads on async
+connections instead (loop_reads_pg.py).
 """
 
 from __future__ import annotations

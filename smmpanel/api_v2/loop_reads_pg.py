@@ -1,0 +1,334 @@
+"""Short reads answered on the event loop on PostgreSQL, with psycopg's async
+connections (SQLite's counterpart: loop_reads.py).
+
+Through a thread, a `balance` call on PostgreSQL spent most of its time not in
+the database but around it: the hop to the thread and back, the GIL contended
+by the loop and the database threads, and psycopg's synchronous round trip
+(docs/benchmarks.md).  A blocking read on the loop is worse still (one call at
+a time), so here the loop awaits its reads on a few `psycopg.AsyncConnection`s
+of its own, each read one statement compiled once and prepared once per
+connection (run on psycopg's libpq layer: loop_pg_conn.py), whose round trip
+leaves the loop free for other requests.  Server CPU per `balance` call went
+from ~570 to ~250 us (docs/benchmarks.md, "PostgreSQL's short reads on the
+event loop").
+
+`balance` and a kept `services` answer are the same statements as on SQLite
+(the key check and what it reads besides).  `status` is one statement too:
+the key check outer-joined to the account's orders among the ids, so the key
+and the orders are read in one snapshot and one round trip; an answer with a
+subscription among its orders (whose charge is the sum of its posts) is left to
+a thread.  With read replicas only `balance` (always read on the primary) runs
+here: `services` and `status` go to a thread, which reads what may lag on a
+replica (db.py, `read_lagging`).
+
+Bounded and never in the way: a read waits for a connection of the pool at
+most FREE_WAIT_SECONDS, and runs within the database's busy timeout (the
+server's statement_timeout, and the loop's own clock for a server that stops
+answering).  Past those, or on any error of the database or its connection,
+the call goes the usual way, to a thread (which waits within the same bound
+and answers 503 past it): never a 500, never a hang.  A connection that failed
+is dropped with every idle one (a restarted server broke them all), and the
+loop leaves its reads to the threads for REST_SECONDS, then connects anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+from collections import deque, namedtuple
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from sqlalchemy import ARRAY, Integer, Select, and_, any_, bindparam, cast
+from sqlalchemy.engine import make_url
+from starlette.responses import Response
+
+from smmpanel.accounts.models import Account
+from smmpanel.accounts.queries import KEY_AND_BALANCE, key_check_with, key_digest, principal_of
+from smmpanel.api_v2 import answers
+from smmpanel.api_v2.actions import (
+    StatusAsk,
+    balance_answer,
+    cache_key,
+    status_answer_of,
+    status_ask,
+)
+from smmpanel.api_v2.answers import JSONAnswer
+from smmpanel.api_v2.errors import error_body
+from smmpanel.api_v2.loop_pg_conn import LoopConnection
+from smmpanel.api_v2.params import text_param
+from smmpanel.api_v2.services_cache import services_cache
+from smmpanel.catalog.version import KEY_AND_CATALOG, caller_and_catalog_of
+from smmpanel.db import MIN_CONNECT_TIMEOUT, Database
+from smmpanel.errors import DomainError
+from smmpanel.orders.models import KIND_SUBSCRIPTION, Order
+from smmpanel.orders.statuses import STATUSES_STATEMENT, OrderStatus
+
+log = logging.getLogger("smmpanel.api")
+
+# After a failure the loop's reads go to the threads this long, then try again.
+REST_SECONDS = 5.0
+# How long a read waits for a free connection of the pool before it goes to a
+# thread instead (a burst of calls larger than the pool waits its turn briefly).
+FREE_WAIT_SECONDS = 0.05
+
+Action = Callable[[LoopConnection, str, dict[str, Any]], Awaitable[Any]]
+
+# The key check's columns, first in each of its statements' rows.
+KEY = len(key_check_with().selected_columns)
+# The key check and the account's orders among `ids`, in one statement: a row
+# per order found, or one row without an order (its columns NULL); none for an
+# unknown key.  The orders' columns are STATUSES_STATEMENT's.
+KEY_AND_STATUSES = key_check_with(*STATUSES_STATEMENT.selected_columns).outerjoin(
+    Order,
+    and_(
+        Order.account_id == Account.id,
+        Order.id == any_(cast(bindparam("ids"), ARRAY(Integer))),
+    ),
+)
+
+
+def conninfo_of(db: Database) -> dict[str, Any]:
+    """libpq's connection parameters for `db`'s URL (SQLAlchemy's, with its
+    driver), with a connect timeout and a statement_timeout of its busy timeout."""
+    url = make_url(db.url)
+    given = {k: v for k, v in url.query.items() if isinstance(v, str)}
+    bound = max(1, round(db.busy_timeout * 1000))
+    timeouts = f"-c statement_timeout={bound} -c lock_timeout={bound}"
+    params: dict[str, Any] = {
+        **given,
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "dbname": url.database,
+        "connect_timeout": max(MIN_CONNECT_TIMEOUT, math.ceil(db.busy_timeout)),
+        "options": f"{given['options']} {timeouts}" if "options" in given else timeouts,
+        "application_name": "smmpanel-loop-reads",
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class PgStatement:
+    """A statement compiled once for PostgreSQL, with $n placeholders, run as a
+    prepared statement of each connection; its first row with the key check's
+    columns by name, as SQLAlchemy's."""
+
+    def __init__(self, name: str, statement: Select[Any], db: Database, named: int) -> None:
+        compiled = statement.compile(dialect=db.engine.dialect)
+        order: list[str] = []
+
+        def placeholder(found: re.Match[str]) -> str:
+            order.append(found[1])
+            return f"${len(order)}"
+
+        self.name = f"smmpanel_loop_{name}".encode()
+        self.sql = re.sub(r"%\((\w+)\)s", placeholder, str(compiled)).replace("%%", "%").encode()
+        self.order = order
+        self.fixed = dict(compiled.params)  # the statement's own values (`id = 1`)
+        names = [str(c.key) for c in statement.selected_columns][:named]
+        self.row: Any = namedtuple("Row", names)  # type: ignore[misc]
+
+    async def rows(self, connection: LoopConnection, **values: Any) -> list[Any]:
+        given = {**self.fixed, **values}
+        return await connection.rows(self.name, self.sql, [_text(given[n]) for n in self.order])
+
+    def first(self, rows: list[Any]) -> Any:
+        """The first row by name (None: no row)."""
+        return self.row._make(rows[0][: len(self.row._fields)]) if rows else None
+
+
+def _text(value: object) -> bytes:
+    """A parameter in PostgreSQL's text form: a string, an integer or a list of them."""
+    if isinstance(value, list):
+        return ("{" + ",".join(str(int(v)) for v in value) + "}").encode()
+    assert isinstance(value, str | int), value
+    return str(value).encode()
+
+
+class PgLoopReads:
+    """The loop's own async connections to PostgreSQL (at most `size`), and the
+    short reads it answers on them."""
+
+    def __init__(self, db: Database, *, size: int) -> None:
+        self.db = db
+        self.size = size
+        self.conninfo = conninfo_of(db)
+        self.answered = 0  # calls answered here (not by a thread): for the tests
+        self._balance = PgStatement("balance", KEY_AND_BALANCE, db, named=KEY + 1)
+        self._services = PgStatement("services", KEY_AND_CATALOG, db, named=KEY + 2)
+        self._statuses = PgStatement("statuses", KEY_AND_STATUSES, db, named=KEY)
+        self._idle: deque[LoopConnection] = deque()
+        self._opened = 0  # connections open or being opened
+        self._waiters: deque[asyncio.Future[LoopConnection | None]] = deque()
+        self._resting_until = 0.0
+        self._closed = False
+        self._connecting: set[asyncio.Task[None]] = set()
+        actions: dict[str, Action] = {"balance": self.balance}
+        if not db.replicas:  # else a thread reads them, on a replica (module doc)
+            actions.update(status=self.status, services=self.services)
+        self._actions = actions
+
+    async def answer(self, name: str, params: dict[str, Any]) -> Response | None:
+        """The answer of action `name`, or None when it must go to a thread (not
+        one of these, no connection free, the database in trouble, a `services`
+        list not kept, a subscription among the orders)."""
+        action = self._actions.get(name)
+        if action is None or self._resting_until > time.monotonic():
+            return None
+        try:
+            found = await self._found(action, params)
+        except Exception:
+            log.exception("unhandled error in /api/v2 (action %r)", name)
+            return answers.server_error()
+        if found is not None:
+            self.answered += 1
+            return JSONAnswer(found)
+        return None
+
+    async def _found(self, action: Action, params: dict[str, Any]) -> Any:
+        """The action's answer (an error body for a refusal); None: to a thread."""
+        try:
+            digest = key_digest(text_param(params, "key"))
+        except DomainError as exc:
+            return error_body(exc)
+        connection = await self._take()
+        if connection is None:
+            return None
+        try:
+            async with asyncio.timeout(self.db.busy_timeout):
+                found = await action(connection, digest, params)
+        except DomainError as exc:
+            found = error_body(exc)
+        except (psycopg.Error, TimeoutError) as exc:
+            self._failed(connection, exc)
+            return None  # a thread answers, or says 503 within its bound
+        except BaseException:  # a bug, or cancelled: the connection's state is unknown
+            self._drop(connection)
+            raise
+        self._give(connection)
+        return found
+
+    async def balance(self, connection: LoopConnection, digest: str, _: Any) -> Any:
+        rows = await self._balance.rows(connection, digest=digest)
+        row = self._balance.first(rows)
+        who = principal_of(row, digest)
+        return balance_answer(int(row.balance), who.currency)
+
+    async def services(self, connection: LoopConnection, digest: str, _: Any) -> Any:
+        """The kept answer, or None (to a thread) when it is not kept."""
+        row = self._services.first(await self._services.rows(connection, digest=digest))
+        who, state = caller_and_catalog_of(row, digest)
+        return services_cache(self.db).get(state.version, cache_key(who, state))
+
+    async def status(self, connection: LoopConnection, digest: str, params: Any) -> Any:
+        """The key and the orders in one statement; None (to a thread) when a
+        subscription is among the orders asked for."""
+        refused: DomainError | None = None
+        try:
+            ask = status_ask(params)  # read now, refused after the key check
+        except DomainError as exc:
+            ask, refused = StatusAsk(None, None), exc
+        rows = await self._statuses.rows(connection, digest=digest, ids=sorted(set(ask.ids)))
+        principal_of(self._statuses.first(rows), digest)
+        if refused is not None:
+            raise refused
+        found = {row[KEY]: OrderStatus(*row[KEY:]) for row in rows if row[KEY] is not None}
+        if any(view.kind == KIND_SUBSCRIPTION for view in found.values()):
+            return None
+        return status_answer_of(ask, found)
+
+    # --- The pool: a few connections of the loop's own ---
+
+    async def _take(self) -> LoopConnection | None:
+        """An idle connection, waited for briefly; None: none free, to a thread."""
+        if self._idle:
+            return self._idle.pop()
+        if self._opened < self.size and not self._closed:
+            self._opened += 1
+            task = asyncio.create_task(self._connect())
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+        # Waiters are served in turn: a connection given back goes to the first.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[LoopConnection | None] = loop.create_future()
+        self._waiters.append(waiter)
+        expiry = loop.call_later(FREE_WAIT_SECONDS, _settle, waiter, None)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            given = waiter.result() if waiter.done() and not waiter.cancelled() else None
+            if given is not None:
+                self._give(given)  # given just as the call was cancelled
+            raise
+        finally:
+            expiry.cancel()
+
+    async def _connect(self) -> None:
+        try:
+            opened = await AsyncConnection.connect(autocommit=True, **self.conninfo)
+        except (psycopg.Error, OSError) as exc:
+            self._opened -= 1
+            self._rest(exc)
+            return
+        if self._closed:
+            self._opened -= 1
+            await opened.close()
+            return
+        self._give(LoopConnection(opened))
+
+    def _give(self, connection: LoopConnection) -> None:
+        """Back to the pool, unless it is no longer idle and sound (or the pool
+        is closed: a read that ended after the app's shutdown)."""
+        if self._closed or not connection.idle:
+            self._drop(connection)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self._idle.append(connection)
+
+    def _drop(self, connection: LoopConnection) -> None:
+        self._opened -= 1
+        connection.drop()
+
+    def _failed(self, connection: LoopConnection, error: BaseException) -> None:
+        """A connection that failed, and every idle one, dropped; the loop rests."""
+        self._drop(connection)
+        while self._idle:
+            self._drop(self._idle.pop())
+        while self._waiters:  # to a thread, at once
+            _settle(self._waiters.popleft(), None)
+        self._rest(error)
+
+    def _rest(self, error: BaseException) -> None:
+        if self._resting_until <= time.monotonic():  # logged once per rest
+            cause = str(error).strip().splitlines()
+            log.warning(
+                "PostgreSQL reads on the event loop failed, leaving them to threads for %g s: %s",
+                REST_SECONDS,
+                cause[0] if cause else type(error).__name__,
+            )
+        self._resting_until = time.monotonic() + REST_SECONDS
+
+    async def aclose(self) -> None:
+        """Close every connection (at the app's shutdown)."""
+        self._closed = True
+        for task in list(self._connecting):
+            task.cancel()
+        while self._idle:
+            connection = self._idle.pop()
+            self._opened -= 1
+            await connection.connection.close()
+
+
+def _settle(waiter: asyncio.Future[Any], result: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(result)
