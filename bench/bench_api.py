@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -235,9 +236,11 @@ def main() -> None:
         f"backend={backend} concurrency={options.concurrency} seconds={options.seconds} "
         f"load={tool} rate-limits={options.rate_limits} orders placed={placed}"
     )
-    print(f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}{'server CPU us/req':>20}")
-    for name, rate, cpu in rates:
-        print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x{cpu:>20.0f}")
+    header = f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}{'server CPU us/req':>20}"
+    print(header + (f"{'wrk CPU us/req':>17}" if LOAD_CPU else ""))
+    for n, (name, rate, cpu) in enumerate(rates):
+        load = f"{LOAD_CPU[n]:>17.0f}" if n < len(LOAD_CPU) else ""
+        print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x{cpu:>20.0f}{load}")
 
 
 def _catalog(size: int) -> list[dict[str, object]]:
@@ -304,6 +307,17 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+# wrk's own CPU microseconds per request, one entry per measurement: on a
+# machine where the load shares the cores with the server, it bounds what
+# several server processes can reach (cores / (server CPU + load CPU)).
+LOAD_CPU: list[float] = []
+
+
+def _children_cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def _measure(
     url: str,
     key: str,
@@ -328,7 +342,9 @@ def _measure(
     cpu_before = _cpu_seconds(server)
     if shutil.which("wrk"):
         body = "&".join(f"{k}={quote(v, safe='{}')}" for k, v in fields.items())
+        load_before = _children_cpu_seconds()
         rate, made = _wrk(url, body, secs, conc, work)
+        LOAD_CPU.append((_children_cpu_seconds() - load_before) / max(made, 1) * 1e6)
         tool = "wrk"
     else:
 
