@@ -29,7 +29,7 @@ BAD_KEY = {"error": "Invalid API key"}
 
 
 def _batch(db: Database, calls: list[dict[str, Any]]) -> list[Any]:
-    return [json.loads(r.body) for r in batch_answers(db, calls, answer_of)]
+    return [json.loads(bytes(r.body)) for r in batch_answers(db, calls, answer_of)]
 
 
 def test_each_call_of_a_batch_pays_its_own_price(db: Database) -> None:
