@@ -108,7 +108,7 @@ def test_the_link_scope_and_the_forwarding_are_read_for_the_batch(db: Database) 
         entries = session.scalars(
             select(LedgerEntry.cause).where(LedgerEntry.order_id.is_not(None))
         )
-        causes = sorted(entries.all())
+        causes = sorted(str(cause) for cause in entries)
     assert jobs == [{"order_id": 3}]
     assert [tuple(s) for s in states] == [(1, None), (2, None), (3, "queued")]
     assert causes == ["charge:order:1", "charge:order:2", "charge:order:3"]
