@@ -145,6 +145,29 @@ PING_AFTER_IDLE_SECONDS = 1.0
 _LAST_USED = "smmpanel.last_used"
 
 
+def _plain_savepoints(engine: Engine) -> None:
+    """SAVEPOINT, RELEASE and ROLLBACK TO as plain SQL: SQLAlchemy compiles its
+    savepoint clauses anew at each use (~15 us each, measured), and a batch of
+    the group commit runs two of them per order.  The names are its own
+    (`sa_savepoint_N`), formatted by the dialect as it would."""
+    dialect = engine.dialect
+    name_of = dialect.identifier_preparer.quote
+
+    def savepoint(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"SAVEPOINT {name_of(name)}")
+
+    def release(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {name_of(name)}")
+
+    def rollback_to(connection: Connection, name: str) -> None:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name_of(name)}")
+
+    # On this engine's dialect alone (an instance attribute shadows the method).
+    setattr(dialect, "do_savepoint", savepoint)  # noqa: B010
+    setattr(dialect, "do_release_savepoint", release)  # noqa: B010
+    setattr(dialect, "do_rollback_to_savepoint", rollback_to)  # noqa: B010
+
+
 def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
@@ -225,6 +248,7 @@ class Database:
                 pool_timeout=busy_timeout, connect_args=_postgres_timeouts(parsed, busy_timeout)
             )
         self.engine = create_engine(self.url, **kwargs)
+        _plain_savepoints(self.engine)
         if not self.is_sqlite:
             _ping_when_idle(self.engine)
         reader: Engine = self.engine

@@ -32,6 +32,7 @@ from smmpanel.errors import DomainError
 from smmpanel.money import PLACES, SCALE, format_units
 from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
+from smmpanel.orders.offers import Offers
 from smmpanel.orders.requests import request_cancel, request_refill
 from smmpanel.orders.service import place_order
 from smmpanel.orders.statuses import OrderStatus, statuses_in, statuses_lagging
@@ -91,17 +92,19 @@ def cache_key(who: Principal, state: CatalogState) -> CacheKey:
 def add(db: Database, digest: str, params: dict[str, Any]) -> Json:
     """Authenticates in the order's own write transaction: one BEGIN IMMEDIATE
     for the key and the order, not a read transaction first (place_order
-    joins it)."""
+    joins it).  The key is read on the session's connection: the same
+    transaction, without the ORM's execute (a tenth of the order's cost,
+    measured)."""
     with db.write() as session:
-        return add_in(session, digest, params)
+        return add_in(session, principal_for(session.connection(), digest), params)
 
 
-def add_in(session: Session, digest: str, params: dict[str, Any]) -> Json:
-    """`add` in the caller's write transaction: a batch of the group commit
-    (group_add.py) runs one per savepoint.  The key is read on the session's
-    connection: the same transaction, without the ORM's execute (a tenth of
-    the order's cost, measured)."""
-    who = principal_for(session.connection(), digest)
+def add_in(
+    session: Session, who: Principal, params: dict[str, Any], offers: Offers | None = None
+) -> Json:
+    """`add` for the account of a checked key, in the caller's write
+    transaction: a batch of the group commit (group_add.py) runs one per
+    savepoint, all of them sharing `offers` (orders.offers)."""
     service_id = int_param(params.get("service"))
     if service_id is None:
         raise ServiceNotFound("Incorrect service ID")
@@ -113,6 +116,7 @@ def add_in(session: Session, digest: str, params: dict[str, Any]) -> Json:
         request_id=text_param(params, "request_id"),
         # The actor columns hold 64 characters; usernames may have 64 themselves.
         actor=f"api:{who.username}"[:64],
+        offers=offers,
     )
     return {"order": placed.order_id}
 

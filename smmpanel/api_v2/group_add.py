@@ -28,7 +28,7 @@ from anyio import CapacityLimiter
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from smmpanel.accounts.queries import key_digest, lock_balances_of_keys
+from smmpanel.accounts.queries import key_digest, lock_balances_of_keys, principal_of
 from smmpanel.api_v2 import answers
 from smmpanel.api_v2.actions import Json, add_in
 from smmpanel.api_v2.errors import error_body
@@ -36,6 +36,7 @@ from smmpanel.api_v2.params import text_param
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.orders.group_commit import MAX_BATCH, Outcome, run_batch
+from smmpanel.orders.offers import Offers
 
 log = logging.getLogger("smmpanel.api")
 
@@ -143,7 +144,7 @@ class AddCommitter:
 
     async def _run(self, batch: list[_Call]) -> None:
         # Calls in the order they came: the batch locks its balances first, in
-        # account order (batch_answers), so no two batches deadlock over them.
+        # account order (_BatchReads.prepare), so no two batches deadlock over them.
         try:
             responses = await anyio.to_thread.run_sync(
                 batch_answers, self.db, [c.params for c in batch], self.answer, limiter=self.threads
@@ -165,14 +166,14 @@ def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -
     """The answers of a batch of `add` calls (in a worker thread)."""
     try:
         digests = [_digest_of(params) for params in calls]
-        known = [digest for digest in digests if digest is not None]
+        reads = _BatchReads([digest for digest in digests if digest is not None])
         outcomes = run_batch(
             db,
             [
-                functools.partial(_add, params, digest)
+                functools.partial(_add, params, digest, reads)
                 for params, digest in zip(calls, digests, strict=True)
             ],
-            prepare=lambda session: lock_balances_of_keys(session, known),
+            prepare=reads.prepare,
         )
     except Exception as error:
         # Not begun, or not committed: every caller gets a lone add's answer to
@@ -184,6 +185,26 @@ def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -
     ]
 
 
+class _BatchReads:
+    """What a batch reads once for all of its calls, in its transaction: the
+    key check of each key (in the statement that locks their balances) and
+    the offers of services (orders.offers).  No `add` writes keys, accounts'
+    status, services, prices or settings, so each call sees what it would
+    have read itself."""
+
+    def __init__(self, digests: list[str]) -> None:
+        self.digests = digests
+        self.keys: dict[str, Any] = {}
+        self.offers = Offers()
+
+    def prepare(self, session: Session) -> None:
+        """At the start of each run of the batch (again after a deadlock): the
+        balances locked in account order, so that no two batches deadlock
+        over them, and the keys checked."""
+        self.offers.clear()
+        self.keys = lock_balances_of_keys(session, self.digests)
+
+
 def _digest_of(params: dict[str, Any]) -> str | None:
     """The call's key digest, None for a missing or malformed key (its command
     refuses it, with the answer a lone add would give)."""
@@ -193,10 +214,11 @@ def _digest_of(params: dict[str, Any]) -> str | None:
         return None
 
 
-def _add(params: dict[str, Any], digest: str | None, session: Session) -> Json:
+def _add(params: dict[str, Any], digest: str | None, reads: _BatchReads, session: Session) -> Json:
     """One call of the batch, as `handle` runs a lone one (a key without a
     digest is refused here, with a lone add's answer)."""
-    return add_in(session, digest or key_digest(text_param(params, "key")), params)
+    digest = digest or key_digest(text_param(params, "key"))
+    return add_in(session, principal_of(reads.keys.get(digest), digest), params, reads.offers)
 
 
 def _given(outcome: Outcome[Json]) -> Callable[..., Json]:

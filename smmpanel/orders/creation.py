@@ -17,14 +17,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.ledger import causes
 from smmpanel.ledger import models as ledger_models
 from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.ledger.service import post_entry
+from smmpanel.ledger.service import post_fresh_entry
 from smmpanel.orders.errors import ActiveOrderExists
 from smmpanel.orders.models import PENDING, Order, OrderEvent
 from smmpanel.timeutil import utcnow
@@ -111,9 +111,14 @@ def create_order(
         "run_number": run_number,
     }
     values.update((name, value) for name, value in child.items() if value is not None)
-    order_id = _insert_order(session, values)
+    # Its statements go to the session's connection, not through the ORM's
+    # execute (~20 us more a statement, measured): flushed first, so that they
+    # see what the caller changed through the ORM (an active link released).
+    session.flush()
+    connection = session.connection()
+    order_id = _insert_order(connection, values)
     paid = _debit(session, order_id, account_id, charge, actor, charge_note, record_unpaid)
-    session.execute(
+    connection.execute(
         _INSERT_EVENT,
         {
             "order_id": order_id,
@@ -140,7 +145,8 @@ def _debit(
     if not charge:
         return True
     try:
-        post_entry(
+        # The order was inserted just now: its charge cannot exist yet.
+        post_fresh_entry(
             session,
             account_id=account_id,
             kind=ledger_models.CHARGE,
@@ -149,26 +155,24 @@ def _debit(
             cause=causes.order_charge(order_id),
             order_id=order_id,
             note=note,
-            # The order was inserted just now: its charge cannot exist yet.
-            fresh_cause=True,
         )
     except InsufficientFunds:
         if not record_unpaid:
             raise
         # The refused debit changed nothing (one conditional UPDATE that
         # matched no row); the order is recorded as not charged.
-        session.execute(_UNCHARGE, {"order_id": order_id})
+        session.connection().execute(_UNCHARGE, {"order_id": order_id})
         return False
     return True
 
 
-def _insert_order(session: Session, values: dict[str, Any]) -> int:
+def _insert_order(connection: Connection, values: dict[str, Any]) -> int:
     """Insert the order row; returns its id."""
     link = values["active_link"]
-    if link is not None and session.execute(_LINK_TAKEN, {"link": link}).first() is not None:
+    if link is not None and connection.execute(_LINK_TAKEN, {"link": link}).first() is not None:
         raise ActiveOrderExists(ACTIVE_LINK_MESSAGE)
     try:
-        return int(session.execute(_INSERT_ORDER, values).scalar_one())
+        return int(connection.execute(_INSERT_ORDER, values).scalar_one())
     except IntegrityError as exc:
         # A concurrent order took the link between our check and our insert;
         # the whole transaction is void anyway, so no savepoint is needed.

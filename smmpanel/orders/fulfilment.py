@@ -28,10 +28,18 @@ _HAS_SOURCE = (
 
 
 def plan_fulfilment(
-    session: Session, *, order_id: int, service_id: int, actor: str = "forwarding"
+    session: Session,
+    *,
+    order_id: int,
+    service_id: int,
+    actor: str = "forwarding",
+    provider_backed: bool | None = None,
 ) -> None:
-    """Queue a new order for forwarding when its service has upstream sources."""
-    if not is_provider_backed(session, service_id):
+    """Queue a new order for forwarding when its service has upstream sources
+    (`provider_backed`: whether it has, when the caller read it already)."""
+    if provider_backed is None:
+        provider_backed = is_provider_backed(session, service_id)
+    if not provider_backed:
         return
     order = session.get(Order, order_id)
     assert order is not None  # inserted in this transaction

@@ -1,7 +1,8 @@
 """What an order would cost, without placing it: the customer web's live price.
 
 It runs the very validation and pricing `place_order` runs (`draft_order`, the
-account's rate, the charge rule), in a read transaction, so the price a page
+account's rate read as `place_order` reads it, the charge rule), in a read
+transaction, so the price a page
 shows as the customer types is the charge placing the order makes, and its
 refusals are the API's."""
 
@@ -13,7 +14,8 @@ from typing import Any
 
 from smmpanel.catalog.errors import ServiceNotFound
 from smmpanel.db import Database
-from smmpanel.orders.service import _SERVICE, _charge, _price
+from smmpanel.orders.offers import Offers
+from smmpanel.orders.service import _charge
 from smmpanel.orders.validation import draft_order
 from smmpanel.timeutil import utcnow
 
@@ -36,15 +38,14 @@ def quote_order(
     domain error it would raise for them (funds and duplicate links aside:
     those depend on the moment the order is placed)."""
     with db.read() as session:
-        service: Any = session.execute(_SERVICE, {"service_id": service_id}).first()
-        if service is None or not service.enabled:
-            raise ServiceNotFound("Incorrect service ID")
-        draft = draft_order(service, params, today=utcnow().date())
-        currency, rate = _price(session, account_id, service)
+        offer = Offers().of(session.connection(), account_id, service_id)
+    if offer is None or not offer.service.enabled:
+        raise ServiceNotFound("Incorrect service ID")
+    draft = draft_order(offer.service, params, today=utcnow().date())
     return Quote(
-        charge=_charge(draft, rate),
-        currency=currency,
-        rate=rate,
+        charge=_charge(draft, offer.rate),
+        currency=offer.currency,
+        rate=offer.rate,
         quantity=draft.quantity,
         runs=draft.runs,
         total_quantity=draft.total_quantity,

@@ -6,19 +6,16 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.models import Account, Currency
 from smmpanel.audit.models import Actor, AuditAction
 from smmpanel.audit.service import record_audit, subject
 from smmpanel.catalog.errors import ServiceNotFound
-from smmpanel.catalog.models import AccountServiceRate, Service
-from smmpanel.catalog.pricing import account_rate
 from smmpanel.db import Database, transaction
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.money import MAX_BALANCE_UNITS, charge_units
@@ -27,9 +24,9 @@ from smmpanel.orders.errors import IdempotencyConflict, InvalidOrderRequest
 from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey, Order
+from smmpanel.orders.offers import Offers
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
-from smmpanel.panel.settings import duplicate_link_scope
 from smmpanel.timeutil import utcnow
 
 MAX_REQUEST_ID_LENGTH = 255
@@ -52,6 +49,7 @@ def place_order(
     params: Mapping[str, Any],
     request_id: str | None = None,
     actor: str = "api",
+    offers: Offers | None = None,
 ) -> PlacedOrder:
     """Validate, price, charge and record an order: in a write transaction of its
     own when given the Database, in the caller's when given its Session (the API
@@ -59,6 +57,8 @@ def place_order(
 
     With a `request_id`, a repeat of the same request returns the first order
     (`replayed`) and writes nothing; the same id with other parameters is refused.
+    `offers`: what the transaction has read of services and prices already (a
+    batch of the group commit shares it between its orders; see orders.offers).
     """
     request_id = checked_request_id(request_id)
     with transaction(target) as session:
@@ -69,6 +69,7 @@ def place_order(
             params=params,
             request_id=request_id,
             actor=actor,
+            offers=offers,
         )
 
 
@@ -91,23 +92,22 @@ def _place(
     params: Mapping[str, Any],
     request_id: str | None,
     actor: str,
+    offers: Offers | None,
 ) -> PlacedOrder:
-    idempotency = None
-    if request_id is not None:
-        idempotency = _claim_request_id(session, account_id, request_id, service_id, params)
-        if idempotency.order_id is not None:
-            return PlacedOrder(idempotency.order_id, replayed=True)
-    # The plain reads go to the session's connection (same transaction): the
+    # The statements go to the session's connection (same transaction): the
     # ORM's execute cost ~25 us more a statement than the Core one (measured),
-    # and nothing is pending for it to flush (the request_id row is flushed).
-    reader = session.connection()
-    service: Any = reader.execute(_SERVICE, {"service_id": service_id}).first()
-    if service is None or not service.enabled:
+    # and nothing it reads is written through the ORM (create_order flushes).
+    connection = session.connection()
+    if request_id is not None:
+        replayed = _claim_request_id(connection, account_id, request_id, service_id, params)
+        if replayed is not None:
+            return PlacedOrder(replayed, replayed=True)
+    offer = (offers or Offers()).of(connection, account_id, service_id)
+    if offer is None or not offer.service.enabled:
         raise ServiceNotFound("Incorrect service ID")
     now = utcnow()
-    draft = draft_order(service, params, today=now.date())
-    currency, rate = _price(reader, account_id, service)
-    charge = _charge(draft, rate)
+    draft = draft_order(offer.service, params, today=now.date())
+    charge = _charge(draft, offer.rate)
     if charge > MAX_BALANCE_UNITS:
         # No balance can pay it; refused before anything is written, since a
         # charge this large may not even fit the 64-bit columns.
@@ -122,49 +122,23 @@ def _place(
         total_quantity=draft.total_quantity,
         runs=draft.runs,
         interval=draft.interval,
-        rate=rate,
+        rate=offer.rate,
         charge=charge,
         package=draft.package,
-        currency=currency,
+        currency=offer.currency,
         params=draft.params,
-        active_link=_active_link_key(reader, account_id, service_id, draft),
+        active_link=_active_link_key(offer.link_scope, account_id, service_id, draft),
         actor=actor,
         now=now,
     ).order_id
-    plan_fulfilment(session, order_id=order_id, service_id=service_id)
-    if idempotency is not None:
-        idempotency.order_id = order_id
-        session.flush()
-    return PlacedOrder(order_id)
-
-
-def _price(reader: Session | Connection, account_id: int, service: Service) -> tuple[str, int]:
-    row = reader.execute(_PRICE, {"account_id": account_id, "service_id": service.id}).one()
-    return row[0], account_rate(service.rate, row[2], Decimal(row[1]))
-
-
-# Statements of the hot path are built once (building one per call cost as much
-# as running it).
-_PRICE = (
-    select(Account.currency, Currency.rate, AccountServiceRate.rate)
-    .join(Currency, Currency.code == Account.currency)
-    .outerjoin(
-        AccountServiceRate,
-        (AccountServiceRate.account_id == Account.id)
-        & (AccountServiceRate.service_id == bindparam("service_id")),
+    plan_fulfilment(
+        session, order_id=order_id, service_id=service_id, provider_backed=offer.provider_backed
     )
-    .where(Account.id == bindparam("account_id"))
-)
-_SERVICE = select(
-    Service.id,
-    Service.type,
-    Service.rate,
-    Service.min_quantity,
-    Service.max_quantity,
-    Service.dripfeed,
-    Service.link_required,
-    Service.enabled,
-).where(Service.id == bindparam("service_id"))
+    if request_id is not None:
+        connection.execute(
+            _ANSWER_KEY, {"owner": account_id, "request_id": request_id, "order_id": order_id}
+        )
+    return PlacedOrder(order_id)
 
 
 def _charge(draft: OrderDraft, rate: int) -> int:
@@ -175,14 +149,11 @@ def _charge(draft: OrderDraft, rate: int) -> int:
     return charge_units(rate, draft.total_quantity)
 
 
-def _active_link_key(
-    reader: Connection, account_id: int, service_id: int, draft: OrderDraft
-) -> str | None:
-    """The order's `active_link` under the panel's duplicate_link_scope: unique
-    among active orders, so that the rule holds under concurrent requests."""
+def _active_link_key(scope: str, account_id: int, service_id: int, draft: OrderDraft) -> str | None:
+    """The order's `active_link` under the panel's duplicate_link_scope `scope`:
+    unique among active orders, so that the rule holds under concurrent requests."""
     if not draft.link or draft.kind == KIND_SUBSCRIPTION:
         return None
-    scope = duplicate_link_scope(reader)
     if scope == "panel":
         return f"{service_id}:{same_target(draft.link)}"
     if scope == "account":
@@ -215,35 +186,46 @@ def _fingerprint(service_id: int, params: Mapping[str, Any]) -> str:
 
 
 def _claim_request_id(
-    session: Session,
+    connection: Connection,
     account_id: int,
     request_id: str,
     service_id: int,
     params: Mapping[str, Any],
-) -> IdempotencyKey:
+) -> int | None:
     """Insert the key row first: a concurrent twin blocks on it (PostgreSQL) or
-    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer.  Returns the
-    new row (no order yet), or the first request's row with its order (a
-    replay: nothing was written)."""
+    waits for our BEGIN IMMEDIATE (SQLite), then sees our answer.  Returns None
+    when the key is ours (the row is in, no order yet), or the first request's
+    order (a replay: nothing was written).
+
+    One INSERT ... ON CONFLICT DO NOTHING, in Core: the ORM's look-up, then
+    insert in a savepoint of its own, cost as much as the rest of the order
+    (measured).  A twin that committed the key first is a conflict, read next."""
     fingerprint = _fingerprint(service_id, params)
-    existing = session.get(IdempotencyKey, (account_id, request_id))
-    if existing is None:
-        row = IdempotencyKey(account_id=account_id, key=request_id, fingerprint=fingerprint)
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-            return row
-        except IntegrityError:
-            session.expire_all()
-            existing = session.get(IdempotencyKey, (account_id, request_id))
-            if existing is None:
-                raise
-    if existing.fingerprint != fingerprint:
+    key = {"account_id": account_id, "key": request_id}
+    claim = _CLAIM_KEY[connection.dialect.name]
+    if connection.execute(claim, {**key, "fingerprint": fingerprint}).first() is not None:
+        return None
+    existing = connection.execute(_CLAIMED_KEY, key).first()
+    if existing is not None and existing.fingerprint != fingerprint:
         raise IdempotencyConflict("request_id was used before with different parameters")
-    if existing.order_id is None:
+    if existing is None or existing.order_id is None:
         raise IdempotencyConflict("request_id is being processed; retry shortly")
-    return existing
+    return int(existing.order_id)
+
+
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_CLAIM_KEY = {
+    "sqlite": sqlite_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.account_id),
+    "postgresql": postgresql_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.account_id),
+}
+_CLAIMED_KEY = select(_KEYS.c.fingerprint, _KEYS.c.order_id).where(
+    _KEYS.c.account_id == bindparam("account_id"), _KEYS.c.key == bindparam("key")
+)
+_ANSWER_KEY = (
+    update(_KEYS)
+    .where(_KEYS.c.account_id == bindparam("owner"), _KEYS.c.key == bindparam("request_id"))
+    .values(order_id=bindparam("order_id"))
+)
 
 
 def update_order(

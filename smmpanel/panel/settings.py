@@ -56,6 +56,14 @@ _LINK_SCOPE = select(Setting.key, Setting.value).where(
     Setting.key.in_((DUPLICATE_LINK_SCOPE, LEGACY_LINK_CHECK))
 )
 
+# The stored duplicate_link_scope and its legacy key as two scalar subqueries,
+# for a statement of the hot path to read them in its own round trip
+# (orders.offers); `link_scope_of` makes the setting of them.
+LINK_SCOPE_COLUMNS = (
+    select(Setting.value).where(Setting.key == DUPLICATE_LINK_SCOPE).scalar_subquery(),
+    select(Setting.value).where(Setting.key == LEGACY_LINK_CHECK).scalar_subquery(),
+)
+
 
 def get_setting(session: Session, key: str) -> str:
     if key == DUPLICATE_LINK_SCOPE:
@@ -69,12 +77,18 @@ def get_int(session: Session, key: str) -> int:
 
 
 def duplicate_link_scope(reader: Session | Connection) -> str:
-    """`panel`, `account` or `off` (one query: it runs for every order)."""
+    """`panel`, `account` or `off` (one query)."""
     stored: dict[str, str] = {key: value for key, value in reader.execute(_LINK_SCOPE)}
-    if DUPLICATE_LINK_SCOPE in stored:
-        return stored[DUPLICATE_LINK_SCOPE]
-    if LEGACY_LINK_CHECK in stored:
-        return "off" if stored[LEGACY_LINK_CHECK] == "off" else "panel"
+    return link_scope_of(stored.get(DUPLICATE_LINK_SCOPE), stored.get(LEGACY_LINK_CHECK))
+
+
+def link_scope_of(scope: str | None, legacy: str | None) -> str:
+    """duplicate_link_scope from its two stored values (None: not stored), as
+    LINK_SCOPE_COLUMNS reads them in another context's statement."""
+    if scope is not None:
+        return scope
+    if legacy is not None:
+        return "off" if legacy == "off" else "panel"
     return DEFAULTS[DUPLICATE_LINK_SCOPE]
 
 
