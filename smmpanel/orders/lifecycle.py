@@ -12,11 +12,21 @@ goes through it, so the refund rules live in one place:
 - each refund is a ledger entry with cause ``refund:order:<id>``, which the
   ledger's unique constraint lets exist once, and ``Order.refunded`` grows by
   it in the same transaction.
+
+``plain_change`` and ``change_order_statuses`` are the same change for many
+orders at once where no money moves and nothing but the order's row and its
+event are written (the upstream sync's batches): set-based statements instead
+of one ORM flush per order.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.ledger import causes
@@ -26,6 +36,7 @@ from smmpanel.ledger.service import post_entry
 from smmpanel.money import charge_units, div_half_up
 from smmpanel.orders.errors import InvalidStatusChange, OrderNotFound
 from smmpanel.orders.models import (
+    ACTIVE_STATUSES,
     CANCELED,
     COMPLETED,
     FINAL_STATUSES,
@@ -35,7 +46,7 @@ from smmpanel.orders.models import (
     Order,
     OrderEvent,
 )
-from smmpanel.orders.order_alerts import resolve_order_alerts
+from smmpanel.orders.order_alerts import resolve_alerts_of_orders, resolve_order_alerts
 from smmpanel.orders.webhooks import queue_status_webhook
 from smmpanel.timeutil import utcnow
 
@@ -154,3 +165,95 @@ def _refund(session: Session, order: Order, actor: str) -> None:
         # Refunded before (e.g. by a concurrent path): exactly once, by design.
         return
     order.refunded += amount
+
+
+@dataclass(frozen=True)
+class PlainChange:
+    """A change of an active order to an active status or to Completed that
+    refunds nothing: only the order's row and one event are written."""
+
+    order_id: int
+    from_status: str
+    status: str
+    start_count: int | None
+    remains: int
+
+
+def plain_change(
+    row: Any, *, status: str, start_count: int | None, remains: int | None
+) -> PlainChange | None:
+    """The change `change_order_status` would make to the order in `row` (its
+    id, status, remains, start_count, total_quantity, kind and parent_id), when
+    it is plain; None when it is not (a refund may be due, the order is final
+    or has a parent to refresh, a value is refused, or nothing changes): such
+    orders go through change_order_status.  Webhooks are the caller's: an
+    order whose account has one goes through change_order_status too."""
+    if row.status not in ACTIVE_STATUSES or row.kind == KIND_SUBSCRIPTION:
+        return None
+    if row.parent_id is not None or not (status in ACTIVE_STATUSES or status == COMPLETED):
+        return None  # a drip-feed run refreshes its parent; Partial/Canceled refund
+    if remains is not None and not 0 <= remains <= row.total_quantity:
+        return None
+    if start_count is not None and start_count < 0:
+        return None
+    new_remains = 0 if status == COMPLETED else row.remains if remains is None else remains
+    new_start = row.start_count if start_count is None else start_count
+    if (status, new_remains, new_start) == (row.status, row.remains, row.start_count):
+        return None
+    return PlainChange(row.id, row.status, status, new_start, new_remains)
+
+
+def change_order_statuses(
+    session: Session, changes: Sequence[PlainChange], *, actor: str, now: datetime
+) -> None:
+    """Apply plain changes (inside the caller's transaction, the orders' rows
+    locked by it): one UPDATE per kind of change, run over all of them, one
+    INSERT of their events, and one resolve of the alerts of those completed."""
+    if not changes:
+        return
+    rows = [
+        dict(b_id=c.order_id, b_status=c.status, b_start=c.start_count, b_remains=c.remains)
+        for c in changes
+    ]
+    going = [row for row, c in zip(rows, changes, strict=True) if c.status != COMPLETED]
+    done = [row for row, c in zip(rows, changes, strict=True) if c.status == COMPLETED]
+    if going:
+        session.execute(_PLAIN_UPDATE.values(updated_at=now), going)
+    if done:
+        session.execute(
+            _PLAIN_UPDATE.values(updated_at=now, completed_at=now, active_link=None), done
+        )
+        resolve_alerts_of_orders(session, (c.order_id for c in changes if c.status == COMPLETED))
+    session.execute(
+        _INSERT_EVENT,
+        [
+            dict(
+                order_id=c.order_id,
+                from_status=c.from_status,
+                to_status=c.status,
+                start_count=c.start_count,
+                remains=c.remains,
+                actor=actor,
+                note="",
+                created_at=now,
+            )
+            for c in changes
+        ],
+    )
+
+
+# A Core statement on the table, run with one set of values per order
+# (executemany): no ORM objects, no flush.  `stale` is reset as the sync does
+# for every changed order.
+_ORDERS = cast(Table, Order.__table__)
+_INSERT_EVENT = insert(cast(Table, OrderEvent.__table__))
+_PLAIN_UPDATE = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        start_count=bindparam("b_start"),
+        remains=bindparam("b_remains"),
+        stale=False,
+    )
+)

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -219,16 +220,33 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
 
 
 def _has_webhook(session: Session, account_id: int) -> bool:
+    known = _known_webhooks(session)
+    if account_id not in known:
+        url = session.scalar(select(Account.webhook_url).where(Account.id == account_id))
+        known[account_id] = bool(url)
+    return known[account_id]
+
+
+def accounts_with_webhook(session: Session, account_ids: Collection[int]) -> set[int]:
+    """Which of these accounts have a webhook, asked in one query (and kept
+    for the transaction, as each order's change asks again)."""
+    known = _known_webhooks(session)
+    unknown = {a for a in account_ids if a not in known}
+    if unknown:
+        query = select(Account.id, Account.webhook_url).where(Account.id.in_(list(unknown)))
+        known.update({account_id: bool(url) for account_id, url in session.execute(query)})
+    return {a for a in account_ids if known.get(a)}
+
+
+def _known_webhooks(session: Session) -> dict[int, bool]:
+    """The transaction's answers so far: account id -> has a webhook."""
     transaction = session.get_transaction()
     cached = session.info.get(_CACHE_KEY)
     if cached is None or cached[0] is not transaction:
         cached = (transaction, {})
         session.info[_CACHE_KEY] = cached
     known: dict[int, bool] = cached[1]
-    if account_id not in known:
-        url = session.scalar(select(Account.webhook_url).where(Account.id == account_id))
-        known[account_id] = bool(url)
-    return known[account_id]
+    return known
 
 
 def encode_body(body: dict[str, Any]) -> str:
