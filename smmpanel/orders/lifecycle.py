@@ -47,7 +47,7 @@ from smmpanel.orders.models import (
     OrderEvent,
 )
 from smmpanel.orders.order_alerts import resolve_alerts_of_orders, resolve_order_alerts
-from smmpanel.orders.webhooks import queue_status_webhook
+from smmpanel.orders.webhooks import OrderChange, queue_status_webhook, queue_status_webhooks
 from smmpanel.timeutil import utcnow
 
 
@@ -173,10 +173,13 @@ class PlainChange:
     refunds nothing: only the order's row and one event are written."""
 
     order_id: int
+    account_id: int
     from_status: str
     status: str
     start_count: int | None
     remains: int
+    cost: int  # charge - refunded: unchanged, as nothing is refunded
+    currency: str
 
 
 def plain_change(
@@ -184,10 +187,10 @@ def plain_change(
 ) -> PlainChange | None:
     """The change `change_order_status` would make to the order in `row` (its
     id, status, remains, start_count, total_quantity, kind and parent_id), when
-    it is plain; None when it is not (a refund may be due, the order is final
-    or has a parent to refresh, a value is refused, or nothing changes): such
-    orders go through change_order_status.  Webhooks are the caller's: an
-    order whose account has one goes through change_order_status too."""
+    `row` also has account_id, charge, refunded and currency), when it is plain;
+    None when it is not (a refund may be due, the order is final or has a
+    parent to refresh, a value is refused, or nothing changes): such orders go
+    through change_order_status."""
     if row.status not in ACTIVE_STATUSES or row.kind == KIND_SUBSCRIPTION:
         return None
     if row.parent_id is not None or not (status in ACTIVE_STATUSES or status == COMPLETED):
@@ -200,7 +203,16 @@ def plain_change(
     new_start = row.start_count if start_count is None else start_count
     if (status, new_remains, new_start) == (row.status, row.remains, row.start_count):
         return None
-    return PlainChange(row.id, row.status, status, new_start, new_remains)
+    return PlainChange(
+        order_id=row.id,
+        account_id=row.account_id,
+        from_status=row.status,
+        status=status,
+        start_count=new_start,
+        remains=new_remains,
+        cost=row.charge - row.refunded,
+        currency=row.currency,
+    )
 
 
 def change_order_statuses(
@@ -208,7 +220,9 @@ def change_order_statuses(
 ) -> None:
     """Apply plain changes (inside the caller's transaction, the orders' rows
     locked by it): one UPDATE per kind of change, run over all of them, one
-    INSERT of their events, and one resolve of the alerts of those completed."""
+    INSERT of their events, one resolve of the alerts of those completed, and
+    their webhooks queued together.  Like the sync's answers one by one, a
+    change clears the order's `stale` flag."""
     if not changes:
         return
     rows = [
@@ -239,6 +253,20 @@ def change_order_statuses(
             )
             for c in changes
         ],
+    )
+    queue_status_webhooks(session, [_webhook_state(c, now) for c in changes])
+
+
+def _webhook_state(change: PlainChange, now: datetime) -> OrderChange:
+    return OrderChange(
+        order_id=change.order_id,
+        account_id=change.account_id,
+        status=change.status,
+        cost=change.cost,
+        start_count=change.start_count,
+        remains=change.remains,
+        currency=change.currency,
+        changed_at=now,
     )
 
 

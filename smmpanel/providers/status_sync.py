@@ -39,7 +39,6 @@ from smmpanel.orders.models import (
 )
 from smmpanel.orders.posts import PROVISIONAL, is_provisional
 from smmpanel.orders.requests import close_pending_cancels_of
-from smmpanel.orders.webhooks import accounts_with_webhook
 from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
@@ -160,7 +159,7 @@ def _apply_batch(
         # checked-at stamp below.  Of the others, the changes that move no
         # money (a start count, remains, a status on the way, Completed) are
         # applied together in a few statements; only the rest (refunds,
-        # subscriptions, drip-feed runs, webhooks, refused values) load their
+        # subscriptions, drip-feed runs, refused values) load their
         # order and go through the status change one by one.
         upstream_of = dict(batch)
         rows = {row.id: row for row in session.execute(_CURRENT.where(Order.id.in_(ids)))}
@@ -171,11 +170,9 @@ def _apply_batch(
                 continue
             if not _repeats(row, result):
                 moving[order_id] = result
-        hooked = accounts_with_webhook(session, {rows[i].account_id for i in moving})
         plain: list[PlainChange] = []
         for order_id, result in list(moving.items()):
-            row = rows[order_id]
-            change = None if row.account_id in hooked else _plain(row, result)
+            change = _plain(rows[order_id], result)
             if change is not None:
                 plain.append(change)
                 del moving[order_id]
@@ -236,6 +233,9 @@ _CURRENT = (
         Order.kind,
         Order.params,
         Order.parent_id,
+        Order.charge,
+        Order.refunded,
+        Order.currency,
     )
     .order_by(Order.id)
     .with_for_update()

@@ -3,6 +3,7 @@ only their checked-at stamp; every other order moves exactly as before."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -18,6 +19,7 @@ from smmpanel.panel.alerts import raise_alert
 from smmpanel.panel.models import Alert
 from smmpanel.providers.status_sync import apply_upstream_statuses
 from smmpanel.providers.upstream import UpstreamOrderStatus as Answer
+from smmpanel.timeutil import as_utc
 from tests.factories import make_customer, make_order, make_service
 
 
@@ -147,6 +149,26 @@ def test_changes_that_move_no_money_keep_every_rule_of_the_status_change(db: Dat
         assert (cancel.status, cancel.open_order_id) == ("Rejected", None)
         alerts = dict(session.execute(select(Alert.subject, Alert.resolved_at)).all())
         assert alerts[f"order {b}"] is not None and alerts[f"order {a}"] is None
-        # Only bob has a webhook: one delivery, for his order's change.
-        hooks = session.scalars(select(Job).where(Job.kind == WEBHOOK_JOB)).all()
-        assert [job.payload["account_id"] for job in hooks] == [bob.id]
+        # Only bob has a webhook: one delivery, for his order's change, as
+        # change_order_status queues it (the event numbered after his 2 events).
+        hook = session.scalars(select(Job).where(Job.kind == WEBHOOK_JOB)).one()
+        changed_at = as_utc(orders[e].updated_at)
+        assert (hook.status, hook.max_attempts) == ("queued", 10)
+        assert hook.payload == {
+            "account_id": bob.id,
+            "event": "order.status",
+            "event_id": f"order-{e}-2",
+            "timestamp": int(changed_at.timestamp()),
+            "body": hook.payload["body"],
+        }
+        assert json.loads(hook.payload["body"]) == {
+            "id": f"order-{e}-2",
+            "event": "order.status",
+            "order": e,
+            "status": "In progress",
+            "charge": "0.09000",
+            "start_count": "3",
+            "remains": "100",
+            "currency": "USD",
+            "timestamp": changed_at.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        }
