@@ -186,11 +186,11 @@ def plain_change(
     row: Any, *, status: str, start_count: int | None, remains: int | None
 ) -> PlainChange | None:
     """The change `change_order_status` would make to the order in `row` (its
-    id, status, remains, start_count, total_quantity, kind and parent_id), when
-    `row` also has account_id, charge, refunded and currency), when it is plain;
-    None when it is not (a refund may be due, the order is final or has a
-    parent to refresh, a value is refused, or nothing changes): such orders go
-    through change_order_status."""
+    id, account_id, status, remains, start_count, total_quantity, kind,
+    parent_id, charge, refunded and currency) when it is plain; None when it is
+    not (a refund may be due, the order is final or has a parent to refresh, a
+    value is refused, or nothing changes): such orders go through
+    change_order_status."""
     if row.status not in ACTIVE_STATUSES or row.kind == KIND_SUBSCRIPTION:
         return None
     if row.parent_id is not None or not (status in ACTIVE_STATUSES or status == COMPLETED):
@@ -216,13 +216,20 @@ def plain_change(
 
 
 def change_order_statuses(
-    session: Session, changes: Sequence[PlainChange], *, actor: str, now: datetime
+    session: Session,
+    changes: Sequence[PlainChange],
+    *,
+    actor: str,
+    now: datetime,
+    synced_at: datetime | None = None,
 ) -> None:
     """Apply plain changes (inside the caller's transaction, the orders' rows
     locked by it): one UPDATE per kind of change, run over all of them, one
     INSERT of their events, one resolve of the alerts of those completed, and
     their webhooks queued together.  Like the sync's answers one by one, a
-    change clears the order's `stale` flag."""
+    change clears the order's `stale` flag; `synced_at` (the sync's checked-at
+    stamp) is set in the same UPDATE, as on PostgreSQL each update of a row
+    writes a new version of it and of its index entries."""
     if not changes:
         return
     rows = [
@@ -231,12 +238,13 @@ def change_order_statuses(
     ]
     going = [row for row, c in zip(rows, changes, strict=True) if c.status != COMPLETED]
     done = [row for row, c in zip(rows, changes, strict=True) if c.status == COMPLETED]
+    statement = _PLAIN_UPDATE.values(updated_at=now)
+    if synced_at is not None:
+        statement = statement.values(synced_at=synced_at)
     if going:
-        session.execute(_PLAIN_UPDATE.values(updated_at=now), going)
+        session.execute(statement, going)
     if done:
-        session.execute(
-            _PLAIN_UPDATE.values(updated_at=now, completed_at=now, active_link=None), done
-        )
+        session.execute(statement.values(completed_at=now, active_link=None), done)
         resolve_alerts_of_orders(session, (c.order_id for c in changes if c.status == COMPLETED))
     session.execute(
         _INSERT_EVENT,
@@ -270,9 +278,8 @@ def _webhook_state(change: PlainChange, now: datetime) -> OrderChange:
     )
 
 
-# A Core statement on the table, run with one set of values per order
-# (executemany): no ORM objects, no flush.  `stale` is reset as the sync does
-# for every changed order.
+# Core statements on the tables, run with one set of values per order
+# (executemany): no ORM objects, no flush.
 _ORDERS = cast(Table, Order.__table__)
 _INSERT_EVENT = insert(cast(Table, OrderEvent.__table__))
 _PLAIN_UPDATE = (

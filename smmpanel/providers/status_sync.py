@@ -177,10 +177,13 @@ def _apply_batch(
                 plain.append(change)
                 del moving[order_id]
         changed, finished = _apply_one_by_one(session, ids, moving, rows, actor=actor)
-        change_order_statuses(session, plain, actor=actor, now=now)
+        change_order_statuses(session, plain, actor=actor, now=now, synced_at=now)
         finished.update({c.order_id: c.status for c in plain if c.status == COMPLETED})
         close_pending_cancels_of(session, finished)
-        session.execute(update(Order).where(Order.id.in_(ids)).values(synced_at=now))
+        stamped = {c.order_id for c in plain}  # in their change's UPDATE
+        if len(stamped) < len(ids):
+            unstamped = [oid for oid in ids if oid not in stamped]
+            session.execute(update(Order).where(Order.id.in_(unstamped)).values(synced_at=now))
     return changed + len(plain)
 
 
