@@ -3,9 +3,11 @@
 One pass per provider covers every open forwarded order, longest-unchecked
 first, in `status` calls of 100 ids: 10,000 open orders cost 100 calls, and
 no order waits more than one pass.  Each batch is applied in one
-transaction through the same status change (and exactly-once refunds) as the
-owner's updates; an order whose answer repeats what it shows only gets its
-checked-at stamp (most of a pass: bench/bench_status_sync.py).
+transaction: an order whose answer repeats what it shows only gets its
+checked-at stamp (most of a pass: bench/bench_status_sync.py); the changes
+that move no money are applied together (orders.lifecycle.plain_change and
+change_order_statuses); the rest go one by one through the same status
+change (and exactly-once refunds) as the owner's updates.
 """
 
 from __future__ import annotations
