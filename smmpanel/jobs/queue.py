@@ -9,12 +9,12 @@ worker died is claimed again once its lease has run out.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,24 @@ def enqueue(
     except IntegrityError:
         return None  # a concurrent twin queued the same work
     return job
+
+
+def enqueue_many(
+    session: Session, kind: str, payloads: Sequence[dict[str, Any]], *, max_attempts: int = 8
+) -> int:
+    """enqueue for many jobs without a dedupe key (nothing to collide on), in
+    one INSERT; returns how many."""
+    if payloads:
+        now = utcnow()
+        rows = [
+            dict(kind=kind, payload=p, run_at=now, max_attempts=max_attempts, status=QUEUED)
+            for p in payloads
+        ]
+        session.execute(insert(_JOBS), rows)
+    return len(payloads)
+
+
+_JOBS = cast(Table, Job.__table__)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,21 @@ goes through it, so the refund rules live in one place:
 - each refund is a ledger entry with cause ``refund:order:<id>``, which the
   ledger's unique constraint lets exist once, and ``Order.refunded`` grows by
   it in the same transaction.
+
+``plain_change`` and ``change_order_statuses`` are the same change for many
+orders at once where no money moves and nothing but the order's row and its
+event are written (the upstream sync's batches): set-based statements instead
+of one ORM flush per order.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from smmpanel.ledger import causes
@@ -26,6 +36,7 @@ from smmpanel.ledger.service import post_entry
 from smmpanel.money import charge_units, div_half_up
 from smmpanel.orders.errors import InvalidStatusChange, OrderNotFound
 from smmpanel.orders.models import (
+    ACTIVE_STATUSES,
     CANCELED,
     COMPLETED,
     FINAL_STATUSES,
@@ -35,8 +46,8 @@ from smmpanel.orders.models import (
     Order,
     OrderEvent,
 )
-from smmpanel.orders.order_alerts import resolve_order_alerts
-from smmpanel.orders.webhooks import queue_status_webhook
+from smmpanel.orders.order_alerts import resolve_alerts_of_orders, resolve_order_alerts
+from smmpanel.orders.webhooks import OrderChange, queue_status_webhook, queue_status_webhooks
 from smmpanel.timeutil import utcnow
 
 
@@ -154,3 +165,130 @@ def _refund(session: Session, order: Order, actor: str) -> None:
         # Refunded before (e.g. by a concurrent path): exactly once, by design.
         return
     order.refunded += amount
+
+
+@dataclass(frozen=True)
+class PlainChange:
+    """A change of an active order to an active status or to Completed that
+    refunds nothing: only the order's row and one event are written."""
+
+    order_id: int
+    account_id: int
+    from_status: str
+    status: str
+    start_count: int | None
+    remains: int
+    cost: int  # charge - refunded: unchanged, as nothing is refunded
+    currency: str
+
+
+def plain_change(
+    row: Any, *, status: str, start_count: int | None, remains: int | None
+) -> PlainChange | None:
+    """The change `change_order_status` would make to the order in `row` (its
+    id, account_id, status, remains, start_count, total_quantity, kind,
+    parent_id, charge, refunded and currency) when it is plain; None when it is
+    not (a refund may be due, the order is final or has a parent to refresh, a
+    value is refused, or nothing changes): such orders go through
+    change_order_status."""
+    if row.status not in ACTIVE_STATUSES or row.kind == KIND_SUBSCRIPTION:
+        return None
+    if row.parent_id is not None or not (status in ACTIVE_STATUSES or status == COMPLETED):
+        return None  # a drip-feed run refreshes its parent; Partial/Canceled refund
+    if remains is not None and not 0 <= remains <= row.total_quantity:
+        return None
+    if start_count is not None and start_count < 0:
+        return None
+    new_remains = 0 if status == COMPLETED else row.remains if remains is None else remains
+    new_start = row.start_count if start_count is None else start_count
+    if (status, new_remains, new_start) == (row.status, row.remains, row.start_count):
+        return None
+    return PlainChange(
+        order_id=row.id,
+        account_id=row.account_id,
+        from_status=row.status,
+        status=status,
+        start_count=new_start,
+        remains=new_remains,
+        cost=row.charge - row.refunded,
+        currency=row.currency,
+    )
+
+
+def change_order_statuses(
+    session: Session,
+    changes: Sequence[PlainChange],
+    *,
+    actor: str,
+    now: datetime,
+    synced_at: datetime | None = None,
+) -> None:
+    """Apply plain changes (inside the caller's transaction, the orders' rows
+    locked by it): one UPDATE per kind of change, run over all of them, one
+    INSERT of their events, one resolve of the alerts of those completed, and
+    their webhooks queued together.  Like the sync's answers one by one, a
+    change clears the order's `stale` flag; `synced_at` (the sync's checked-at
+    stamp) is set in the same UPDATE, as on PostgreSQL each update of a row
+    writes a new version of it and of its index entries."""
+    if not changes:
+        return
+    rows = [
+        dict(b_id=c.order_id, b_status=c.status, b_start=c.start_count, b_remains=c.remains)
+        for c in changes
+    ]
+    going = [row for row, c in zip(rows, changes, strict=True) if c.status != COMPLETED]
+    done = [row for row, c in zip(rows, changes, strict=True) if c.status == COMPLETED]
+    statement = _PLAIN_UPDATE.values(updated_at=now)
+    if synced_at is not None:
+        statement = statement.values(synced_at=synced_at)
+    if going:
+        session.execute(statement, going)
+    if done:
+        session.execute(statement.values(completed_at=now, active_link=None), done)
+        resolve_alerts_of_orders(session, (c.order_id for c in changes if c.status == COMPLETED))
+    session.execute(
+        _INSERT_EVENT,
+        [
+            dict(
+                order_id=c.order_id,
+                from_status=c.from_status,
+                to_status=c.status,
+                start_count=c.start_count,
+                remains=c.remains,
+                actor=actor,
+                note="",
+                created_at=now,
+            )
+            for c in changes
+        ],
+    )
+    queue_status_webhooks(session, [_webhook_state(c, now) for c in changes])
+
+
+def _webhook_state(change: PlainChange, now: datetime) -> OrderChange:
+    return OrderChange(
+        order_id=change.order_id,
+        account_id=change.account_id,
+        status=change.status,
+        cost=change.cost,
+        start_count=change.start_count,
+        remains=change.remains,
+        currency=change.currency,
+        changed_at=now,
+    )
+
+
+# Core statements on the tables, run with one set of values per order
+# (executemany): no ORM objects, no flush.
+_ORDERS = cast(Table, Order.__table__)
+_INSERT_EVENT = insert(cast(Table, OrderEvent.__table__))
+_PLAIN_UPDATE = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        start_count=bindparam("b_start"),
+        remains=bindparam("b_remains"),
+        stale=False,
+    )
+)

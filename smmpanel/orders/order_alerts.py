@@ -5,9 +5,11 @@ it reached a final status, or its upstream order was adopted."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
-from smmpanel.panel.alerts import resolve_alerts
+from smmpanel.panel.alerts import resolve_alerts, resolve_alerts_of
 
 STUCK_ALERT = "order_stuck"
 RECONCILE_ALERT = "reconcile"
@@ -24,3 +26,9 @@ def resolve_order_alerts(session: Session, order_id: int) -> int:
         resolve_alerts(session, kind=kind, subject=subject)
         for kind in (STUCK_ALERT, RECONCILE_ALERT)
     )
+
+
+def resolve_alerts_of_orders(session: Session, order_ids: Iterable[int]) -> int:
+    """resolve_order_alerts for many orders in one statement."""
+    subjects = [order_alert_subject(order_id) for order_id in order_ids]
+    return resolve_alerts_of(session, kinds=(STUCK_ALERT, RECONCILE_ALERT), subjects=subjects)

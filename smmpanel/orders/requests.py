@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -203,13 +203,19 @@ def resolve_cancel(
 def close_pending_cancels(session: Session, orders: Sequence[Order]) -> None:
     """Orders that reached a final status close their pending cancel requests:
     Completed when the upstream canceled (all or part), Rejected when it delivered."""
-    final = {o.id: o for o in orders if o.status not in ACTIVE_STATUSES}
+    close_pending_cancels_of(
+        session, {o.id: o.status for o in orders if o.status not in ACTIVE_STATUSES}
+    )
+
+
+def close_pending_cancels_of(session: Session, final: Mapping[int, str]) -> None:
+    """The same for orders known by id and final status (changed in bulk)."""
     if not final:
         return
     for cancel in session.scalars(
         select(Cancel).where(Cancel.order_id.in_(list(final)), Cancel.status == REQUEST_PENDING)
     ):
-        status = final[cancel.order_id].status
+        status = final[cancel.order_id]
         outcome = REQUEST_COMPLETED if status in (CANCELED, PARTIAL) else REQUEST_REJECTED
         cancel.status, cancel.open_order_id, cancel.updated_at = outcome, None, utcnow()
 

@@ -22,6 +22,8 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +40,7 @@ from smmpanel.audit.service import account_subject, record_audit
 from smmpanel.db import Database
 from smmpanel.jobs.errors import RetryLater
 from smmpanel.jobs.kinds import JobKind
-from smmpanel.jobs.queue import enqueue
+from smmpanel.jobs.queue import enqueue, enqueue_many
 from smmpanel.money import format_units
 from smmpanel.netguard import (
     OutboundPolicy,
@@ -194,41 +196,109 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
         .select_from(OrderEvent)
         .where(OrderEvent.order_id == order.id, OrderEvent.to_forward.is_(None))
     )
-    event_id = f"order-{order.id}-{event_number}"
-    changed_at = as_utc(order.updated_at)
+    change = OrderChange(
+        order_id=order.id,
+        account_id=order.account_id,
+        status=order.status,
+        cost=order_cost(session, order),
+        start_count=order.start_count,
+        remains=order.remains,
+        currency=order.currency,
+        changed_at=order.updated_at,
+    )
+    payload = _status_payload(change, int(event_number or 0))
+    return enqueue(session, JobKind.WEBHOOK, payload, max_attempts=MAX_ATTEMPTS) is not None
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What a webhook reports of an order's new state (`cost`: what it costs
+    now, refunds taken off, as `status` reports it)."""
+
+    order_id: int
+    account_id: int
+    status: str
+    cost: int
+    start_count: int | None
+    remains: int
+    currency: str
+    changed_at: datetime
+
+
+def queue_status_webhooks(session: Session, changes: Sequence[OrderChange]) -> int:
+    """queue_status_webhook for orders changed in bulk (their events written):
+    one query for their accounts, one for their event numbers, one INSERT of
+    the jobs; returns how many were queued."""
+    hooked = accounts_with_webhook(session, {c.account_id for c in changes})
+    changes = [c for c in changes if c.account_id in hooked]
+    if not changes:
+        return 0
+    numbers = dict(
+        session.execute(
+            select(OrderEvent.order_id, func.count())
+            .where(
+                OrderEvent.order_id.in_([c.order_id for c in changes]),
+                OrderEvent.to_forward.is_(None),
+            )
+            .group_by(OrderEvent.order_id)
+        ).all()
+    )
+    payloads = [_status_payload(c, numbers.get(c.order_id, 0)) for c in changes]
+    return enqueue_many(session, JobKind.WEBHOOK, payloads, max_attempts=MAX_ATTEMPTS)
+
+
+def _status_payload(change: OrderChange, event_number: int) -> dict[str, Any]:
+    event_id = f"order-{change.order_id}-{event_number}"
+    changed_at = as_utc(change.changed_at)
     body = {
         "id": event_id,
         "event": STATUS_EVENT,
-        "order": order.id,
-        "status": order.status,
+        "order": change.order_id,
+        "status": change.status,
         # What the order costs now, refunds taken off: the same as `status`.
-        "charge": format_units(order_cost(session, order)),
-        "start_count": str(order.start_count or 0),
-        "remains": str(order.remains),
-        "currency": order.currency,
+        "charge": format_units(change.cost),
+        "start_count": str(change.start_count or 0),
+        "remains": str(change.remains),
+        "currency": change.currency,
         "timestamp": _iso(changed_at),
     }
-    payload = {
-        "account_id": order.account_id,
+    return {
+        "account_id": change.account_id,
         "event": STATUS_EVENT,
         "event_id": event_id,
         "timestamp": int(changed_at.timestamp()),
         "body": encode_body(body),
     }
-    return enqueue(session, JobKind.WEBHOOK, payload, max_attempts=MAX_ATTEMPTS) is not None
 
 
 def _has_webhook(session: Session, account_id: int) -> bool:
+    known = _known_webhooks(session)
+    if account_id not in known:
+        url = session.scalar(select(Account.webhook_url).where(Account.id == account_id))
+        known[account_id] = bool(url)
+    return known[account_id]
+
+
+def accounts_with_webhook(session: Session, account_ids: Collection[int]) -> set[int]:
+    """Which of these accounts have a webhook, asked in one query (and kept
+    for the transaction, as each order's change asks again)."""
+    known = _known_webhooks(session)
+    unknown = {a for a in account_ids if a not in known}
+    if unknown:
+        query = select(Account.id, Account.webhook_url).where(Account.id.in_(list(unknown)))
+        known.update({account_id: bool(url) for account_id, url in session.execute(query)})
+    return {a for a in account_ids if known.get(a)}
+
+
+def _known_webhooks(session: Session) -> dict[int, bool]:
+    """The transaction's answers so far: account id -> has a webhook."""
     transaction = session.get_transaction()
     cached = session.info.get(_CACHE_KEY)
     if cached is None or cached[0] is not transaction:
         cached = (transaction, {})
         session.info[_CACHE_KEY] = cached
     known: dict[int, bool] = cached[1]
-    if account_id not in known:
-        url = session.scalar(select(Account.webhook_url).where(Account.id == account_id))
-        known[account_id] = bool(url)
-    return known[account_id]
+    return known
 
 
 def encode_body(body: dict[str, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -48,6 +50,24 @@ def resolve_alerts(session: Session, *, kind: str, subject: str) -> int:
     result = session.execute(
         update(Alert)
         .where(Alert.kind == kind, Alert.subject == subject, Alert.resolved_at.is_(None))
+        .values(resolved_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def resolve_alerts_of(
+    session: Session, *, kinds: Collection[str], subjects: Collection[str]
+) -> int:
+    """resolve_alerts for several kinds and subjects in one statement."""
+    if not subjects:
+        return 0
+    result = session.execute(
+        update(Alert)
+        .where(
+            Alert.kind.in_(list(kinds)),
+            Alert.subject.in_(list(subjects)),
+            Alert.resolved_at.is_(None),
+        )
         .values(resolved_at=utcnow())
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -3,9 +3,11 @@
 One pass per provider covers every open forwarded order, longest-unchecked
 first, in `status` calls of 100 ids: 10,000 open orders cost 100 calls, and
 no order waits more than one pass.  Each batch is applied in one
-transaction through the same status change (and exactly-once refunds) as the
-owner's updates; an order whose answer repeats what it shows only gets its
-checked-at stamp (most of a pass: bench/bench_status_sync.py).
+transaction: an order whose answer repeats what it shows only gets its
+checked-at stamp (most of a pass: bench/bench_status_sync.py); the changes
+that move no money are applied together (orders.lifecycle.plain_change and
+change_order_statuses); the rest go one by one through the same status
+change (and exactly-once refunds) as the owner's updates.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from smmpanel.db import Database, retry_deadlocks
 from smmpanel.orders.dripfeed import refresh_parent_of
 from smmpanel.orders.errors import InvalidStatusChange
 from smmpanel.orders.forwarding_states import ForwardState
-from smmpanel.orders.lifecycle import change_order_status
+from smmpanel.orders.lifecycle import (
+    PlainChange,
+    change_order_status,
+    change_order_statuses,
+    plain_change,
+)
 from smmpanel.orders.models import (
     ACTIVE_STATUSES,
     COMPLETED,
@@ -33,7 +40,7 @@ from smmpanel.orders.models import (
     Order,
 )
 from smmpanel.orders.posts import PROVISIONAL, is_provisional
-from smmpanel.orders.requests import close_pending_cancels
+from smmpanel.orders.requests import close_pending_cancels_of
 from smmpanel.panel.alerts import raise_alert
 from smmpanel.providers.gateway import ProviderAccess, open_upstream
 from smmpanel.providers.models import Provider
@@ -146,46 +153,80 @@ def _apply_batch(
 ) -> int:
     by_upstream = {str(r.order_id): r for r in results}
     ids = [oid for oid, _ in batch]
-    changed = 0
+    actor = f"provider:{provider_name}"
     now = utcnow()
     with db.write() as session:
-        # Most answers repeat what the order shows already: lock the batch's rows
-        # and read the few columns that decide it, and load (and run the status
-        # change on) only the orders whose answer may change something.  The
-        # rest only get their checked-at stamp below.
+        # Lock the batch's rows and read the few columns that decide a change.
+        # Most answers repeat what the order shows: those orders only get their
+        # checked-at stamp below.  Of the others, the changes that move no
+        # money (a start count, remains, a status on the way, Completed) are
+        # applied together in a few statements; only the rest (refunds,
+        # subscriptions, drip-feed runs, refused values) load their
+        # order and go through the status change one by one.
         upstream_of = dict(batch)
+        rows = {row.id: row for row in session.execute(_CURRENT.where(Order.id.in_(ids)))}
         moving: dict[int, UpstreamOrderStatus] = {}
-        accounts: dict[int, int] = {}
-        for row in session.execute(_CURRENT.where(Order.id.in_(ids))):
-            accounts[row.id] = row.account_id
-            result = by_upstream.get(upstream_of[row.id])
+        for order_id, row in rows.items():
+            result = by_upstream.get(upstream_of[order_id])
             if result is None or result.error is not None or result.status is None:
                 continue
             if not _repeats(row, result):
-                moving[row.id] = result
-        finished: list[Order] = []
-        if moving:
-            # The balances refunds may change, in the one order every batch
-            # takes them (lock_balances says why), before any of them changes.
-            lock_balances(session, (accounts[i] for i in moving))
-            orders = {
-                o.id: o for o in session.scalars(select(Order).where(Order.id.in_(list(moving))))
-            }
-            for order_id in (oid for oid in ids if oid in orders):  # in the batch's order
-                order = orders[order_id]
-                if apply_upstream_status(
-                    session, order, moving[order_id], actor=f"provider:{provider_name}"
-                ):
-                    changed += 1
-                    if order.status not in ACTIVE_STATUSES:
-                        finished.append(order)
-        close_pending_cancels(session, finished)
-        session.execute(update(Order).where(Order.id.in_(ids)).values(synced_at=now))
-    return changed
+                moving[order_id] = result
+        plain: list[PlainChange] = []
+        for order_id, result in list(moving.items()):
+            change = _plain(rows[order_id], result)
+            if change is not None:
+                plain.append(change)
+                del moving[order_id]
+        changed, finished = _apply_one_by_one(session, ids, moving, rows, actor=actor)
+        change_order_statuses(session, plain, actor=actor, now=now, synced_at=now)
+        finished.update({c.order_id: c.status for c in plain if c.status == COMPLETED})
+        close_pending_cancels_of(session, finished)
+        stamped = {c.order_id for c in plain}  # in their change's UPDATE
+        if len(stamped) < len(ids):
+            unstamped = [oid for oid in ids if oid not in stamped]
+            session.execute(update(Order).where(Order.id.in_(unstamped)).values(synced_at=now))
+    return changed + len(plain)
 
 
-# What decides whether an upstream answer changes an order; the rows are
-# locked in one order by every multi-row writer.
+def _plain(row: Any, result: UpstreamOrderStatus) -> PlainChange | None:
+    """The answer's change to the order, when it moves no money (plain_change)."""
+    assert result.status is not None  # answers without a status were left out
+    status = result.status
+    remains = _remains(row, status, result.remains)
+    if status == PARTIAL and remains == 0:
+        status = COMPLETED
+    return plain_change(row, status=status, start_count=result.start_count, remains=remains)
+
+
+def _apply_one_by_one(
+    session: Session,
+    ids: Sequence[int],
+    moving: dict[int, UpstreamOrderStatus],
+    rows: dict[int, Any],
+    *,
+    actor: str,
+) -> tuple[int, dict[int, str]]:
+    """Run each of these orders through the status change; returns how many
+    changed and the final status of those that ended."""
+    if not moving:
+        return 0, {}
+    # The balances refunds may change, in the one order every batch takes them
+    # (lock_balances says why), before any of them changes.
+    lock_balances(session, (rows[i].account_id for i in moving))
+    orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(list(moving))))}
+    changed, finished = 0, {}
+    for order_id in (oid for oid in ids if oid in orders):  # in the batch's order
+        order = orders[order_id]
+        if apply_upstream_status(session, order, moving[order_id], actor=actor):
+            changed += 1
+            if order.status not in ACTIVE_STATUSES:
+                finished[order_id] = order.status
+    return changed, finished
+
+
+# What decides whether an upstream answer changes an order, and whether the
+# change is plain; the rows are locked in one order by every multi-row writer.
 _CURRENT = (
     select(
         Order.id,
@@ -196,6 +237,10 @@ _CURRENT = (
         Order.total_quantity,
         Order.kind,
         Order.params,
+        Order.parent_id,
+        Order.charge,
+        Order.refunded,
+        Order.currency,
     )
     .order_by(Order.id)
     .with_for_update()
