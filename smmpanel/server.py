@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import socket
 import threading
 import time
@@ -78,7 +79,13 @@ def app_factory(settings: Settings) -> Callable[[], Starlette]:
 
 def _app_in_worker_process(settings: Settings) -> Starlette:
     install_log_scrubbing()
-    return panel_app(settings)
+    app = panel_app(settings)
+    # The ~150,000 objects of the built app (pages, ORM, libraries) live as long
+    # as the process: out of every garbage collection from now on.  Server CPU
+    # per API call 5-15 us less (bench_api.py, SQLite: balance 147 -> 142 us,
+    # status 167 -> 158, status of 100 ids 392 -> 379).
+    gc.freeze()
+    return app
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
