@@ -49,4 +49,13 @@ def test_serve_with_two_workers_answers_the_api(db: Database, tmp_path: Path) ->
             assert time.monotonic() - started < 1.0
         wrong = httpx.post(api, data={"key": "nope", "action": "balance"}).json()
         assert wrong == {"error": "Invalid API key"}
+        # Both processes start, the second maybe after these calls were answered
+        # (each builds the app, over a second on a loaded machine).
+        _wait_for_text(log, "Started server process", count=2, seconds=60)
     assert log.read_text().count("Started server process") == 2
+
+
+def _wait_for_text(log: Path, text: str, *, count: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while log.read_text().count(text) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
