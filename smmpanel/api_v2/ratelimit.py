@@ -230,7 +230,7 @@ class MemoryBuckets(Buckets):
     async def hit(self, item: RateLimitItem, *ids: str) -> bool:
         unit = item.GRANULARITY
         key = f"{item.namespace}/{'/'.join(ids)}/{item.amount}/{item.multiples}/{unit.name}"
-        return self._memory.take(key, item.amount, item.GRANULARITY.seconds * item.multiples)
+        return self._memory.take(key, item.amount, unit.seconds * item.multiples)
 
     async def count(self, key: str) -> int:
         return self._memory.count(key)

@@ -79,15 +79,8 @@ class LoopMemoryStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
         if amount > limit:
             return False
         now = time.time()
-        # _sliding_window's arithmetic, inline: the API takes two buckets a call.
-        current_key = f"{key}/{int(now / expiry)}"
-        current = self._live(current_key, now)
-        previous = self._live(f"{key}/{int((now - expiry) / expiry)}", now)
-        weighted: float = 0 if current is None else int(current[0])
-        if previous is not None:
-            previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry
-            weighted += int(previous[0]) * previous_ttl / expiry
-        if math.floor(weighted) + amount > limit:
+        previous, previous_ttl, current, current_key = self._windows(key, expiry, now)
+        if math.floor(_count(previous) * previous_ttl / expiry + _count(current)) + amount > limit:
             return False
         if current is None:
             self._incr(current_key, 2 * expiry, amount, now)
@@ -102,17 +95,21 @@ class LoopMemoryStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
     # unwrapped helpers below, at a known `now`.
 
     def _sliding_window(self, key: str, expiry: int, now: float) -> tuple[int, float, int, float]:
+        previous, previous_ttl, current, _ = self._windows(key, expiry, now)
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+        return _count(previous), previous_ttl, _count(current), current_ttl
+
+    def _windows(
+        self, key: str, expiry: int, now: float
+    ) -> tuple[list[float] | None, float, list[float] | None, str]:
+        """The previous window's counter and the part of it still inside the last
+        `expiry` seconds (0 without one), the current window's counter and key
+        (the counter None while it has none)."""
         previous_key, current_key = self.sliding_window_keys(key, expiry, now)
         previous = self._live(previous_key, now)
         current = self._live(current_key, now)
         previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
-        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
-        return (
-            0 if previous is None else int(previous[0]),
-            previous_ttl,
-            0 if current is None else int(current[0]),
-            current_ttl,
-        )
+        return previous, previous_ttl, current, current_key
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         for window_key in self.sliding_window_keys(key, expiry, time.time()):
@@ -139,3 +136,7 @@ class LoopMemoryStorage(Storage, SlidingWindowCounterSupport, TimestampedSliding
         for key in [k for k, (_, expires_at) in self._counters.items() if expires_at <= now]:
             del self._counters[key]
         self._sweep_at = max(SWEEP_FLOOR, 2 * len(self._counters))
+
+
+def _count(counter: list[float] | None) -> int:
+    return 0 if counter is None else int(counter[0])
