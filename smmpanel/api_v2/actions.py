@@ -29,7 +29,7 @@ from smmpanel.catalog.queries import services_in
 from smmpanel.catalog.version import CatalogState, caller_and_catalog, catalog_version
 from smmpanel.db import Database
 from smmpanel.errors import DomainError
-from smmpanel.money import PLACES, SCALE, format_units
+from smmpanel.money import format_units
 from smmpanel.orders import queries as order_queries
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.offers import Offers
@@ -163,12 +163,7 @@ def status_ask(params: dict[str, Any]) -> StatusAsk:
     """The ids of a `status` call, read once (a reader on the event loop reads
     its orders between this and `status_answer_of`); RequestError, TooManyIds."""
     if "orders" in params:
-        # int_param of each (0: no id), a short one at once (< 10**9 < MAX_ID_VALUE).
-        given = [
-            (t, int(t) if t.isascii() and t.isdigit() and len(t) < 10 else int_param(t) or 0)
-            for t in _ids(params["orders"])
-        ]
-        return StatusAsk(given, None)
+        return StatusAsk([(text, int_param(text) or 0) for text in _ids(params["orders"])], None)
     return StatusAsk(None, int_param(params.get("order")))
 
 
@@ -210,14 +205,10 @@ def _status_entry(view: OrderStatus) -> str:
 
 def _render_entry(view: OrderStatus) -> str:
     """An order's entry, as render_json writes {"charge": ..., "currency": ...}."""
-    charge = view.charge
     return (
-        f'{{"charge":"{charge // SCALE}.{charge % SCALE:0{PLACES}d}"'  # format_units
-        if charge >= 0
-        else f'{{"charge":"{format_units(charge)}"'
-    ) + (
-        f',"start_count":"{view.start_count or 0}","status":{_json_text(view.status)},'
-        f'"remains":"{view.remains}","currency":{_json_text(view.currency)}}}'
+        f'{{"charge":"{format_units(view.charge)}","start_count":"{view.start_count or 0}",'
+        f'"status":{_json_text(view.status)},"remains":"{view.remains}",'
+        f'"currency":{_json_text(view.currency)}}}'
     )
 
 

@@ -127,6 +127,12 @@ def text_param(params: dict[str, Any], name: str) -> str | None:
 
 def int_param(value: object) -> int | None:
     """A positive id given as a number or a string of digits, else None."""
+    if isinstance(value, str):  # first: what forms and query strings give
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            number = int(text)
+            return number if 0 < number < MAX_ID_VALUE else None
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -136,11 +142,6 @@ def int_param(value: object) -> int | None:
         if not value.is_finite() or value <= 0 or value.adjusted() >= 18:
             return None
         return int_param(int(value)) if value == value.to_integral_value() else None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 18:
-            number = int(text)
-            return number if 0 < number < MAX_ID_VALUE else None
     return None
 
 
