@@ -1,7 +1,6 @@
 """`smmpanel serve` and `smmpanel demo`: run the panel's web app with uvicorn."""
 
 import errno
-import gc
 import os
 import socket
 import sys
@@ -43,7 +42,7 @@ from smmpanel.providers.catalog_sync import import_provider_services
 from smmpanel.providers.service import add_provider
 from smmpanel.reuseport import PortGroup
 from smmpanel.secretbox import SecretBox, new_key
-from smmpanel.server import app_factory, bind_listeners, panel_app, run_processes, serve_on
+from smmpanel.server import app_factory, bind_listeners, run_processes, serve_on, serving_app
 from smmpanel.simulator.testing import running_simulator
 from smmpanel.staff.service import add_staff
 from smmpanel.tokens import new_token
@@ -231,11 +230,8 @@ def _listen_all(host: str, port: int, processes: int) -> socket.socket | PortGro
 
 
 def _run(db: Database, listener: socket.socket, settings: Settings) -> None:
-    app = panel_app(settings, db.url)
+    app = serving_app(settings, db.url)
     sys.stdout.flush()  # the key and URLs reach a pipe before the server blocks
-    # The ~150,000 objects of the built app (pages, ORM, libraries) stay out of
-    # every garbage collection from now on (as in server._app_in_worker_process).
-    gc.freeze()
     # No access log by default: a line per request cost more than the request
     # itself on the balance action (measured); SMMPANEL_ACCESS_LOG=1 turns it on.
     config = uvicorn.Config(
