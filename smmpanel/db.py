@@ -55,6 +55,15 @@ DEADLOCK_ATTEMPTS = 3
 T = TypeVar("T")
 
 
+def error_line(error: BaseException) -> str:
+    """The driver's message of a database error, first line only, for a log
+    line: SQLAlchemy's own adds the statement and its parameters, which have no
+    place there."""
+    orig = getattr(error, "orig", None) or error
+    text = str(orig).strip()
+    return text.splitlines()[0] if text else type(orig).__name__
+
+
 def lost_a_deadlock(error: BaseException) -> bool:
     """Whether `error` is PostgreSQL failing the statement to break a deadlock
     (or a serialization conflict)."""
@@ -417,13 +426,12 @@ class ReplicaSet:
 
     def _mark_down(self, index: int, error: Exception) -> None:
         self._down_until[index] = time.monotonic() + REPLICA_RETRY_SECONDS
-        cause = str(getattr(error, "orig", None) or error).strip().splitlines()
         log.warning(
             "read replica %s unreachable, reading from the primary or another replica "
             "for %.0f s: %s",
             self.engines[index].url.render_as_string(hide_password=True),
             REPLICA_RETRY_SECONDS,
-            cause[0] if cause else type(error).__name__,
+            error_line(error),
         )
 
     def dispose(self) -> None:

@@ -44,7 +44,7 @@ from smmpanel.api_v2.params import BadRequest, check_text, parse_body, parse_que
 from smmpanel.api_v2.ratelimit import RateLimits, rate_limits_for
 from smmpanel.bodies import BodyTooLarge, read_body
 from smmpanel.config import Settings
-from smmpanel.db import UNAVAILABLE_ERRORS, CommitOutcomeUnknown, Database
+from smmpanel.db import UNAVAILABLE_ERRORS, CommitOutcomeUnknown, Database, error_line
 from smmpanel.errors import DomainError
 from smmpanel.metrics.http import ops_routes
 from smmpanel.metrics.recorder import PanelMetrics
@@ -85,10 +85,12 @@ def answer_of(db: Database, params: dict[str, Any], run: Callable[..., Any] = ha
     try:
         return JSONAnswer(run(db, params))
     except CommitOutcomeUnknown as exc:
-        log.warning("database connection lost during commit (%s): %s", _named(params), _cause(exc))
+        log.warning(
+            "database connection lost during commit (%s): %s", _named(params), error_line(exc)
+        )
         return answers.outcome_unknown(db.busy_timeout)
     except UNAVAILABLE_ERRORS as exc:
-        log.warning("database unavailable (%s): %s", _named(params), _cause(exc))
+        log.warning("database unavailable (%s): %s", _named(params), error_line(exc))
         return answers.database_unavailable(db.busy_timeout)
     except Exception:
         log.exception("unhandled error in /api/v2 (%s)", _named(params))
@@ -97,14 +99,6 @@ def answer_of(db: Database, params: dict[str, Any], run: Callable[..., Any] = ha
 
 def _named(params: dict[str, Any]) -> str:
     return f"action {action_name(params)[:20]!r}"
-
-
-def _cause(exc: BaseException) -> str:
-    """The driver's message, first line only: SQLAlchemy's own adds the statement
-    and its parameters, which have no place in a log line."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    return text.splitlines()[0] if text else type(orig).__name__
 
 
 async def request_params(request: Request, max_body: int) -> dict[str, Any]:

@@ -85,7 +85,7 @@ class LoopConnection:
             if writable
             else (loop.add_reader, loop.remove_reader)
         )
-        watch(fd, _settle, ready)
+        watch(fd, settle, ready, None)
         try:
             await ready
         finally:
@@ -97,6 +97,7 @@ class LoopConnection:
             self.pgconn.finish()
 
 
-def _settle(future: asyncio.Future[None]) -> None:
+def settle(future: asyncio.Future[Any], result: Any) -> None:
+    """Give `future` its result, unless it has one already (or was cancelled)."""
     if not future.done():
-        future.set_result(None)
+        future.set_result(result)

@@ -49,8 +49,7 @@ from smmpanel.api_v2.services_cache import services_cache, share_cache
 from smmpanel.catalog.version import KEY_AND_CATALOG, caller_and_catalog_of
 from smmpanel.db import UNAVAILABLE_ERRORS, Database
 from smmpanel.errors import DomainError
-from smmpanel.orders.models import KIND_SUBSCRIPTION
-from smmpanel.orders.statuses import STATUSES_STATEMENT, OrderStatus
+from smmpanel.orders.statuses import STATUSES_STATEMENT, OrderStatus, costed_by_posts
 
 log = logging.getLogger("smmpanel.api")
 # What sends a call from the loop to a thread: the database busy, or in trouble
@@ -163,7 +162,7 @@ class LoopReads:
             def find(ids: list[int]) -> dict[int, OrderStatus]:
                 nonlocal subscription
                 found = self._statuses.rows(connection, ids, account_id=who.account_id)
-                subscription = any(view.kind == KIND_SUBSCRIPTION for view in found.values())
+                subscription = costed_by_posts(found)
                 return found
 
             answer = status_answer(find, params)

@@ -60,14 +60,14 @@ from smmpanel.api_v2.actions import (
 )
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import error_body
-from smmpanel.api_v2.loop_pg_conn import LoopConnection
+from smmpanel.api_v2.loop_pg_conn import LoopConnection, settle
 from smmpanel.api_v2.params import text_param
 from smmpanel.api_v2.services_cache import services_cache
 from smmpanel.catalog.version import KEY_AND_CATALOG, caller_and_catalog_of
-from smmpanel.db import MIN_CONNECT_TIMEOUT, Database
+from smmpanel.db import MIN_CONNECT_TIMEOUT, Database, error_line
 from smmpanel.errors import DomainError
-from smmpanel.orders.models import KIND_SUBSCRIPTION, Order
-from smmpanel.orders.statuses import STATUSES_STATEMENT, OrderStatus
+from smmpanel.orders.models import Order
+from smmpanel.orders.statuses import STATUSES_STATEMENT, OrderStatus, costed_by_posts
 
 log = logging.getLogger("smmpanel.api")
 
@@ -239,7 +239,7 @@ class PgLoopReads:
         if refused is not None:
             raise refused
         found = {row[KEY]: OrderStatus(*row[KEY:]) for row in rows if row[KEY] is not None}
-        if any(view.kind == KIND_SUBSCRIPTION for view in found.values()):
+        if costed_by_posts(found):
             return None
         return status_answer_of(ask, found)
 
@@ -258,7 +258,7 @@ class PgLoopReads:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[LoopConnection | None] = loop.create_future()
         self._waiters.append(waiter)
-        expiry = loop.call_later(FREE_WAIT_SECONDS, _settle, waiter, None)
+        expiry = loop.call_later(FREE_WAIT_SECONDS, settle, waiter, None)
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -305,16 +305,15 @@ class PgLoopReads:
         while self._idle:
             self._drop(self._idle.pop())
         while self._waiters:  # to a thread, at once
-            _settle(self._waiters.popleft(), None)
+            settle(self._waiters.popleft(), None)
         self._rest(error)
 
     def _rest(self, error: BaseException) -> None:
         if self._resting_until <= time.monotonic():  # logged once per rest
-            cause = str(error).strip().splitlines()
             log.warning(
                 "PostgreSQL reads on the event loop failed, leaving them to threads for %g s: %s",
                 REST_SECONDS,
-                cause[0] if cause else type(error).__name__,
+                error_line(error),
             )
         self._resting_until = time.monotonic() + REST_SECONDS
 
@@ -327,8 +326,3 @@ class PgLoopReads:
             connection = self._idle.pop()
             self._opened -= 1
             await connection.connection.close()
-
-
-def _settle(waiter: asyncio.Future[Any], result: Any) -> None:
-    if not waiter.done():
-        waiter.set_result(result)

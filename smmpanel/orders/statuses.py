@@ -68,6 +68,13 @@ def statuses_lagging(
     return found
 
 
+def costed_by_posts(found: dict[int, OrderStatus]) -> bool:
+    """Whether a subscription is among these orders: its charge is the sum of
+    its posts, which `statuses_in` adds and a reader of STATUSES_STATEMENT
+    alone does not (the API's loop reads leave such a call to a thread)."""
+    return any(view.kind == KIND_SUBSCRIPTION for view in found.values())
+
+
 def _costed(reader: Session | Connection, found: dict[int, OrderStatus]) -> dict[int, OrderStatus]:
     """`found` with its subscriptions costed by their posts (one query, none
     without a subscription)."""
