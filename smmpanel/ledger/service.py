@@ -34,15 +34,12 @@ def post_entry(
     refill_id: int | None = None,
     cancel_id: int | None = None,
     note: str = "",
-    fresh_cause: bool = False,
 ) -> LedgerEntry:
     """Change a balance by `amount` minor units and record why.
 
     Raises InsufficientFunds when a debit would overdraw, AlreadyPosted when an
     entry with the same `cause` exists; in both cases nothing is changed.
-    `fresh_cause=True` says the cause cannot exist yet (the charge of an order
-    created in this transaction): the look-up and the savepoint are skipped,
-    and the unique constraint still stands behind it.
+    A cause that cannot exist yet: `post_fresh_entry`.
     """
     values = _entry_values(
         account_id=account_id,
@@ -55,9 +52,6 @@ def post_entry(
         cancel_id=cancel_id,
         note=note,
     )
-    if fresh_cause:
-        _apply(session, values)
-        return LedgerEntry(**values)
     if cause is not None and _cause_exists(session, cause):
         raise AlreadyPosted(cause)
     try:
@@ -83,9 +77,11 @@ def post_fresh_entry(
     order_id: int | None = None,
     note: str = "",
 ) -> int:
-    """`post_entry` with `fresh_cause=True`, returning the entry's id rather
-    than the entry: an order's charge, on the API's hot path (making the
-    LedgerEntry object cost ~35 us an order, measured)."""
+    """`post_entry` for a cause that cannot exist yet (the charge of an order
+    created in this transaction): the look-up and the savepoint are skipped,
+    and the unique constraint still stands behind it.  Returns the entry's id
+    rather than the entry: an order's charge is on the API's hot path (making
+    the LedgerEntry object cost ~35 us an order, measured)."""
     values = _entry_values(
         account_id=account_id,
         kind=kind,

@@ -16,7 +16,7 @@ from smmpanel.accounts.models import Account
 from smmpanel.db import Database
 from smmpanel.ledger.errors import AlreadyPosted, InsufficientFunds
 from smmpanel.ledger.models import ADJUSTMENT, CHARGE, REFUND, TOPUP, LedgerEntry
-from smmpanel.ledger.service import post_entry
+from smmpanel.ledger.service import post_entry, post_fresh_entry
 from tests.factories import make_customer
 
 
@@ -165,13 +165,7 @@ def test_a_fresh_cause_skips_the_look_up_but_not_the_constraint(db: Database) ->
     with db.write() as session:
         post_entry(session, account_id=alice.id, kind=REFUND, amount=3, actor="t", cause="new")
     with pytest.raises(IntegrityError), db.write() as session:
-        post_entry(
-            session,
-            account_id=alice.id,
-            kind=REFUND,
-            amount=3,
-            actor="t",
-            cause="new",
-            fresh_cause=True,
+        post_fresh_entry(
+            session, account_id=alice.id, kind=REFUND, amount=3, actor="t", cause="new"
         )
     assert _balance(db, alice.id) == 100_003
