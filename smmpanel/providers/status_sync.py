@@ -191,11 +191,7 @@ def _apply_batch(
 
 def _plain(row: Any, result: UpstreamOrderStatus) -> PlainChange | None:
     """The answer's change to the order, when it moves no money (plain_change)."""
-    assert result.status is not None  # answers without a status were left out
-    status = result.status
-    remains = _remains(row, status, result.remains)
-    if status == PARTIAL and remains == 0:
-        status = COMPLETED
+    status, remains = _reported(row, result)
     return plain_change(row, status=status, start_count=result.start_count, remains=remains)
 
 
@@ -272,10 +268,7 @@ def apply_upstream_status(
     # A subscription post charged at max is settled first, so that its remains
     # and any refund below count against the units it really had.
     settled = is_provisional(order) and settle_from_upstream(session, order, result, actor=actor)
-    status = result.status if result.status is not None else order.status
-    remains = _remains(order, status, result.remains)
-    if status == PARTIAL and remains == 0:
-        status = COMPLETED
+    status, remains = _reported(order, result)
     try:
         changed = change_order_status(
             session,
@@ -298,6 +291,16 @@ def apply_upstream_status(
     elif changed and order.parent_id is not None:
         refresh_parent_of(session, order, actor=actor)
     return changed
+
+
+def _reported(order: Any, result: UpstreamOrderStatus) -> tuple[str, int | None]:
+    """The status and remains the upstream's answer moves an order to (no
+    status: the order's own); a Partial with nothing left is Completed."""
+    status = result.status if result.status is not None else order.status
+    remains = _remains(order, status, result.remains)
+    if status == PARTIAL and remains == 0:
+        status = COMPLETED
+    return status, remains
 
 
 def _remains(order: Any, status: str, reported: int | None) -> int | None:
