@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from smmpanel.panel.alerts import resolve_alerts, resolve_alerts_of
+from smmpanel.panel.alerts import resolve_alerts_of
 
 STUCK_ALERT = "order_stuck"
 RECONCILE_ALERT = "reconcile"
@@ -21,11 +21,7 @@ def order_alert_subject(order_id: int) -> str:
 
 def resolve_order_alerts(session: Session, order_id: int) -> int:
     """Mark the order's open alerts dealt with; returns how many there were."""
-    subject = order_alert_subject(order_id)
-    return sum(
-        resolve_alerts(session, kind=kind, subject=subject)
-        for kind in (STUCK_ALERT, RECONCILE_ALERT)
-    )
+    return resolve_alerts_of_orders(session, (order_id,))
 
 
 def resolve_alerts_of_orders(session: Session, order_ids: Iterable[int]) -> int:

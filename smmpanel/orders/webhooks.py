@@ -187,7 +187,7 @@ def queue_status_webhook(session: Session, order: Order) -> bool:
     status sync changing many orders of one account asks once).  Returns True
     when a job was queued.
     """
-    if not _has_webhook(session, order.account_id):
+    if order.account_id not in accounts_with_webhook(session, (order.account_id,)):
         return False
     # Status events only: moves of the forwarding state (to_forward set) are
     # not changes a webhook reports, and must not shift the numbering.
@@ -269,14 +269,6 @@ def _status_payload(change: OrderChange, event_number: int) -> dict[str, Any]:
         "timestamp": int(changed_at.timestamp()),
         "body": encode_body(body),
     }
-
-
-def _has_webhook(session: Session, account_id: int) -> bool:
-    known = _known_webhooks(session)
-    if account_id not in known:
-        url = session.scalar(select(Account.webhook_url).where(Account.id == account_id))
-        known[account_id] = bool(url)
-    return known[account_id]
 
 
 def accounts_with_webhook(session: Session, account_ids: Collection[int]) -> set[int]:
