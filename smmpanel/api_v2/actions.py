@@ -31,10 +31,11 @@ from smmpanel.db import Database
 from smmpanel.errors import DomainError
 from smmpanel.money import format_units
 from smmpanel.orders import queries as order_queries
+from smmpanel.orders.bulk_place import is_plain
 from smmpanel.orders.errors import OrderNotFound, RefillNotFound
 from smmpanel.orders.offers import Offers
 from smmpanel.orders.requests import request_cancel, request_refill
-from smmpanel.orders.service import place_order
+from smmpanel.orders.service import OrderPlan, place_order, plan_order
 from smmpanel.orders.statuses import OrderStatus, statuses_in, statuses_lagging
 
 Json = Any
@@ -104,21 +105,51 @@ def add_in(
 ) -> Json:
     """`add` for the account of a checked key, in the caller's write
     transaction: a batch of the group commit (group_add.py) runs one per
-    savepoint, all of them sharing `offers` (orders.offers)."""
-    service_id = int_param(params.get("service"))
-    if service_id is None:
-        raise ServiceNotFound("Incorrect service ID")
+    savepoint, all of them sharing `offers` (orders.offers), when it does not
+    write them together (`add_plan`)."""
     placed = place_order(
         session,
         account_id=who.account_id,
-        service_id=service_id,
+        service_id=_service_of(params),
         params=params,
         request_id=text_param(params, "request_id"),
-        # The actor columns hold 64 characters; usernames may have 64 themselves.
-        actor=f"api:{who.username}"[:64],
+        actor=_actor_of(who),
         offers=offers,
     )
     return {"order": placed.order_id}
+
+
+def add_plan(
+    session: Session, who: Principal, params: dict[str, Any], offers: Offers
+) -> OrderPlan | None:
+    """`add_in`'s order checked and priced, not written (the batch writes the
+    plain ones together: orders.bulk_place), raising what add_in would raise
+    before writing; None for a call add_in is to place, one by one: one with a
+    request_id (its claim is written first) or of a kind that is not plain."""
+    service_id = _service_of(params)
+    if text_param(params, "request_id") is not None:
+        return None
+    plan = plan_order(
+        session.connection(),
+        account_id=who.account_id,
+        service_id=service_id,
+        params=params,
+        actor=_actor_of(who),
+        offers=offers,
+    )
+    return plan if is_plain(plan) else None
+
+
+def _service_of(params: dict[str, Any]) -> int:
+    service_id = int_param(params.get("service"))
+    if service_id is None:
+        raise ServiceNotFound("Incorrect service ID")
+    return service_id
+
+
+def _actor_of(who: Principal) -> str:
+    # The actor columns hold 64 characters; usernames may have 64 themselves.
+    return f"api:{who.username}"[:64]
 
 
 def status(db: Database, digest: str, params: dict[str, Any]) -> Json:

@@ -61,15 +61,30 @@ def enqueue(
 
 
 def enqueue_many(
-    session: Session, kind: str, payloads: Sequence[dict[str, Any]], *, max_attempts: int = 8
+    session: Session,
+    kind: str,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    max_attempts: int = 8,
+    dedupe_keys: Sequence[str] | None = None,
 ) -> int:
-    """enqueue for many jobs without a dedupe key (nothing to collide on), in
-    one INSERT; returns how many."""
+    """enqueue for many jobs in one INSERT; returns how many.  `dedupe_keys`,
+    one per payload, only for keys nothing can hold yet (those of orders made
+    in this transaction): a key already held fails the INSERT, where enqueue
+    would skip its job."""
     if payloads:
         now = utcnow()
+        keys = [None] * len(payloads) if dedupe_keys is None else dedupe_keys
         rows = [
-            dict(kind=kind, payload=p, run_at=now, max_attempts=max_attempts, status=QUEUED)
-            for p in payloads
+            dict(
+                kind=kind,
+                payload=p,
+                run_at=now,
+                max_attempts=max_attempts,
+                status=QUEUED,
+                dedupe_key=key,
+            )
+            for p, key in zip(payloads, keys, strict=True)
         ]
         session.execute(insert(_JOBS), rows)
     return len(payloads)

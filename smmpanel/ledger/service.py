@@ -8,9 +8,11 @@ database's CHECK is the second guard), then one append-only entry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,7 +20,7 @@ from sqlalchemy.orm.util import identity_key
 
 from smmpanel.accounts.models import Account
 from smmpanel.ledger.errors import AlreadyPosted, InsufficientFunds
-from smmpanel.ledger.models import ENTRY_KINDS, LedgerEntry
+from smmpanel.ledger.models import CHARGE, ENTRY_KINDS, LedgerEntry
 from smmpanel.timeutil import utcnow
 
 
@@ -97,6 +99,79 @@ def post_fresh_entry(
     return int(values["id"])
 
 
+@dataclass(frozen=True)
+class FreshDebit:
+    """A debit for a cause that cannot exist yet (the charge of an order made
+    in this transaction): `amount` minor units, > 0, taken off the balance."""
+
+    account_id: int
+    amount: int
+    actor: str
+    cause: str
+    order_id: int | None = None
+    note: str = ""
+
+
+def balances_of(connection: Connection, account_ids: Iterable[int]) -> dict[int, int]:
+    """The balances of these accounts, by id: for `post_fresh_debits`, read in
+    the transaction that holds their locks (accounts.queries.lock_balances)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    return {row.id: row.balance for row in connection.execute(_BALANCES, {"ids": ids})}
+
+
+def post_fresh_debits(
+    session: Session, debits: Sequence[FreshDebit], balances: dict[int, int]
+) -> None:
+    """`post_fresh_entry` for many debits at once: one UPDATE per account and one
+    INSERT of all their entries, in the order given, each entry with the balance
+    after it.  `balances` are those `balances_of` read under the accounts' locks,
+    and the caller has checked that each covers its debits (it decides which
+    orders to refuse).  Raises BalanceMoved, having written nothing the caller's
+    savepoint keeps, when a balance is not what was read; the database's CHECK
+    still refuses a balance below zero and its unique `cause` a second entry."""
+    session.flush()
+    connection = session.connection()
+    after = dict(balances)
+    now = utcnow()
+    entries = []
+    for debit in debits:
+        after[debit.account_id] -= debit.amount
+        values = _entry_values(
+            account_id=debit.account_id,
+            kind=CHARGE,
+            amount=-debit.amount,
+            actor=debit.actor,
+            cause=debit.cause,
+            order_id=debit.order_id,
+            refill_id=None,
+            cancel_id=None,
+            note=debit.note,
+        )
+        values["balance_after"] = after[debit.account_id]
+        values["created_at"] = now
+        entries.append(values)
+    for account_id in sorted({debit.account_id for debit in debits}):
+        moved = connection.execute(
+            _SET_BALANCE,
+            {"account_id": account_id, "before": balances[account_id], "after": after[account_id]},
+        )
+        if moved.rowcount != 1:
+            raise BalanceMoved(account_id)
+        _sync_loaded_account(session, account_id, after[account_id])
+    if entries:
+        connection.execute(_INSERT_ENTRIES, entries)
+
+
+class BalanceMoved(RuntimeError):
+    """A balance was not what the caller read under its lock: a bug, or a lock
+    not held; the caller's savepoint undoes the bulk write."""
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(f"the balance of account {account_id} moved under its lock")
+
+
 def _entry_values(
     *,
     account_id: int,
@@ -172,6 +247,16 @@ _MOVE_BALANCE = (
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+_INSERT_ENTRIES = insert(_ENTRIES)
+_BALANCES = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
+    _ACCOUNTS.c.id.in_(bindparam("ids", expanding=True))
+)
+# The balance a bulk debit leaves, set only where it is still the one read.
+_SET_BALANCE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id"), _ACCOUNTS.c.balance == bindparam("before"))
+    .values(balance=bindparam("after"))
+)
 
 
 def _cause_exists(session: Session, cause: str) -> bool:

@@ -80,8 +80,66 @@ def create_order(
     charge 0 and ``paid=False``, for the caller to end it.
     """
     now = now or utcnow()
+    values = order_row(
+        account_id=account_id,
+        service_id=service_id,
+        kind=kind,
+        link=link,
+        quantity=quantity,
+        total_quantity=total_quantity,
+        runs=runs,
+        interval=interval,
+        rate=rate,
+        charge=charge,
+        package=package,
+        currency=currency,
+        params=params,
+        active_link=active_link,
+        now=now,
+    )
+    # A child order's columns only when given: a placed order's INSERT stays
+    # the statement it was (each bound column costs time on the hot path).
+    child = {
+        "provider_id": provider_id,
+        "provider_order_id": provider_order_id,
+        "forward_state": forward_state,
+        "parent_id": parent_id,
+        "run_number": run_number,
+    }
+    values.update((name, value) for name, value in child.items() if value is not None)
+    # Its statements go to the session's connection, not through the ORM's
+    # execute (~20 us more a statement, measured): flushed first, so that they
+    # see what the caller changed through the ORM (an active link released).
+    session.flush()
+    connection = session.connection()
+    order_id = _insert_order(connection, values)
+    paid = _debit(session, order_id, account_id, charge, actor, charge_note, record_unpaid)
+    connection.execute(_INSERT_EVENT, placed_event_row(order_id, actor, note, now))
+    return CreatedOrder(order_id, paid)
+
+
+def order_row(
+    *,
+    account_id: int,
+    service_id: int,
+    kind: str,
+    link: str,
+    quantity: int,
+    total_quantity: int | None,
+    runs: int | None,
+    interval: int | None,
+    rate: int,
+    charge: int,
+    package: bool,
+    currency: str,
+    params: dict[str, Any],
+    active_link: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a new Pending order (create_order's, and the bulk writer's
+    in orders/bulk_place.py), with all of its quantity remaining."""
     total = quantity if total_quantity is None else total_quantity
-    values = {
+    return {
         "account_id": account_id,
         "service_id": service_id,
         "kind": kind,
@@ -101,34 +159,17 @@ def create_order(
         "created_at": now,
         "updated_at": now,
     }
-    # A child order's columns only when given: a placed order's INSERT stays
-    # the statement it was (each bound column costs time on the hot path).
-    child = {
-        "provider_id": provider_id,
-        "provider_order_id": provider_order_id,
-        "forward_state": forward_state,
-        "parent_id": parent_id,
-        "run_number": run_number,
+
+
+def placed_event_row(order_id: int, actor: str, note: str, now: datetime) -> dict[str, Any]:
+    """The first event of a new order: Pending, by `actor`."""
+    return {
+        "order_id": order_id,
+        "to_status": PENDING,
+        "actor": actor,
+        "note": note[:500],
+        "created_at": now,
     }
-    values.update((name, value) for name, value in child.items() if value is not None)
-    # Its statements go to the session's connection, not through the ORM's
-    # execute (~20 us more a statement, measured): flushed first, so that they
-    # see what the caller changed through the ORM (an active link released).
-    session.flush()
-    connection = session.connection()
-    order_id = _insert_order(connection, values)
-    paid = _debit(session, order_id, account_id, charge, actor, charge_note, record_unpaid)
-    connection.execute(
-        _INSERT_EVENT,
-        {
-            "order_id": order_id,
-            "to_status": PENDING,
-            "actor": actor,
-            "note": note[:500],
-            "created_at": now,
-        },
-    )
-    return CreatedOrder(order_id, paid)
 
 
 def _debit(

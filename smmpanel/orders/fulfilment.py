@@ -17,6 +17,10 @@ from smmpanel.jobs.queue import enqueue
 from smmpanel.orders.forwarding_states import ForwardState, move_forward_state
 from smmpanel.orders.models import Order, OrderKind
 
+# Who the events of a move of the forwarding state name, when the worker or
+# the placing of an order makes it.
+FORWARDING_ACTOR = "forwarding"
+
 
 def is_provider_backed(session: Session, service_id: int) -> bool:
     return session.execute(_HAS_SOURCE, {"service_id": service_id}).first() is not None
@@ -32,7 +36,7 @@ def plan_fulfilment(
     *,
     order_id: int,
     service_id: int,
-    actor: str = "forwarding",
+    actor: str = FORWARDING_ACTOR,
     provider_backed: bool | None = None,
 ) -> None:
     """Queue a new order for forwarding when its service has upstream sources
@@ -53,7 +57,7 @@ def plan_fulfilment(
     queue_forward(session, order, actor=actor)
 
 
-def queue_forward(session: Session, order: Order, *, actor: str = "forwarding") -> None:
+def queue_forward(session: Session, order: Order, *, actor: str = FORWARDING_ACTOR) -> None:
     session.flush()
     move_forward_state(session, order=order, to=ForwardState.QUEUED, actor=actor)
     enqueue(

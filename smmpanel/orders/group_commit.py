@@ -15,13 +15,20 @@ run one after the other: a balance spent by one is spent for the next, a link
 taken by one is taken for the next, a request_id claimed by one is a replay for
 the next.  Nothing of a batch is durable before its COMMIT, so no caller may be
 answered before `run_batch` returns.
+
+With a `Bulk`, commands it can plan (check and price without writing) are not
+run one by one: the planned commands in a row are written together by the
+Bulk, in one savepoint, and a command it cannot plan is run as above after
+them.  Should that write fail, its savepoint is rolled back and those
+commands are run one by one, so that the bulk path changes costs, never
+answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -29,6 +36,7 @@ from sqlalchemy.orm import Session
 from smmpanel.db import UNAVAILABLE_ERRORS, Database, lost_a_deadlock, retry_deadlocks, savepoint
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 # A batch holds SQLite's write lock (or PostgreSQL's row locks) while it runs;
 # bounded, so that the last caller of a full batch still waits only milliseconds.
@@ -44,15 +52,30 @@ class Outcome(Generic[T]):
     error: Exception | None = None
 
 
+class Bulk(Protocol[P, T]):
+    """The fast path of a batch: commands planned, then written together."""
+
+    def plan(self, index: int, session: Session) -> P | None:
+        """The plan of command `index` (reading, writing nothing), or None to
+        run it whole; raises the command's refusal (it wrote nothing)."""
+        ...
+
+    def write(self, session: Session, plans: list[P]) -> list[T | Exception]:
+        """Write the commands of `plans`, in order: each one's value or refusal."""
+        ...
+
+
 def run_batch(
     db: Database,
     commands: Sequence[Callable[[Session], T]],
     *,
     prepare: Callable[[Session], object] | None = None,
+    bulk: Bulk[P, T] | None = None,
 ) -> list[Outcome[T]]:
-    """Run `commands` in one write transaction, each in its own savepoint, and
-    commit once; one Outcome per command, in order.  `prepare` runs first in
-    the transaction (outside the savepoints: its failure fails the batch).
+    """Run `commands` in one write transaction, each in its own savepoint (or
+    written together by `bulk` where it plans them), and commit once; one
+    Outcome per command, in order.  `prepare` runs first in the transaction
+    (outside the savepoints: its failure fails the batch).
 
     A batch that PostgreSQL chose as a deadlock's victim is rolled back whole
     and run again (db.retry_deadlocks, after a short random pause): a batch
@@ -64,44 +87,99 @@ def run_batch(
     the batch was written, or on PostgreSQL CommitOutcomeUnknown), and a
     command's error when rolling back to its savepoint failed too (the
     connection broke: the transaction is gone, nothing was written)."""
-    return retry_deadlocks(lambda: _run_once(db, commands, prepare))
+    return retry_deadlocks(lambda: _Run(commands, bulk).once(db, prepare))
 
 
-def _run_once(
-    db: Database,
-    commands: Sequence[Callable[[Session], T]],
-    prepare: Callable[[Session], object] | None,
-) -> list[Outcome[T]]:
-    outcomes: list[Outcome[T]] = []
-    with db.write() as session:
-        # Begin now (BEGIN IMMEDIATE on SQLite): a database that is locked or
-        # unreachable fails the batch once, rather than each command in turn
-        # after a busy timeout of its own.
-        session.connection()
-        if prepare is not None:
-            prepare(session)  # e.g. the balances it will change, locked in one order
-        unavailable: Exception | None = None
-        for command in commands:
-            if unavailable is not None:
-                # Not run: a lock or the server that one command waited out its
-                # busy timeout for would make each of the others wait as long
-                # (a lone add answers 503 after one timeout, so does a batch).
-                outcomes.append(Outcome(error=unavailable))
-                continue
-            try:
-                with savepoint(session):
-                    value = command(session)
-            except Exception as error:
-                if _connection_lost(error) or not _usable(session):
-                    raise  # the transaction is gone with its connection: nothing is written
-                if lost_a_deadlock(error):
-                    raise  # the whole batch is rolled back, then run again
-                outcomes.append(Outcome(error=error))
-                if isinstance(error, UNAVAILABLE_ERRORS):
-                    unavailable = error
+class _Run(Generic[P, T]):
+    """One run of a batch in one transaction."""
+
+    def __init__(self, commands: Sequence[Callable[[Session], T]], bulk: Bulk[P, T] | None):
+        self.commands = commands
+        self.bulk = bulk
+        self.outcomes: list[Outcome[T] | None] = []
+        self.planned: list[tuple[int, P]] = []
+        # A lock or the server that one command waited out its busy timeout for
+        # would make each of the others wait as long (a lone add answers 503
+        # after one timeout, so does a batch): the commands after it are not run.
+        self.unavailable: Exception | None = None
+
+    def once(self, db: Database, prepare: Callable[[Session], object] | None) -> list[Outcome[T]]:
+        self.outcomes = [None] * len(self.commands)
+        self.planned = []
+        self.unavailable = None
+        with db.write() as session:
+            # Begin now (BEGIN IMMEDIATE on SQLite): a database that is locked or
+            # unreachable fails the batch once, rather than each command in turn
+            # after a busy timeout of its own.
+            session.connection()
+            if prepare is not None:
+                prepare(session)  # e.g. the balances it will change, locked in one order
+            for index in range(len(self.commands)):
+                if self.unavailable is None and self._planned(index, session):
+                    continue
+                self._write_planned(session)
+                self._run_whole(index, session)
+            self._write_planned(session)
+        return [outcome or Outcome(error=self.unavailable) for outcome in self.outcomes]
+
+    def _planned(self, index: int, session: Session) -> bool:
+        """Whether command `index` was planned for the bulk write, or refused
+        by its plan (it wrote nothing: no savepoint is needed)."""
+        if self.bulk is None:
+            return False
+        try:
+            plan = self.bulk.plan(index, session)
+        except Exception as error:
+            self._failed(index, error, session)
+            return True
+        if plan is None:
+            return False
+        self.planned.append((index, plan))
+        return True
+
+    def _write_planned(self, session: Session) -> None:
+        """Write the commands planned so far, together; one by one should that fail."""
+        planned, self.planned = self.planned, []
+        if not planned or self.bulk is None:
+            return
+        try:
+            with savepoint(session):
+                results = self.bulk.write(session, [plan for _, plan in planned])
+        except Exception as error:
+            if _connection_lost(error) or not _usable(session) or lost_a_deadlock(error):
+                raise
+            if isinstance(error, UNAVAILABLE_ERRORS):
+                for index, _ in planned:
+                    self._failed(index, error, session)
+                return
+            for index, _ in planned:  # written one by one, each with its own answer
+                self._run_whole(index, session)
+            return
+        for (index, _), result in zip(planned, results, strict=True):
+            if isinstance(result, Exception):
+                self.outcomes[index] = Outcome(error=result)
             else:
-                outcomes.append(Outcome(value=value))
-    return outcomes
+                self.outcomes[index] = Outcome(value=result)
+
+    def _run_whole(self, index: int, session: Session) -> None:
+        if self.unavailable is not None:
+            return  # not run: answered with that error
+        try:
+            with savepoint(session):
+                value = self.commands[index](session)
+        except Exception as error:
+            self._failed(index, error, session)
+        else:
+            self.outcomes[index] = Outcome(value=value)
+
+    def _failed(self, index: int, error: Exception, session: Session) -> None:
+        if _connection_lost(error) or not _usable(session):
+            raise error  # the transaction is gone with its connection: nothing is written
+        if lost_a_deadlock(error):
+            raise error  # the whole batch is rolled back, then run again
+        self.outcomes[index] = Outcome(error=error)
+        if isinstance(error, UNAVAILABLE_ERRORS):
+            self.unavailable = error
 
 
 def _connection_lost(error: Exception) -> bool:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, select, update
@@ -24,7 +25,7 @@ from smmpanel.orders.errors import IdempotencyConflict, InvalidOrderRequest
 from smmpanel.orders.fulfilment import plan_fulfilment
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import KIND_SUBSCRIPTION, IdempotencyKey, Order
-from smmpanel.orders.offers import Offers
+from smmpanel.orders.offers import Offer, Offers
 from smmpanel.orders.requests import close_pending_cancels
 from smmpanel.orders.validation import OrderDraft, draft_order
 from smmpanel.timeutil import utcnow
@@ -102,6 +103,79 @@ def _place(
         replayed = _claim_request_id(connection, account_id, request_id, service_id, params)
         if replayed is not None:
             return PlacedOrder(replayed, replayed=True)
+    plan = plan_order(
+        connection,
+        account_id=account_id,
+        service_id=service_id,
+        params=params,
+        actor=actor,
+        offers=offers,
+    )
+    order_id = create_order(session, **plan.order_columns()).order_id
+    plan_fulfilment(
+        session,
+        order_id=order_id,
+        service_id=service_id,
+        provider_backed=plan.offer.provider_backed,
+    )
+    if request_id is not None:
+        connection.execute(
+            _ANSWER_KEY, {"owner": account_id, "request_id": request_id, "order_id": order_id}
+        )
+    return PlacedOrder(order_id)
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """An order checked and priced, not yet written: what `create_order` is
+    given for it.  A batch of the group commit writes many plain ones together
+    (orders/bulk_place.py), a lone order one (`_place`)."""
+
+    account_id: int
+    service_id: int
+    offer: Offer
+    draft: OrderDraft
+    charge: int
+    active_link: str | None
+    actor: str
+    now: datetime
+
+    def order_columns(self) -> dict[str, Any]:
+        """`create_order`'s arguments for this order."""
+        draft = self.draft
+        return {
+            "account_id": self.account_id,
+            "service_id": self.service_id,
+            "kind": draft.kind,
+            "link": draft.link,
+            "quantity": draft.quantity,
+            "total_quantity": draft.total_quantity,
+            "runs": draft.runs,
+            "interval": draft.interval,
+            "rate": self.offer.rate,
+            "charge": self.charge,
+            "package": draft.package,
+            "currency": self.offer.currency,
+            "params": draft.params,
+            "active_link": self.active_link,
+            "actor": self.actor,
+            "now": self.now,
+        }
+
+
+def plan_order(
+    connection: Connection,
+    *,
+    account_id: int,
+    service_id: int,
+    params: Mapping[str, Any],
+    actor: str,
+    offers: Offers | None = None,
+) -> OrderPlan:
+    """Check and price an order, reading but writing nothing: ServiceNotFound,
+    the validation errors of draft_order, or InsufficientFunds for a charge no
+    balance can pay.  Whether the link is free and the balance covers the
+    charge is for the writer to find (create_order, bulk_place)."""
     offer = (offers or Offers()).of(connection, account_id, service_id)
     if offer is None or not offer.service.enabled:
         raise ServiceNotFound("Incorrect service ID")
@@ -112,33 +186,16 @@ def _place(
         # No balance can pay it; refused before anything is written, since a
         # charge this large may not even fit the 64-bit columns.
         raise InsufficientFunds("Not enough funds on balance")
-    order_id = create_order(
-        session,
+    return OrderPlan(
         account_id=account_id,
         service_id=service_id,
-        kind=draft.kind,
-        link=draft.link,
-        quantity=draft.quantity,
-        total_quantity=draft.total_quantity,
-        runs=draft.runs,
-        interval=draft.interval,
-        rate=offer.rate,
+        offer=offer,
+        draft=draft,
         charge=charge,
-        package=draft.package,
-        currency=offer.currency,
-        params=draft.params,
         active_link=_active_link_key(offer.link_scope, account_id, service_id, draft),
         actor=actor,
         now=now,
-    ).order_id
-    plan_fulfilment(
-        session, order_id=order_id, service_id=service_id, provider_backed=offer.provider_backed
     )
-    if request_id is not None:
-        connection.execute(
-            _ANSWER_KEY, {"owner": account_id, "request_id": request_id, "order_id": order_id}
-        )
-    return PlacedOrder(order_id)
 
 
 def _charge(draft: OrderDraft, rate: int) -> int:

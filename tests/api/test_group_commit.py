@@ -4,19 +4,23 @@ answer a lone `add` would have given it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from smmpanel.api_v2.app import ApiEndpoint, create_app
+from smmpanel.api_v2.app import ApiEndpoint, answer_of, create_app
 from smmpanel.api_v2.group_add import AddCommitter
 from smmpanel.db import Database, TransactionDoomed, transaction
 from smmpanel.ledger.errors import InsufficientFunds
@@ -299,3 +303,35 @@ def test_a_batch_chosen_as_a_deadlock_victim_runs_again(postgres_db: Database) -
     ]  # fmt: skip
     assert balance_text(db, alice.id) == balance_text(db, bob.id) == "0.80000"
     assert_ledger_consistent(db)
+
+
+def test_a_call_no_batch_takes_in_time_is_answered_503_and_never_placed(
+    sqlite_db: Database,
+) -> None:
+    """The write gate held past the busy timeout: the waiting call is answered
+    503 at the timeout, and the batch that runs once the gate is free leaves
+    it out (its caller was told nothing was done)."""
+    make_service(sqlite_db, rate="1", min_quantity=10)
+    customer = make_customer(sqlite_db, balance="10")
+    impatient = Database(sqlite_db.url, busy_timeout=0.3)
+    params = {"key": customer.key, "action": "add", "service": "1", "link": "https://x.com/a",
+              "quantity": "100"}  # fmt: skip
+
+    async def scenario() -> tuple[Any, float, Any]:
+        gate = anyio.CapacityLimiter(1)
+        committer = AddCommitter(
+            impatient, answer=answer_of, gate=gate, threads=anyio.CapacityLimiter(2)
+        )
+        await gate.acquire()  # a batch of someone else's, running long
+        started = time.monotonic()
+        refused = await committer.add(params)
+        waited = time.monotonic() - started
+        gate.release()
+        placed = await committer.add({**params, "link": "https://x.com/b"})
+        return refused, waited, placed
+
+    refused, waited, placed = asyncio.run(scenario())
+    assert refused.status_code == 503 and b"nothing was done" in bytes(refused.body)
+    assert 0.25 < waited < 2
+    assert json.loads(bytes(placed.body)) == {"order": 1}
+    assert [o.link for o in _orders(sqlite_db).values()] == ["https://x.com/b"]

@@ -1,0 +1,210 @@
+"""Many plain orders written with a few statements: the fast path of a batch
+of the group commit (api_v2/group_add.py).
+
+Placed one by one, an order of a batch costs seven statements (its link
+checked, the order, its debit and ledger entry, its event, and for a service
+of providers its forwarding event and job), each a round trip through
+SQLAlchemy and the driver: the statements, not the rules, were most of the
+cost of an `add` (docs/benchmarks.md, "Orders written in bulk").  Here the
+orders of a batch that are checked and priced (service.OrderPlan) are written
+together: one read of the links they would hold and one of their accounts'
+balances, then one INSERT of the orders, one of their events, one UPDATE per
+account with one INSERT of the ledger entries, and one INSERT of forwarding
+jobs.
+
+The rules are create_order's and plan_fulfilment's, decided in Python in the
+order the orders came, as if each were placed after the one before: a link
+held by an active order, or by an earlier order of the batch, refuses the
+order (ActiveOrderExists); a charge its balance no longer covers, after the
+earlier orders' debits, refuses it (InsufficientFunds); a refused order writes
+nothing and spends nothing.  The balances read are locked by the batch
+(accounts.queries.lock_balances_of_keys), and the ledger's UPDATE is made only
+where a balance is still the one read (ledger.service.post_fresh_debits).
+Drip-feed orders and subscriptions, and orders with a request_id, are placed
+one by one (`is_plain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from smmpanel.errors import DomainError
+from smmpanel.jobs.kinds import JobKind
+from smmpanel.jobs.queue import enqueue_many
+from smmpanel.ledger import causes
+from smmpanel.ledger.errors import InsufficientFunds
+from smmpanel.ledger.service import FreshDebit, balances_of, post_fresh_debits
+from smmpanel.orders.creation import ACTIVE_LINK_MESSAGE, order_row, placed_event_row
+from smmpanel.orders.errors import ActiveOrderExists
+from smmpanel.orders.fulfilment import FORWARDING_ACTOR, forward_key
+from smmpanel.orders.models import PENDING, ForwardState, Order, OrderEvent, OrderKind
+from smmpanel.orders.service import OrderPlan
+
+# Kinds whose placing is create_order and, for a service of providers, one
+# forward job: the others set up more (a drip-feed's schedule, a
+# subscription's posts) and are placed one by one.
+_NOT_PLAIN = frozenset({OrderKind.DRIPFEED, OrderKind.SUBSCRIPTION})
+
+
+def is_plain(plan: OrderPlan) -> bool:
+    """Whether `write_plain_orders` may write this order."""
+    return plan.draft.kind not in _NOT_PLAIN
+
+
+def write_plain_orders(session: Session, plans: Sequence[OrderPlan]) -> list[int | DomainError]:
+    """Write the orders of `plans` (all `is_plain`) in the caller's write
+    transaction, which holds the locks of their accounts' balances: for each,
+    in order, its order id or the error that refused it (nothing of it
+    written).  A database error (BalanceMoved, a constraint) leaves the
+    caller's savepoint to undo what was written; then place them one by one."""
+    session.flush()
+    connection = session.connection()
+    before = balances_of(connection, (plan.account_id for plan in plans if plan.charge))
+    balances = dict(before)
+    held = _links_held(connection, (plan.active_link for plan in plans if plan.active_link))
+    outcomes: list[int | DomainError] = []
+    accepted: list[tuple[int, OrderPlan]] = []
+    for plan in plans:
+        refusal = _refusal(plan, held, balances)
+        if refusal is not None:
+            outcomes.append(refusal)
+            continue
+        if plan.active_link is not None:
+            held.add(plan.active_link)
+        if plan.charge:
+            balances[plan.account_id] -= plan.charge
+        accepted.append((len(outcomes), plan))
+        outcomes.append(0)  # its id, once inserted
+    if accepted:
+        plans_written = [plan for _, plan in accepted]
+        ids = _insert_orders(connection, plans_written)
+        for (index, _), order_id in zip(accepted, ids, strict=True):
+            outcomes[index] = order_id
+        _record(session, connection, plans_written, ids, before)
+    return outcomes
+
+
+def _refusal(plan: OrderPlan, held: set[str], balances: dict[int, int]) -> DomainError | None:
+    """Why create_order would refuse this order now, checked in its order:
+    the link first, then the balance."""
+    if plan.active_link is not None and plan.active_link in held:
+        return ActiveOrderExists(ACTIVE_LINK_MESSAGE)
+    if plan.charge and balances[plan.account_id] < plan.charge:
+        return InsufficientFunds("Not enough funds on balance")
+    return None
+
+
+def _links_held(connection: Connection, links: Iterable[str]) -> set[str]:
+    wanted = sorted(set(links))
+    if not wanted:
+        return set()
+    return set(connection.execute(_LINKS_HELD, {"links": wanted}).scalars())
+
+
+def _insert_orders(connection: Connection, plans: list[OrderPlan]) -> list[int]:
+    """One INSERT of every order (executemany); their ids, in the order of
+    `plans`, chosen first (`_new_order_ids`): RETURNING gives no order of rows
+    that SQLite promises, and SQLAlchemy, to keep it, inserts one row at a
+    time there (measured: 30 statements for 30 orders)."""
+    ids = _new_order_ids(connection, len(plans))
+    connection.execute(
+        _INSERT_ORDERS,
+        [{**_row(plan), "id": order_id} for plan, order_id in zip(plans, ids, strict=True)],
+    )
+    return ids
+
+
+def _new_order_ids(connection: Connection, count: int) -> list[int]:
+    """`count` ids no order has or will be given: on PostgreSQL taken from the
+    table's sequence; on SQLite the next ones after the largest, as SQLite
+    itself would give them (the table has no AUTOINCREMENT and orders are
+    never deleted), which no other writer can take while the batch holds the
+    database's write lock (BEGIN IMMEDIATE)."""
+    if connection.dialect.name == "postgresql":
+        return sorted(connection.execute(_NEXT_IDS, {"count": count}).scalars())
+    largest = connection.execute(_LARGEST_ID).scalar_one() or 0
+    return list(range(largest + 1, largest + 1 + count))
+
+
+def _row(plan: OrderPlan) -> dict[str, Any]:
+    columns = plan.order_columns()
+    del columns["actor"]
+    row = order_row(**columns)
+    # A service of providers queues its order for forwarding as it is placed
+    # (plan_fulfilment moves it from none to queued): written so at once.
+    row["forward_state"] = ForwardState.QUEUED if plan.offer.provider_backed else None
+    return row
+
+
+def _record(
+    session: Session,
+    connection: Connection,
+    plans: list[OrderPlan],
+    ids: list[int],
+    balances: dict[int, int],
+) -> None:
+    """The debits (from `balances`, read before any), events and forward jobs
+    of the orders just inserted."""
+    debits = [
+        FreshDebit(
+            account_id=plan.account_id,
+            amount=plan.charge,
+            actor=plan.actor,
+            cause=causes.order_charge(order_id),
+            order_id=order_id,
+        )
+        for plan, order_id in zip(plans, ids, strict=True)
+        if plan.charge
+    ]
+    if debits:
+        post_fresh_debits(session, debits, balances)
+    events: list[dict[str, Any]] = []
+    forwarded: list[int] = []
+    for plan, order_id in zip(plans, ids, strict=True):
+        events.append({**_NO_FORWARD, **placed_event_row(order_id, plan.actor, "", plan.now)})
+        if plan.offer.provider_backed:
+            events.append(_queued_event(order_id, plan.now))
+            forwarded.append(order_id)
+    connection.execute(_INSERT_EVENTS, events)
+    if forwarded:
+        enqueue_many(
+            session,
+            JobKind.FORWARD_ORDER,
+            [{"order_id": order_id} for order_id in forwarded],
+            dedupe_keys=[forward_key(order_id) for order_id in forwarded],
+        )
+
+
+# Every event row of one INSERT has the same columns.
+_NO_FORWARD = {"from_status": None, "from_forward": None, "to_forward": None}
+
+
+def _queued_event(order_id: int, now: datetime) -> dict[str, Any]:
+    """The event move_forward_state writes for a move from none to queued."""
+    return {
+        "order_id": order_id,
+        "from_status": PENDING,
+        "to_status": PENDING,
+        "from_forward": None,
+        "to_forward": ForwardState.QUEUED,
+        "actor": FORWARDING_ACTOR,
+        "note": "",
+        "created_at": now,
+    }
+
+
+_ORDERS = cast(Table, Order.__table__)
+_INSERT_ORDERS = insert(_ORDERS)
+_LARGEST_ID = select(func.max(_ORDERS.c.id))
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('orders', 'id')) FROM generate_series(1, :count)"
+)
+_INSERT_EVENTS = insert(cast(Table, OrderEvent.__table__))
+_LINKS_HELD = select(_ORDERS.c.active_link).where(
+    _ORDERS.c.active_link.in_(bindparam("links", expanding=True))
+)

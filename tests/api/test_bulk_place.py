@@ -1,0 +1,262 @@
+"""A batch's plain orders written together (orders/bulk_place.py) leave exactly
+what the same calls leave placed one after another by lone `add`s: the same
+answers, orders, events, ledger entries, balances and forward jobs.
+
+Each comparison builds two identical "worlds" (accounts and services of their
+own) in one database: the calls go to one world as one batch, and to the other
+one by one through `handle`; the two are then compared with their ids
+replaced by their rank in their own world."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import count
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, select
+
+from smmpanel.api_v2.app import answer_of, handle
+from smmpanel.api_v2.group_add import batch_answers
+from smmpanel.db import Database
+from smmpanel.jobs.models import Job
+from smmpanel.ledger.models import LedgerEntry
+from smmpanel.orders.models import Order, OrderEvent
+from smmpanel.simulator.testing import running_simulator
+from tests.api.helpers import assert_ledger_consistent, balance_text
+from tests.factories import (
+    Customer,
+    make_backed_service,
+    make_customer,
+    make_provider,
+    make_service,
+)
+
+_worlds = count()
+
+
+@dataclass
+class World:
+    """Two customers (one who can pay for few orders) and three services: a
+    manual one, one forwarded to a provider, and one with drip-feed."""
+
+    rich: Customer
+    poor: Customer
+    services: list[int]
+    tag: str
+
+    @property
+    def customers(self) -> list[Customer]:
+        return [self.rich, self.poor]
+
+
+def _world(db: Database, provider: str) -> World:
+    tag = f"w{next(_worlds)}"
+    rich = make_customer(db, f"{tag}rich", balance="50")
+    poor = make_customer(db, f"{tag}poor", balance="0.35")  # three orders of 100 at 1.00
+    manual = make_service(db, rate="1", min_quantity=10)
+    backed = make_backed_service(db, provider, rate="1", min_quantity=10)
+    drip = make_service(db, rate="1", min_quantity=10, dripfeed=True)
+    return World(rich, poor, [manual, backed, drip], tag)
+
+
+# One call, as a test writes it: who, which service (an index into the world's,
+# 3 = no such service), link number, quantity, request_id, drip-feed runs.
+Call = tuple[int, int, int, int, str | None, int | None]
+
+
+def _params(world: World, call: Call) -> dict[str, Any]:
+    who, service, link, quantity, request_id, runs = call
+    params: dict[str, Any] = {
+        "key": world.customers[who].key,
+        "action": "add",
+        "service": str(world.services[service] if service < 3 else 999_999),
+        "link": f"https://x.com/{world.tag}/{link}",
+        "quantity": str(quantity),
+    }
+    if request_id is not None:
+        params["request_id"] = request_id
+    if runs is not None:
+        params.update(runs=str(runs), interval="5")
+    return params
+
+
+def _batched(db: Database, world: World, calls: list[Call]) -> list[Any]:
+    responses = batch_answers(db, [_params(world, call) for call in calls], answer_of)
+    return [json.loads(bytes(response.body)) for response in responses]
+
+
+def _one_by_one(db: Database, world: World, calls: list[Call]) -> list[Any]:
+    return [handle(db, _params(world, call)) for call in calls]
+
+
+def _state(db: Database, world: World, answers: list[Any]) -> dict[str, Any]:
+    """What the calls left in `world`, its ids replaced by their rank in it."""
+    accounts = [customer.id for customer in world.customers]
+    with db.read() as session:
+        orders = session.scalars(
+            select(Order).where(Order.account_id.in_(accounts)).order_by(Order.id)
+        ).all()
+        rank = {order.id: n for n, order in enumerate(orders)}
+        events = session.execute(
+            select(
+                OrderEvent.order_id,
+                OrderEvent.from_status,
+                OrderEvent.to_status,
+                OrderEvent.from_forward,
+                OrderEvent.to_forward,
+                OrderEvent.actor,
+            )
+            .where(OrderEvent.order_id.in_(rank))
+            .order_by(OrderEvent.id)
+        ).all()
+        entries = session.execute(
+            select(
+                LedgerEntry.account_id,
+                LedgerEntry.kind,
+                LedgerEntry.amount,
+                LedgerEntry.balance_after,
+                LedgerEntry.order_id,
+                LedgerEntry.actor,
+            )
+            .where(LedgerEntry.account_id.in_(accounts), LedgerEntry.order_id.is_not(None))
+            .order_by(LedgerEntry.id)
+        ).all()
+        causes = session.scalars(
+            select(LedgerEntry.cause).where(LedgerEntry.order_id.in_(rank))
+        ).all()
+        jobs = session.execute(select(Job.kind, Job.payload, Job.dedupe_key, Job.status)).all()
+    who = {account: n for n, account in enumerate(accounts)}
+    service = {service_id: n for n, service_id in enumerate(world.services)}
+
+    def named(text: str | None) -> str | None:
+        return None if text is None else text.replace(world.tag, "W")
+
+    charged = sorted(f"charge:order:{o.id}" for o in orders if o.charge)
+    return {
+        "answers": [{"order": rank[a["order"]]} if "order" in a else a for a in answers],
+        "orders": [_order_row(o, who, service, named) for o in orders],
+        "events": [(rank[e.order_id], *e[1:5], named(e.actor)) for e in events],
+        "ledger": [(who[e[0]], *e[1:4], rank[e.order_id], named(e.actor)) for e in entries],
+        "causes": sorted(str(cause) for cause in causes) == charged,
+        "jobs": sorted(
+            (kind, rank[payload["order_id"]], key == f"forward:{payload['order_id']}", status)
+            for kind, payload, key, status in jobs
+            if payload.get("order_id") in rank
+        ),
+        "balances": [balance_text(db, account) for account in accounts],
+    }
+
+
+def _order_row(
+    o: Order, who: dict[int, int], service: dict[int, int], named: Any
+) -> tuple[Any, ...]:
+    """An order's columns, its ids replaced by their rank in its world."""
+    return (
+        who[o.account_id], service[o.service_id], o.kind, named(o.link), o.quantity, o.runs,
+        o.interval, o.total_quantity, o.rate, o.charge, o.currency, o.status, o.remains,
+        o.forward_state, o.active_link is None, o.parent_id, o.params,
+    )  # fmt: skip
+
+
+@contextmanager
+def _provider(db: Database) -> Iterator[str]:
+    with running_simulator(manual_clock=True) as sim:
+        yield make_provider(db, sim, f"p{next(_worlds)}")
+
+
+def _assert_same_as_one_by_one(db: Database, provider: str, calls: list[Call]) -> list[Any]:
+    batched_world, lone_world = _world(db, provider), _world(db, provider)
+    batched = _state(db, batched_world, _batched(db, batched_world, calls))
+    lone = _state(db, lone_world, _one_by_one(db, lone_world, calls))
+    assert batched == lone
+    return list(batched["answers"])
+
+
+def test_a_mixed_batch_leaves_what_lone_adds_leave(db: Database) -> None:
+    """Plain orders of both services around orders placed one by one (request
+    ids, a drip-feed), refusals of every kind, links taken before the batch
+    and within it, and a balance that runs out part-way."""
+    calls: list[Call] = [
+        (0, 0, 1, 100, None, None),
+        (0, 1, 2, 100, None, None),  # forwarded: queued, with its job
+        (0, 0, 1, 100, None, None),  # link taken by the first
+        (1, 0, 3, 100, None, None),
+        (1, 1, 4, 100, None, None),
+        (0, 0, 5, 100, "r-1", None),  # placed one by one, between plain ones
+        (0, 0, 5, 100, "r-1", None),  # its replay
+        (1, 0, 6, 100, None, None),
+        (1, 0, 7, 100, None, None),  # the poor customer's balance has run out
+        (0, 2, 8, 20, None, 3),  # a drip-feed, one by one
+        (0, 3, 9, 100, None, None),  # no such service
+        (0, 0, 10, 5, None, None),  # below the minimum
+        (0, 0, 5, 100, None, None),  # link taken by the request_id's order
+        (0, 1, 11, 300, None, None),
+        (0, 0, 12, 100, None, None),
+    ]
+    with _provider(db) as provider:
+        answers = _assert_same_as_one_by_one(db, provider, calls)
+    duplicate = "You have active order with this link. Please wait until order being completed."
+    assert answers == [
+        {"order": 0}, {"order": 1}, {"error": duplicate}, {"order": 2}, {"order": 3},
+        {"order": 4}, {"order": 4}, {"order": 5}, {"error": "Not enough funds on balance"},
+        {"order": 6}, {"error": "Incorrect service ID"},
+        {"error": "Quantity less than minimal 10"}, {"error": duplicate},
+        {"order": 7}, {"order": 8},
+    ]  # fmt: skip
+    assert_ledger_consistent(db)
+
+
+_CALLS = st.lists(
+    st.tuples(
+        st.integers(0, 1),  # who
+        st.sampled_from([0, 0, 1, 2, 3]),  # service
+        st.integers(0, 5),  # link
+        st.sampled_from([5, 10, 100, 300]),  # quantity
+        st.one_of(st.none(), st.none(), st.sampled_from(["a", "b"])),  # request_id
+        st.one_of(st.none(), st.none(), st.none(), st.integers(1, 3)),  # runs
+    ),
+    min_size=1,
+    max_size=24,
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(calls=_CALLS)
+def test_any_batch_leaves_what_lone_adds_leave(db: Database, calls: list[Call]) -> None:
+    with _provider(db) as provider:
+        _assert_same_as_one_by_one(db, provider, calls)
+
+
+def test_plain_orders_of_a_batch_take_one_statement_of_each_kind(db: Database) -> None:
+    """The point of the bulk path: 20 orders, one INSERT of orders, of events,
+    of ledger entries and of jobs, and one UPDATE of the balance."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(" (")[0].split(" SET")[0].split("\n")[0])
+
+    with _provider(db) as provider:
+        world = _world(db, provider)
+        calls: list[Call] = [(0, n % 2, n, 100, None, None) for n in range(20)]
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            answers = _batched(db, world, calls)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert all("order" in a for a in answers) and len({a["order"] for a in answers}) == 20
+    writes = [s for s in statements if s.startswith(("INSERT", "UPDATE"))]
+    assert sorted(writes) == [
+        "INSERT INTO jobs",
+        "INSERT INTO ledger_entries",
+        "INSERT INTO order_events",
+        "INSERT INTO orders",
+        "UPDATE accounts",
+    ]
+    assert len(statements) <= 16, statements
