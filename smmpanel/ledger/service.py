@@ -128,9 +128,9 @@ def post_fresh_debits(
     INSERT of all their entries, in the order given, each entry with the balance
     after it.  `balances` are those `balances_of` read under the accounts' locks,
     and the caller has checked that each covers its debits (it decides which
-    orders to refuse).  Raises BalanceMoved, having written nothing the caller's
-    savepoint keeps, when a balance is not what was read; the database's CHECK
-    still refuses a balance below zero and its unique `cause` a second entry."""
+    orders to refuse).  Raises BalanceMoved when a balance is not what was
+    read (the caller rolls back its transaction); the database's CHECK still
+    refuses a balance below zero and its unique `cause` a second entry."""
     session.flush()
     connection = session.connection()
     after = dict(balances)
@@ -166,7 +166,7 @@ def post_fresh_debits(
 
 class BalanceMoved(RuntimeError):
     """A balance was not what the caller read under its lock: a bug, or a lock
-    not held; the caller's savepoint undoes the bulk write."""
+    not held; the caller rolls back what the bulk write wrote."""
 
     def __init__(self, account_id: int) -> None:
         super().__init__(f"the balance of account {account_id} moved under its lock")

@@ -60,8 +60,9 @@ def write_plain_orders(session: Session, plans: Sequence[OrderPlan]) -> list[int
     """Write the orders of `plans` (all `is_plain`) in the caller's write
     transaction, which holds the locks of their accounts' balances: for each,
     in order, its order id or the error that refused it (nothing of it
-    written).  A database error (BalanceMoved, a constraint) leaves the
-    caller's savepoint to undo what was written; then place them one by one."""
+    written).  On a database error (BalanceMoved, a constraint) what was
+    written is in the transaction: the caller rolls it back (group_commit
+    runs the batch again one by one)."""
     session.flush()
     connection = session.connection()
     before = balances_of(connection, (plan.account_id for plan in plans if plan.charge))

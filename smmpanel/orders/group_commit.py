@@ -19,13 +19,14 @@ answered before `run_batch` returns.
 With a `Bulk`, commands it can plan (check and price without writing) are not
 run one by one: the planned commands in a row are written together by the
 Bulk, in one savepoint, and a command it cannot plan is run as above after
-them.  Should that write fail, its savepoint is rolled back and those
-commands are run one by one, so that the bulk path changes costs, never
-answers.
+them.  The bulk write has no savepoint of its own (two round trips each on
+PostgreSQL): should it fail, the whole batch is rolled back and run again with
+every command one by one, so that the bulk path changes costs, never answers.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -33,7 +34,16 @@ from typing import Generic, Protocol, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from smmpanel.db import UNAVAILABLE_ERRORS, Database, lost_a_deadlock, retry_deadlocks, savepoint
+from smmpanel.db import (
+    UNAVAILABLE_ERRORS,
+    Database,
+    error_line,
+    lost_a_deadlock,
+    retry_deadlocks,
+    savepoint,
+)
+
+log = logging.getLogger("smmpanel.orders")
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -87,7 +97,20 @@ def run_batch(
     the batch was written, or on PostgreSQL CommitOutcomeUnknown), and a
     command's error when rolling back to its savepoint failed too (the
     connection broke: the transaction is gone, nothing was written)."""
-    return retry_deadlocks(lambda: _Run(commands, bulk).once(db, prepare))
+
+    def run() -> list[Outcome[T]]:
+        try:
+            return _Run(commands, bulk).once(db, prepare)
+        except _BulkFailed:
+            # Rolled back whole: nothing of it was written.
+            return _Run(commands, None).once(db, prepare)
+
+    return retry_deadlocks(run)
+
+
+class _BulkFailed(Exception):
+    """The bulk write failed (a link a concurrent batch of another process took
+    meanwhile, or a bug): the batch is run again without it."""
 
 
 class _Run(Generic[P, T]):
@@ -138,23 +161,19 @@ class _Run(Generic[P, T]):
         return True
 
     def _write_planned(self, session: Session) -> None:
-        """Write the commands planned so far, together; one by one should that fail."""
+        """Write the commands planned so far, together."""
         planned, self.planned = self.planned, []
         if not planned or self.bulk is None:
             return
         try:
-            with savepoint(session):
-                results = self.bulk.write(session, [plan for _, plan in planned])
+            results = self.bulk.write(session, [plan for _, plan in planned])
         except Exception as error:
-            if _connection_lost(error) or not _usable(session) or lost_a_deadlock(error):
+            if _connection_lost(error) or lost_a_deadlock(error):
                 raise
             if isinstance(error, UNAVAILABLE_ERRORS):
-                for index, _ in planned:
-                    self._failed(index, error, session)
-                return
-            for index, _ in planned:  # written one by one, each with its own answer
-                self._run_whole(index, session)
-            return
+                raise  # the batch fails whole: each caller is answered 503
+            log.debug("bulk write failed, the batch runs again one by one: %s", error_line(error))
+            raise _BulkFailed from error
         for (index, _), result in zip(planned, results, strict=True):
             if isinstance(result, Exception):
                 self.outcomes[index] = Outcome(error=result)

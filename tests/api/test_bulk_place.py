@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 
+from smmpanel.api_v2 import group_add
 from smmpanel.api_v2.app import answer_of, handle
 from smmpanel.api_v2.group_add import batch_answers
 from smmpanel.db import Database
@@ -260,3 +263,34 @@ def test_plain_orders_of_a_batch_take_one_statement_of_each_kind(db: Database) -
         "UPDATE accounts",
     ]
     assert len(statements) <= 16, statements
+
+
+def test_a_bulk_write_that_fails_runs_the_batch_again_one_by_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk write fails after writing (as a link taken by another
+    process's batch meanwhile would make it): nothing of that attempt stays,
+    and every call gets a lone add's answer."""
+    failures: list[int] = []
+
+    def write_then_fail(session: Any, plans: Any) -> Any:
+        group_add_write(session, plans)
+        failures.append(len(plans))
+        raise IntegrityError("INSERT", {}, Exception("a link taken meanwhile"))
+
+    group_add_write = group_add.write_plain_orders
+    monkeypatch.setattr(group_add, "write_plain_orders", write_then_fail)
+    calls: list[Call] = [
+        (0, 0, 1, 100, None, None),
+        (0, 0, 1, 100, None, None),
+        (0, 0, 2, 100, "r", None),
+        (1, 1, 3, 100, None, None),
+        (1, 0, 4, 100, None, None),
+        (1, 0, 5, 100, None, None),
+        (1, 0, 6, 100, None, None),
+    ]
+    with _provider(db) as provider:
+        answers = _assert_same_as_one_by_one(db, provider, calls)
+    assert failures == [2]  # the first segment failed; the rerun wrote none in bulk
+    assert [a.get("order") for a in answers] == [0, None, 1, 2, 3, 4, None]
+    assert_ledger_consistent(db)
