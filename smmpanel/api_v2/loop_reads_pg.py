@@ -98,6 +98,7 @@ class Reads(Protocol):
     call's answer from the statement's rows."""
 
     statement: PgStatement
+    by_key_alone: bool  # a call's answer depends on its key alone (not `ask`)
 
     def ask(self, params: dict[str, Any]) -> Any:
         """What a call asks besides its key, read as it arrives."""
@@ -196,6 +197,8 @@ def _element(value: object) -> str:
 class BalanceReads:
     """`balance` of many calls: their keys and balances in one statement."""
 
+    by_key_alone = True
+
     def __init__(self, db: Database) -> None:
         columns = KEY_AND_BALANCE.selected_columns[KEY:]
         self.statement = PgStatement("balance", key_check_where(ANY_DIGEST, *columns), db, KEY + 1)
@@ -236,21 +239,24 @@ class StatusReads:
     own account's orders among its own ids.  None (to a thread) for a call
     with a subscription among its orders."""
 
+    by_key_alone = False
+
     def __init__(self, db: Database) -> None:
         self.statement = PgStatement("statuses", KEYS_AND_STATUSES, db, KEY)
 
-    def ask(self, params: dict[str, Any]) -> tuple[StatusAsk, DomainError | None]:
-        """The ids asked for (read now), and the refusal of a bad ask (said
-        after the key check, as a thread does)."""
+    def ask(self, params: dict[str, Any]) -> tuple[StatusAsk, list[int], DomainError | None]:
+        """What is asked for (read now) and its ids, and the refusal of a bad
+        ask (said after the key check, as a thread does)."""
         try:
-            return status_ask(params), None
+            ask = status_ask(params)
         except DomainError as exc:
-            return StatusAsk(None, None), exc
+            return StatusAsk(None, None), [], exc
+        return ask, ask.ids, None
 
     def values(self, calls: list[Call]) -> dict[str, Any]:
         ids: set[int] = set()
         for call in calls:
-            ids.update(call.ask[0].ids)
+            ids.update(call.ask[1])
         return {"digests": sorted({call.digest for call in calls}), "ids": sorted(ids)}
 
     def found(self, rows: list[Any]) -> dict[str, tuple[Any, dict[int, OrderStatus]]]:
@@ -268,13 +274,36 @@ class StatusReads:
     def answer(self, call: Call, found: dict[str, tuple[Any, dict[int, OrderStatus]]]) -> Any:
         key, orders = found.get(call.digest, (None, {}))
         principal_of(key, call.digest)
-        ask, refused = call.ask
+        ask, ids, refused = call.ask
         if refused is not None:
             raise refused
-        mine = {i: orders[i] for i in ask.ids if i in orders}
+        mine = {i: orders[i] for i in ids if i in orders}
         if costed_by_posts(mine):
             return None
         return status_answer_of(ask, mine)
+
+
+def _answer_each(reads: Reads, calls: list[Call], found: dict[str, Any]) -> None:
+    """Each call's answer from the statement's rows: its body, an error body for
+    a refusal, None (to a thread), or the exception of a bug.  Calls of one key
+    of a kind answered by the key alone share one answer (a reseller's client
+    polls its balance from many connections at once)."""
+    same: dict[str, Any] = {}
+    for call in calls:
+        if call.digest in same:
+            settle(call.answer, same[call.digest])
+            continue
+        try:
+            answer = reads.answer(call, found)
+        except DomainError as exc:
+            answer = error_body(exc)
+        except Exception as exc:  # a bug: this call's answer says so
+            if not call.answer.done():
+                call.answer.set_exception(exc)
+            continue
+        if reads.by_key_alone:
+            same[call.digest] = answer
+        settle(call.answer, answer)
 
 
 class PgLoopReads:
@@ -339,15 +368,7 @@ class PgLoopReads:
             self._drop(connection)
             raise
         self._give(connection)
-        found = reads.found(rows)
-        for call in batch.calls:
-            try:
-                settle(call.answer, reads.answer(call, found))
-            except DomainError as exc:
-                settle(call.answer, error_body(exc))
-            except Exception as exc:  # a bug: this call's answer says so
-                if not call.answer.done():
-                    call.answer.set_exception(exc)
+        _answer_each(reads, batch.calls, reads.found(rows))
 
     # --- The pool: a few connections of the loop's own ---
 
