@@ -57,16 +57,14 @@ Runner = Callable[["Batch"], Coroutine[Any, Any, None]]
 class Batch:
     """The calls one statement answers; open until `seal`."""
 
-    __slots__ = ("_coalescer", "calls", "sealed")
+    __slots__ = ("_coalescer", "calls")
 
     def __init__(self, coalescer: Coalescer) -> None:
         self.calls: list[Call] = []
-        self.sealed = False
         self._coalescer = coalescer
 
     def seal(self) -> None:
         """No call joins after this: call it right before sending the statement."""
-        self.sealed = True
         if self._coalescer.open is self:
             self._coalescer.open = None
 

@@ -22,11 +22,12 @@ key check of each key outer-joined to its account's orders among the ids any
 call of the batch asks for, so keys and orders are read in one snapshot and
 one round trip; each call is answered with its own account's orders among its
 own ids, and one with a subscription among them (whose charge is the sum of
-its posts) is left to a thread.  Coalesced, a `balance` call cost ~190-260 us
-of the server's CPU instead of ~290-400 (docs/benchmarks.md, "PostgreSQL
-reads coalesced").  With read replicas only `balance` (always read on the
-primary) runs here: `services` and `status` go to a thread, which reads what
-may lag on a replica (db.py, `read_lagging`).
+its posts) is left to a thread.  Coalesced, a `balance` call cost ~200-300 us
+of the server's CPU over HTTP instead of ~310-430, and 9-12 us in-process
+instead of 75-83 (docs/benchmarks.md, "PostgreSQL reads coalesced").  With
+read replicas only `balance` (always read on the primary) runs here:
+`services` and `status` go to a thread, which reads what may lag on a replica
+(db.py, `read_lagging`).
 
 Bounded and never in the way: a batch waits for a connection of the pool at
 most FREE_WAIT_SECONDS, and runs within the database's busy timeout (the
