@@ -10,14 +10,14 @@ import asyncio
 import select
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
 
 from smmpanel.accounts.models import SUSPENDED
 from smmpanel.accounts.service import rotate_api_key, set_account_options, set_currency_rate
-from smmpanel.api_v2 import loop_pg_batch
+from smmpanel.api_v2 import loop_pg_batch, loop_reads_pg
 from smmpanel.api_v2.app import answer_of
 from smmpanel.api_v2.loop_reads_pg import PgLoopReads
 from smmpanel.db import Database
@@ -26,6 +26,13 @@ from tests.factories import make_customer, make_order, make_service
 T = TypeVar("T")
 BALANCE = b'{"balance":"100.00000","currency":"USD"}'
 REFUSED = b'{"error":"Invalid API key"}'
+
+
+@pytest.fixture(autouse=True)
+def _patient_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch waits for a connection up to 5 s, not 50 ms: on a loaded machine
+    a connection opened or given back late would send a call to a thread."""
+    monkeypatch.setattr(loop_reads_pg, "FREE_WAIT_SECONDS", 5.0)
 
 
 def _on_loop(db: Database, scenario: Callable[[PgLoopReads], Awaitable[T]], size: int = 2) -> T:
@@ -134,22 +141,29 @@ def test_a_call_arriving_while_a_statement_is_in_flight_waits_for_the_next(
 
     async def scenario(reads: PgLoopReads) -> tuple[bytes | None, bytes | None]:
         await _warm(reads, alice.key)
-        socket = reads._idle[-1].pgconn.socket  # the connection the next read takes
-        coalescer = reads._kinds["balance"][1]
-        first = asyncio.create_task(_body(reads, body))
-        while coalescer.open is None:
-            await asyncio.sleep(0)  # until the call is in a batch
-        while coalescer.open is not None:
-            await asyncio.sleep(0)  # until its batch is sealed and its statement sent
-        # The statement has run on the server (its answer is waiting to be read)
-        # before the key changes; the loop has not read it yet.
-        assert select.select([socket], [], [], 5)[0]
-        if change == "revoke the key":
-            rotate_api_key(postgres_db, username="alice")
-        else:
-            set_account_options(postgres_db, username="alice", status=SUSPENDED)
-        second = asyncio.create_task(_body(reads, body))
-        return await first, await second
+        connection = reads._idle[-1]  # the one connection (size 1)
+        assert b"smmpanel_loop_balance" in connection._prepared
+        awaited = connection._results
+        second: list[asyncio.Task[bytes | None]] = []
+
+        async def in_flight() -> Any:
+            """Right after the first statement was sent, before its answer is
+            read: the statement has run on the server (its answer waits on the
+            socket), then the key changes, then the second call arrives."""
+            if not second:
+                assert select.select([connection.pgconn.socket], [], [], 5)[0]
+                if change == "revoke the key":
+                    rotate_api_key(postgres_db, username="alice")
+                else:
+                    set_account_options(postgres_db, username="alice", status=SUSPENDED)
+                second.append(asyncio.create_task(_body(reads, body)))
+                for _ in range(3):  # the second call asks (no I/O) while this one waits
+                    await asyncio.sleep(0)
+            return await awaited()
+
+        connection._results = in_flight  # type: ignore[method-assign]
+        first = await _body(reads, body)
+        return first, await second[0]
 
     first, second = _on_loop(postgres_db, scenario, size=1)
     assert first == BALANCE  # read before the change
