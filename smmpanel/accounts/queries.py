@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import InvalidApiKey
@@ -57,6 +57,13 @@ def key_check_with(*columns: Any) -> Select[Any]:
     `Account`): another context's state read in the same statement, so in the
     same snapshot and round trip.  Build it once; `principal_of` reads its row."""
     return _AUTHENTICATE.add_columns(*columns)
+
+
+def key_check_where(keys: ColumnElement[bool], *columns: Any) -> Select[Any]:
+    """The key check of every key `keys` selects (a row per key found, not
+    revoked), reading `columns` too: `key_check_with` for many calls at once
+    (the API's coalesced reads on PostgreSQL).  `principal_of` reads each row."""
+    return _KEY_CHECK.where(keys).add_columns(*columns)
 
 
 def principal_of(row: Any, digest: str) -> Principal:

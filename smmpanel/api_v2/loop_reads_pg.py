@@ -12,23 +12,32 @@ leaves the loop free for other requests.  Server CPU per `balance` call went
 from ~570 to ~250 us (docs/benchmarks.md, "PostgreSQL's short reads on the
 event loop").
 
-`balance` and a kept `services` answer are the same statements as on SQLite
-(the key check and what it reads besides).  `status` is one statement too:
-the key check outer-joined to the account's orders among the ids, so the key
-and the orders are read in one snapshot and one round trip; an answer with a
-subscription among its orders (whose charge is the sum of its posts) is left to
-a thread.  With read replicas only `balance` (always read on the primary) runs
-here: `services` and `status` go to a thread, which reads what may lag on a
-replica (db.py, `read_lagging`).
+Calls of one kind that arrive while the connections are busy are coalesced:
+ONE statement answers them all (loop_pg_batch.py says when a call may join a
+batch, so that a key revoked is refused on the very next call).  `balance`
+and a kept `services` answer are the statements of SQLite's loop reads (the
+key check and what it reads besides) for every key of the batch at once
+(`key_hash = ANY($1)`, a row per key).  `status` is one statement too: the
+key check of each key outer-joined to its account's orders among the ids any
+call of the batch asks for, so keys and orders are read in one snapshot and
+one round trip; each call is answered with its own account's orders among its
+own ids, and one with a subscription among them (whose charge is the sum of
+its posts) is left to a thread.  Coalesced, a `balance` call cost ~200-300 us
+of the server's CPU over HTTP instead of ~310-430, and 9-12 us in-process
+instead of 75-83 (docs/benchmarks.md, "PostgreSQL reads coalesced").  With
+read replicas only `balance` (always read on the primary) runs here:
+`services` and `status` go to a thread, which reads what may lag on a replica
+(db.py, `read_lagging`).
 
-Bounded and never in the way: a read waits for a connection of the pool at
+Bounded and never in the way: a batch waits for a connection of the pool at
 most FREE_WAIT_SECONDS, and runs within the database's busy timeout (the
 server's statement_timeout, and the loop's own clock for a server that stops
 answering).  Past those, or on any error of the database or its connection,
-the call goes the usual way, to a thread (which waits within the same bound
-and answers 503 past it): never a 500, never a hang.  A connection that failed
-is dropped with every idle one (a restarted server broke them all), and the
-loop leaves its reads to the threads for REST_SECONDS, then connects anew.
+every call of the batch goes the usual way, to a thread (which waits within
+the same bound and answers 503 past it): never a 500, never a hang.  A
+connection that failed is dropped with every idle one (a restarted server
+broke them all), and the loop leaves its reads to the threads for
+REST_SECONDS, then connects anew.
 """
 
 from __future__ import annotations
@@ -39,17 +48,23 @@ import math
 import re
 import time
 from collections import deque, namedtuple
-from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import AsyncConnection
-from sqlalchemy import ARRAY, Integer, Select, and_, any_, bindparam, cast
+from sqlalchemy import ARRAY, Integer, Select, String, and_, any_, bindparam, cast
 from sqlalchemy.engine import make_url
 from starlette.responses import Response
 
-from smmpanel.accounts.models import Account
-from smmpanel.accounts.queries import KEY_AND_BALANCE, key_check_with, key_digest, principal_of
+from smmpanel.accounts.models import Account, ApiKey
+from smmpanel.accounts.queries import (
+    KEY_AND_BALANCE,
+    key_check_where,
+    key_check_with,
+    key_digest,
+    principal_of,
+)
 from smmpanel.api_v2 import answers
 from smmpanel.api_v2.actions import (
     StatusAsk,
@@ -60,6 +75,7 @@ from smmpanel.api_v2.actions import (
 )
 from smmpanel.api_v2.answers import JSONAnswer
 from smmpanel.api_v2.errors import error_body
+from smmpanel.api_v2.loop_pg_batch import Batch, Call, Coalescer
 from smmpanel.api_v2.loop_pg_conn import LoopConnection, settle
 from smmpanel.api_v2.params import text_param
 from smmpanel.api_v2.services_cache import services_cache
@@ -77,14 +93,35 @@ REST_SECONDS = 5.0
 # thread instead (a burst of calls larger than the pool waits its turn briefly).
 FREE_WAIT_SECONDS = 0.05
 
-Action = Callable[[LoopConnection, str, dict[str, Any]], Awaitable[Any]]
 
+class Reads(Protocol):
+    """A kind of read coalesced: its statement over a batch's keys, and each
+    call's answer from the statement's rows."""
+
+    statement: PgStatement
+    by_key_alone: bool  # a call's answer depends on its key alone (not `ask`)
+
+    def ask(self, params: dict[str, Any]) -> Any:
+        """What a call asks besides its key, read as it arrives."""
+
+    def values(self, calls: list[Call]) -> dict[str, Any]:
+        """The statement's parameters for these calls."""
+
+    def found(self, rows: list[Any]) -> dict[str, Any]:
+        """The statement's rows by key digest."""
+
+    def answer(self, call: Call, found: dict[str, Any]) -> Any:
+        """The call's answer; DomainError for a refusal, None: to a thread."""
+
+
+# The keys of a batch of calls (loop_pg_batch.py), one row per key found.
+ANY_DIGEST = ApiKey.key_hash == any_(cast(bindparam("digests"), ARRAY(String)))
 # The key check's columns, first in each of its statements' rows.
 KEY = len(key_check_with().selected_columns)
-# The key check and the account's orders among `ids`, in one statement: a row
-# per order found, or one row without an order (its columns NULL); none for an
-# unknown key.  The orders' columns are STATUSES_STATEMENT's.
-KEY_AND_STATUSES = key_check_with(*STATUSES_STATEMENT.selected_columns).outerjoin(
+# The key check of each key and its account's orders among `ids`, in one
+# statement: a row per order found, or one row without an order (its columns
+# NULL); none for an unknown key.  The orders' columns are STATUSES_STATEMENT's.
+KEYS_AND_STATUSES = key_check_where(ANY_DIGEST, *STATUSES_STATEMENT.selected_columns).outerjoin(
     Order,
     and_(
         Order.account_id == Account.id,
@@ -116,8 +153,8 @@ def conninfo_of(db: Database) -> dict[str, Any]:
 
 class PgStatement:
     """A statement compiled once for PostgreSQL, with $n placeholders, run as a
-    prepared statement of each connection; its first row with the key check's
-    columns by name, as SQLAlchemy's."""
+    prepared statement of each connection; its rows' key check columns by name,
+    as SQLAlchemy's."""
 
     def __init__(self, name: str, statement: Select[Any], db: Database, named: int) -> None:
         compiled = statement.compile(dialect=db.engine.dialect)
@@ -138,110 +175,201 @@ class PgStatement:
         given = {**self.fixed, **values}
         return await connection.rows(self.name, self.sql, [_text(given[n]) for n in self.order])
 
-    def first(self, rows: list[Any]) -> Any:
-        """The first row by name (None: no row)."""
-        return self.row._make(rows[0][: len(self.row._fields)]) if rows else None
+    def named(self, row: tuple[Any, ...]) -> Any:
+        """A row's first columns by name."""
+        return self.row._make(row[: len(self.row._fields)])
 
 
 def _text(value: object) -> bytes:
-    """A parameter in PostgreSQL's text form: a string, an integer or a list of them."""
+    """A parameter in PostgreSQL's text form: a string, an integer or a list of
+    either (an array; its strings quoted)."""
     if isinstance(value, list):
-        return ("{" + ",".join(str(int(v)) for v in value) + "}").encode()
+        return ("{" + ",".join(_element(v) for v in value) + "}").encode()
     assert isinstance(value, str | int), value
     return str(value).encode()
 
 
+def _element(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(int(value))  # type: ignore[call-overload]
+
+
+class BalanceReads:
+    """`balance` of many calls: their keys and balances in one statement."""
+
+    by_key_alone = True
+
+    def __init__(self, db: Database) -> None:
+        columns = KEY_AND_BALANCE.selected_columns[KEY:]
+        self.statement = PgStatement("balance", key_check_where(ANY_DIGEST, *columns), db, KEY + 1)
+
+    def ask(self, params: dict[str, Any]) -> Any:
+        return None
+
+    def values(self, calls: list[Call]) -> dict[str, Any]:
+        return {"digests": sorted({call.digest for call in calls})}
+
+    def found(self, rows: list[Any]) -> dict[str, Any]:
+        return {row[0]: self.statement.named(row) for row in rows}
+
+    def answer(self, call: Call, found: dict[str, Any]) -> Any:
+        row = found.get(call.digest)
+        who = principal_of(row, call.digest)  # refused unless `row`
+        return balance_answer(int(row.balance), who.currency)  # type: ignore[union-attr]
+
+
+class ServicesReads(BalanceReads):
+    """A kept `services` answer of many calls: their keys and the catalog's
+    version in one statement; None (to a thread) for a call whose answer is
+    not kept."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        columns = KEY_AND_CATALOG.selected_columns[KEY:]
+        self.statement = PgStatement("services", key_check_where(ANY_DIGEST, *columns), db, KEY + 2)
+
+    def answer(self, call: Call, found: dict[str, Any]) -> Any:
+        who, state = caller_and_catalog_of(found.get(call.digest), call.digest)
+        return services_cache(self.db).get(state.version, cache_key(who, state))
+
+
+class StatusReads:
+    """`status` of many calls: their keys and their accounts' orders among the
+    ids any of them asks for, in one statement; each call is answered with its
+    own account's orders among its own ids.  None (to a thread) for a call
+    with a subscription among its orders."""
+
+    by_key_alone = False
+
+    def __init__(self, db: Database) -> None:
+        self.statement = PgStatement("statuses", KEYS_AND_STATUSES, db, KEY)
+
+    def ask(self, params: dict[str, Any]) -> tuple[StatusAsk, list[int], DomainError | None]:
+        """What is asked for (read now) and its ids, and the refusal of a bad
+        ask (said after the key check, as a thread does)."""
+        try:
+            ask = status_ask(params)
+        except DomainError as exc:
+            return StatusAsk(None, None), [], exc
+        return ask, ask.ids, None
+
+    def values(self, calls: list[Call]) -> dict[str, Any]:
+        ids: set[int] = set()
+        for call in calls:
+            ids.update(call.ask[1])
+        return {"digests": sorted({call.digest for call in calls}), "ids": sorted(ids)}
+
+    def found(self, rows: list[Any]) -> dict[str, tuple[Any, dict[int, OrderStatus]]]:
+        """By key digest: its key check's row, and its account's orders by id."""
+        found: dict[str, tuple[Any, dict[int, OrderStatus]]] = {}
+        new = tuple.__new__  # OrderStatus._make without its length check
+        for row in rows:
+            key = found.get(row[0])
+            if key is None:
+                key = found[row[0]] = (self.statement.named(row), {})
+            if row[KEY] is not None:
+                key[1][row[KEY]] = new(OrderStatus, row[KEY:])
+        return found
+
+    def answer(self, call: Call, found: dict[str, tuple[Any, dict[int, OrderStatus]]]) -> Any:
+        key, orders = found.get(call.digest, (None, {}))
+        principal_of(key, call.digest)
+        ask, ids, refused = call.ask
+        if refused is not None:
+            raise refused
+        mine = {i: orders[i] for i in ids if i in orders}
+        if costed_by_posts(mine):
+            return None
+        return status_answer_of(ask, mine)
+
+
+def _answer_each(reads: Reads, calls: list[Call], found: dict[str, Any]) -> None:
+    """Each call's answer from the statement's rows: its body, an error body for
+    a refusal, None (to a thread), or the exception of a bug.  Calls of one key
+    of a kind answered by the key alone share one answer (a reseller's client
+    polls its balance from many connections at once)."""
+    same: dict[str, Any] = {}
+    for call in calls:
+        if call.digest in same:
+            settle(call.answer, same[call.digest])
+            continue
+        try:
+            answer = reads.answer(call, found)
+        except DomainError as exc:
+            answer = error_body(exc)
+        except Exception as exc:  # a bug: this call's answer says so
+            if not call.answer.done():
+                call.answer.set_exception(exc)
+            continue
+        if reads.by_key_alone:
+            same[call.digest] = answer
+        settle(call.answer, answer)
+
+
 class PgLoopReads:
     """The loop's own async connections to PostgreSQL (at most `size`), and the
-    short reads it answers on them."""
+    short reads it answers on them, coalesced (loop_pg_batch.py)."""
 
     def __init__(self, db: Database, *, size: int) -> None:
         self.db = db
         self.size = size
         self.conninfo = conninfo_of(db)
         self.answered = 0  # calls answered here (not by a thread): for the tests
-        self._balance = PgStatement("balance", KEY_AND_BALANCE, db, named=KEY + 1)
-        self._services = PgStatement("services", KEY_AND_CATALOG, db, named=KEY + 2)
-        self._statuses = PgStatement("statuses", KEY_AND_STATUSES, db, named=KEY)
         self._idle: deque[LoopConnection] = deque()
         self._opened = 0  # connections open or being opened
         self._waiters: deque[asyncio.Future[LoopConnection | None]] = deque()
         self._resting_until = 0.0
         self._closed = False
         self._connecting: set[asyncio.Task[None]] = set()
-        actions: dict[str, Action] = {"balance": self.balance}
+        kinds: dict[str, Reads] = {"balance": BalanceReads(db)}
         if not db.replicas:  # else a thread reads them, on a replica (module doc)
-            actions.update(status=self.status, services=self.services)
-        self._actions = actions
+            kinds.update(services=ServicesReads(db), status=StatusReads(db))
+        self._kinds = {
+            name: (reads, Coalescer(partial(self._run, reads))) for name, reads in kinds.items()
+        }
 
     async def answer(self, name: str, params: dict[str, Any]) -> Response | None:
         """The answer of action `name`, or None when it must go to a thread (not
         one of these, no connection free, the database in trouble, a `services`
         list not kept, a subscription among the orders)."""
-        action = self._actions.get(name)
-        if action is None or self._resting_until > time.monotonic():
+        kind = self._kinds.get(name)
+        if kind is None or self._resting_until > time.monotonic():
             return None
-        try:
-            found = await self._found(action, params)
-        except Exception:
-            log.exception("unhandled error in /api/v2 (action %r)", name)
-            return answers.server_error()
-        if found is not None:
-            self.answered += 1
-            return JSONAnswer(found)
-        return None
-
-    async def _found(self, action: Action, params: dict[str, Any]) -> Any:
-        """The action's answer (an error body for a refusal); None: to a thread."""
+        reads, coalescer = kind
         try:
             digest = key_digest(text_param(params, "key"))
         except DomainError as exc:
-            return error_body(exc)
-        connection = await self._take()
-        if connection is None:
+            found: Any = error_body(exc)
+        else:
+            try:
+                found = await coalescer.ask(digest, reads.ask(params))
+            except Exception:
+                log.exception("unhandled error in /api/v2 (action %r)", name)
+                return answers.server_error()
+        if found is None:
             return None
+        self.answered += 1
+        return JSONAnswer(found)
+
+    async def _run(self, reads: Reads, batch: Batch) -> None:
+        """Answer a batch's calls by one statement, once a connection is free:
+        each its body (an error body for a refusal) or None (to a thread)."""
+        connection = await self._take()
+        batch.seal()  # the statement is sent now: later calls wait for the next
+        if connection is None:
+            return  # every call to a thread
         try:
             async with asyncio.timeout(self.db.busy_timeout):
-                found = await action(connection, digest, params)
-        except DomainError as exc:
-            found = error_body(exc)
+                rows = await reads.statement.rows(connection, **reads.values(batch.calls))
         except (psycopg.Error, TimeoutError) as exc:
             self._failed(connection, exc)
-            return None  # a thread answers, or says 503 within its bound
+            return  # a thread answers, or says 503 within its bound
         except BaseException:  # a bug, or cancelled: the connection's state is unknown
             self._drop(connection)
             raise
         self._give(connection)
-        return found
-
-    async def balance(self, connection: LoopConnection, digest: str, _: Any) -> Any:
-        rows = await self._balance.rows(connection, digest=digest)
-        row = self._balance.first(rows)
-        who = principal_of(row, digest)
-        return balance_answer(int(row.balance), who.currency)
-
-    async def services(self, connection: LoopConnection, digest: str, _: Any) -> Any:
-        """The kept answer, or None (to a thread) when it is not kept."""
-        row = self._services.first(await self._services.rows(connection, digest=digest))
-        who, state = caller_and_catalog_of(row, digest)
-        return services_cache(self.db).get(state.version, cache_key(who, state))
-
-    async def status(self, connection: LoopConnection, digest: str, params: Any) -> Any:
-        """The key and the orders in one statement; None (to a thread) when a
-        subscription is among the orders asked for."""
-        refused: DomainError | None = None
-        try:
-            ask = status_ask(params)  # read now, refused after the key check
-        except DomainError as exc:
-            ask, refused = StatusAsk(None, None), exc
-        rows = await self._statuses.rows(connection, digest=digest, ids=sorted(set(ask.ids)))
-        principal_of(self._statuses.first(rows), digest)
-        if refused is not None:
-            raise refused
-        found = {row[KEY]: OrderStatus(*row[KEY:]) for row in rows if row[KEY] is not None}
-        if costed_by_posts(found):
-            return None
-        return status_answer_of(ask, found)
+        _answer_each(reads, batch.calls, reads.found(rows))
 
     # --- The pool: a few connections of the loop's own ---
 
@@ -320,6 +448,8 @@ class PgLoopReads:
     async def aclose(self) -> None:
         """Close every connection (at the app's shutdown)."""
         self._closed = True
+        for _, coalescer in self._kinds.values():
+            coalescer.cancel()
         for task in list(self._connecting):
             task.cancel()
         while self._idle:
