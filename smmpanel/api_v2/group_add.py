@@ -170,7 +170,7 @@ class AddCommitter:
         (batches alternated 1 and 31 calls under 32 clients).  A lone caller
         (the last batch held one) never waits."""
         loop = asyncio.get_running_loop()
-        wanted = min(self._last_size // 2, self.max_batch)
+        wanted = self._last_size // 2  # a batch holds max_batch at most
         if len(self._queue) >= wanted:
             return
         deadline = loop.time() + min(GATHER_SECONDS, self._last_took / 4)

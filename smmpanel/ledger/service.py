@@ -91,8 +91,6 @@ def post_fresh_entry(
         actor=actor,
         cause=cause,
         order_id=order_id,
-        refill_id=None,
-        cancel_id=None,
         note=note,
     )
     _apply(session, values)
@@ -145,8 +143,6 @@ def post_fresh_debits(
             actor=debit.actor,
             cause=debit.cause,
             order_id=debit.order_id,
-            refill_id=None,
-            cancel_id=None,
             note=debit.note,
         )
         values["balance_after"] = after[debit.account_id]
@@ -180,9 +176,9 @@ def _entry_values(
     actor: str,
     cause: str | None,
     order_id: int | None,
-    refill_id: int | None,
-    cancel_id: int | None,
     note: str,
+    refill_id: int | None = None,
+    cancel_id: int | None = None,
 ) -> dict[str, Any]:
     """The columns of a new entry but its balance, time and id (`_apply`'s)."""
     if kind not in ENTRY_KINDS:

@@ -133,9 +133,7 @@ def _new_order_ids(connection: Connection, count: int) -> list[int]:
 
 
 def _row(plan: OrderPlan) -> dict[str, Any]:
-    columns = plan.order_columns()
-    del columns["actor"]
-    row = order_row(**columns)
+    row = order_row(**plan.order_columns())
     # A service of providers queues its order for forwarding as it is placed
     # (plan_fulfilment moves it from none to queued): written so at once.
     row["forward_state"] = ForwardState.QUEUED if plan.offer.provider_backed else None

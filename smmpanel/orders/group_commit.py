@@ -18,10 +18,10 @@ answered before `run_batch` returns.
 
 With a `Bulk`, commands it can plan (check and price without writing) are not
 run one by one: the planned commands in a row are written together by the
-Bulk, in one savepoint, and a command it cannot plan is run as above after
-them.  The bulk write has no savepoint of its own (two round trips each on
-PostgreSQL): should it fail, the whole batch is rolled back and run again with
-every command one by one, so that the bulk path changes costs, never answers.
+Bulk, and a command it cannot plan is run as above after them.  The bulk
+write has no savepoint of its own (two round trips each on PostgreSQL):
+should it fail, the whole batch is rolled back and run again with every
+command one by one, so that the bulk path changes costs, never answers.
 """
 
 from __future__ import annotations
@@ -114,12 +114,12 @@ class _BulkFailed(Exception):
 
 
 class _Run(Generic[P, T]):
-    """One run of a batch in one transaction."""
+    """One run of a batch in one transaction (a new one for each attempt)."""
 
     def __init__(self, commands: Sequence[Callable[[Session], T]], bulk: Bulk[P, T] | None):
         self.commands = commands
         self.bulk = bulk
-        self.outcomes: list[Outcome[T] | None] = []
+        self.outcomes: list[Outcome[T] | None] = [None] * len(commands)
         self.planned: list[tuple[int, P]] = []
         # A lock or the server that one command waited out its busy timeout for
         # would make each of the others wait as long (a lone add answers 503
@@ -127,9 +127,6 @@ class _Run(Generic[P, T]):
         self.unavailable: Exception | None = None
 
     def once(self, db: Database, prepare: Callable[[Session], object] | None) -> list[Outcome[T]]:
-        self.outcomes = [None] * len(self.commands)
-        self.planned = []
-        self.unavailable = None
         with db.write() as session:
             # Begin now (BEGIN IMMEDIATE on SQLite): a database that is locked or
             # unreachable fails the batch once, rather than each command in turn

@@ -111,7 +111,7 @@ def _place(
         actor=actor,
         offers=offers,
     )
-    order_id = create_order(session, **plan.order_columns()).order_id
+    order_id = create_order(session, **plan.order_columns(), actor=actor).order_id
     plan_fulfilment(
         session,
         order_id=order_id,
@@ -141,7 +141,8 @@ class OrderPlan:
     now: datetime
 
     def order_columns(self) -> dict[str, Any]:
-        """`create_order`'s arguments for this order."""
+        """The columns of this order (`create_order`'s arguments but its actor,
+        creation.order_row's)."""
         draft = self.draft
         return {
             "account_id": self.account_id,
@@ -158,7 +159,6 @@ class OrderPlan:
             "currency": self.offer.currency,
             "params": draft.params,
             "active_link": self.active_link,
-            "actor": self.actor,
             "now": self.now,
         }
 

@@ -53,6 +53,7 @@ from smmpanel.jobs.kinds import JobKind
 from smmpanel.jobs.queue import enqueue, wake_jobs
 from smmpanel.orders.errors import InvalidOrderRequest, InvalidStatusChange
 from smmpanel.orders.forwarding_states import ForwardState, can_move, move_forward_state
+from smmpanel.orders.fulfilment import FORWARDING_ACTOR as ACTOR
 from smmpanel.orders.fulfilment import forward_key
 from smmpanel.orders.lifecycle import change_order_status, lock_order
 from smmpanel.orders.models import ACTIVE_STATUSES, CANCELED, Order, OrderKind
@@ -84,7 +85,6 @@ PAUSING_ERRORS = frozenset({"not_enough_funds", "invalid_key"})
 WAIT_RETRY_MIN_SECONDS = 5.0
 WAIT_RETRY_MAX_SECONDS = 300.0
 DEFAULT_WAIT_ALERT = timedelta(minutes=60)
-ACTOR = "forwarding"
 
 
 @dataclass(frozen=True)
@@ -394,7 +394,7 @@ def _mark_reconcile(session: Session, order: Order, why: str) -> None:
 def _reject(session: Session, order: Order, why: str) -> None:
     move_forward_state(session, order=order, to=ForwardState.REJECTED, actor=ACTOR, reason=why)
     order.waiting_since, order.forward_error = None, why[:500]
-    change_order_status(session, order, status=CANCELED, actor="forwarding", note=why[:500])
+    change_order_status(session, order, status=CANCELED, actor=ACTOR, note=why[:500])
 
 
 def _record(
