@@ -18,6 +18,7 @@ from smmpanel.api_v2.app import create_app, panel_metrics
 from smmpanel.api_v2.ratelimit import proxy_options
 from smmpanel.config import Settings, replica_urls
 from smmpanel.db import Database
+from smmpanel.http_protocol import HTTP_PROTOCOL
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.reuseport import PortGroup, Supervisor, reuseport_supported
 from smmpanel.web.admin.app import create_admin_app
@@ -163,6 +164,7 @@ def serve_in_thread(
         app,
         host=host,
         port=port,
+        http=HTTP_PROTOCOL,
         log_level="warning",
         # The app's shutdown closes its connections (the loop's reads on PostgreSQL).
         lifespan="auto",

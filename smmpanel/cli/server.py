@@ -33,6 +33,7 @@ from smmpanel.cli.common import (
 )
 from smmpanel.config import Settings, replica_urls, use_settings
 from smmpanel.db import Database
+from smmpanel.http_protocol import HTTP_PROTOCOL
 from smmpanel.ledger.funding import fund_account
 from smmpanel.logscrub import install_log_scrubbing
 from smmpanel.metrics.multiproc import metrics_directory
@@ -236,6 +237,7 @@ def _run(db: Database, listener: socket.socket, settings: Settings) -> None:
     # itself on the balance action (measured); SMMPANEL_ACCESS_LOG=1 turns it on.
     config = uvicorn.Config(
         app,
+        http=HTTP_PROTOCOL,
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         **proxy_options(settings),
@@ -255,6 +257,7 @@ def _run_processes(
         app_factory(settings.model_copy(update={"database_url": url})),
         factory=True,
         workers=processes,
+        http=HTTP_PROTOCOL,
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         **proxy_options(settings),

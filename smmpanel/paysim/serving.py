@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from smmpanel.http_protocol import HTTP_PROTOCOL
+
 
 @contextlib.contextmanager
 def serve_in_thread(app: ASGIApp, *, name: str, startup_timeout: float = 10.0) -> Iterator[str]:
@@ -25,6 +27,7 @@ def serve_in_thread(app: ASGIApp, *, name: str, startup_timeout: float = 10.0) -
     server = uvicorn.Server(
         uvicorn.Config(
             app,
+            http=HTTP_PROTOCOL,
             log_level="warning",
             access_log=False,
             lifespan="off",

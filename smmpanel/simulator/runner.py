@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import uvicorn
 
+from smmpanel.http_protocol import HTTP_PROTOCOL
 from smmpanel.simulator.app import create_app
 from smmpanel.simulator.config import SimulatorConfig
 from smmpanel.simulator.faults import FaultRule, parse_fault_spec
@@ -90,6 +91,7 @@ def serve(
         create_app(config),
         host=host,
         port=port,
+        http=HTTP_PROTOCOL,
         log_level=log_level,
         ws="none",
         timeout_graceful_shutdown=2,

@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from smmpanel.http_protocol import HTTP_PROTOCOL
 from smmpanel.simulator.app import create_app
 from smmpanel.simulator.config import SimulatorConfig
 from smmpanel.simulator.faults import FaultRule, parse_fault_spec
@@ -181,6 +182,7 @@ def running_simulator(
     server = uvicorn.Server(
         uvicorn.Config(
             app,
+            http=HTTP_PROTOCOL,
             log_level="warning",
             access_log=False,
             lifespan="off",

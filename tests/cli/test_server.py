@@ -17,6 +17,7 @@ from smmpanel.api_v2.app import create_app
 from smmpanel.cli.server import demo_settings
 from smmpanel.config import Settings
 from smmpanel.db import Database
+from smmpanel.http_protocol import HTTP_PROTOCOL
 from smmpanel.payments.models import PaymentGateway
 from smmpanel.payments.queries import offered_gateways
 from smmpanel.payments.setup import load_setup
@@ -109,5 +110,23 @@ def test_serve_migrates_then_runs_uvicorn(tmp_path: Path, monkeypatch: pytest.Mo
     (call,) = calls
     assert call["address"] == ("0.0.0.0", port)  # bound before "serving" was printed
     assert call["config"].app is not None
+    assert call["config"].http is HTTP_PROTOCOL  # the bounded parser, not uvicorn's "auto"
     # The schema was created: commands that need it now work.
     assert invoke(["--database-url", url, "users", "list"]).exit_code == 0
+
+
+def test_serve_with_workers_runs_the_bounded_parser_in_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs: list[uvicorn.Config] = []
+
+    def fake_run_processes(_listeners: object, config: uvicorn.Config) -> None:
+        configs.append(config)
+
+    monkeypatch.setattr("smmpanel.cli.server.run_processes", fake_run_processes)
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    result = invoke(["--database-url", url, "serve", "--port", str(free_port()), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    (config,) = configs
+    assert config.workers == 2
+    assert config.http is HTTP_PROTOCOL
