@@ -23,12 +23,14 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from smmpanel.sqlite_turns import WriterTurns
 
 log = logging.getLogger("smmpanel.db")
 
@@ -261,7 +263,11 @@ class Database:
         if not self.is_sqlite:
             _ping_when_idle(self.engine)
         reader: Engine = self.engine
+        self._turns: WriterTurns | None = None
         if self.is_sqlite:
+            path = parsed.database or ""
+            if not path.startswith("file:"):  # a URI filename: no lock file beside it
+                self._turns = WriterTurns(path, busy_timeout)
             _install_sqlite_hooks(self.engine, round(busy_timeout * 1000))
             reader = self.engine.execution_options(sqlite_begin="DEFERRED")
         self._writer = sessionmaker(self.engine, expire_on_commit=False, info={_WRITER: True})
@@ -278,7 +284,7 @@ class Database:
         COMMIT itself (an error before it means that nothing was written), and
         TransactionDoomed when a command that joined it failed and the caller
         carried on (see `transaction`)."""
-        with self._writer() as session:
+        with self._writer() as session, self._turn():
             session.begin()
             try:
                 yield session
@@ -289,6 +295,11 @@ class Database:
                 session.rollback()
                 raise
             self._commit(session)
+
+    def _turn(self) -> AbstractContextManager[None]:
+        """On SQLite, the writers' turn (sqlite_turns.py): held from before
+        BEGIN IMMEDIATE until after COMMIT or ROLLBACK."""
+        return self._turns.turn() if self._turns is not None else nullcontext()
 
     def _commit(self, session: Session) -> None:
         try:
