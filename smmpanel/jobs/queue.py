@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from smmpanel.db import Database
+from smmpanel.db_bulk import insert_rows
 from smmpanel.jobs.models import DONE, FAILED, QUEUED, RUNNING, Job
 from smmpanel.timeutil import utcnow
 
@@ -86,7 +87,7 @@ def enqueue_many(
             )
             for p, key in zip(payloads, keys, strict=True)
         ]
-        session.execute(insert(_JOBS), rows)
+        insert_rows(session.connection(), _JOBS, rows)
     return len(payloads)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from smmpanel.accounts.models import Account
+from smmpanel.db_bulk import insert_rows
 from smmpanel.ledger.errors import AlreadyPosted, InsufficientFunds
 from smmpanel.ledger.models import CHARGE, ENTRY_KINDS, LedgerEntry
 from smmpanel.timeutil import utcnow
@@ -157,7 +158,7 @@ def post_fresh_debits(
             raise BalanceMoved(account_id)
         _sync_loaded_account(session, account_id, after[account_id])
     if entries:
-        connection.execute(_INSERT_ENTRIES, entries)
+        insert_rows(connection, _ENTRIES, entries)
 
 
 class BalanceMoved(RuntimeError):
@@ -243,7 +244,6 @@ _MOVE_BALANCE = (
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_ENTRIES = insert(_ENTRIES)
 _BALANCES = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
     _ACCOUNTS.c.id.in_(bindparam("ids", expanding=True))
 )
