@@ -284,7 +284,7 @@ class Database:
         COMMIT itself (an error before it means that nothing was written), and
         TransactionDoomed when a command that joined it failed and the caller
         carried on (see `transaction`)."""
-        with self._writer() as session, self._turn():
+        with self._writer() as session, self.writer_turn():
             session.begin()
             try:
                 yield session
@@ -296,10 +296,17 @@ class Database:
                 raise
             self._commit(session)
 
-    def _turn(self) -> AbstractContextManager[None]:
-        """On SQLite, the writers' turn (sqlite_turns.py): held from before
-        BEGIN IMMEDIATE until after COMMIT or ROLLBACK."""
+    def writer_turn(self) -> AbstractContextManager[None]:
+        """On SQLite, the writers' turn (sqlite_turns.py), which `write` holds
+        from before BEGIN IMMEDIATE until after COMMIT or ROLLBACK; a thread
+        holding it already enters again without waiting.  Nothing to wait
+        for on PostgreSQL."""
         return self._turns.turn() if self._turns is not None else nullcontext()
+
+    @property
+    def takes_turns(self) -> bool:
+        """Whether writers wait for `writer_turn` (SQLite, with its lock file)."""
+        return self._turns is not None
 
     def _commit(self, session: Session) -> None:
         try:

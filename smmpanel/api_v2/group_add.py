@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +124,7 @@ class AddCommitter:
         self.max_batch = max_batch
         self.batch_sizes = BatchSizes()
         self._queue: deque[_Call] = deque()
+        self._taking = threading.Lock()  # _take and _expire, on two threads
         self._drainer: asyncio.Task[None] | None = None
         self._last_size = 0
         self._last_took = 0.0  # seconds
@@ -143,8 +146,11 @@ class AddCommitter:
     def _expire(self, call: _Call) -> None:
         """The busy timeout has passed: a call no batch took yet is answered
         503 and left out of any batch; one taken waits for its batch's answer."""
-        if not call.taken and not call.future.done():
+        with self._taking:
+            if call.taken:
+                return
             call.abandoned = True
+        if not call.future.done():
             call.future.set_result(answers.database_unavailable(self.db.busy_timeout))
 
     async def _drain(self) -> None:
@@ -153,9 +159,12 @@ class AddCommitter:
             await self.gate.acquire()
             try:
                 await self._gather()
-                batch = self._take()
-                if batch:
-                    await self._run(batch)
+                if self.db.takes_turns:
+                    await self._run_in_turn()
+                else:
+                    batch = self._take()
+                    if batch:
+                        await self._run(batch)
             finally:
                 self.gate.release()
 
@@ -179,12 +188,15 @@ class AddCommitter:
             await asyncio.sleep(GATHER_STEP_SECONDS)
 
     def _take(self) -> list[_Call]:
+        """The next batch, on the loop or in the batch's thread (`_run_in_turn`):
+        under `_taking`, so that no call is both taken and given up (`_expire`)."""
         batch: list[_Call] = []
-        while self._queue and len(batch) < self.max_batch:
-            call = self._queue.popleft()
-            if not call.abandoned:
-                call.taken = True
-                batch.append(call)
+        with self._taking:
+            while self._queue and len(batch) < self.max_batch:
+                call = self._queue.popleft()
+                if not call.abandoned:
+                    call.taken = True
+                    batch.append(call)
         self._last_size = len(batch)
         return batch
 
@@ -197,11 +209,50 @@ class AddCommitter:
                 batch_answers, self.db, [c.params for c in batch], self.answer, limiter=self.threads
             )
         except BaseException:
-            for call in batch:  # cancelled (shutdown): nobody waits forever
-                if not call.future.done():
-                    call.future.set_result(answers.server_error())
+            _answer_all(batch, answers.server_error())  # cancelled (shutdown)
             raise
-        self._last_took = time.monotonic() - started
+        self._finish(batch, responses, time.monotonic() - started)
+
+    async def _run_in_turn(self) -> None:
+        """The next batch, taken by its thread once it holds the writers' turn
+        (SQLite: sqlite_turns.py), not before: the calls that came while
+        another process wrote join it.  Taken before the wait, a batch of
+        2 processes held half the calls waiting (measured: 7.8 orders a batch
+        against 15.6), and its fixed cost (BEGIN, the reads of keys,
+        balances and links, COMMIT: ~2 ms of CPU) was paid twice as often.
+        Taken in the thread, not by a call back to the loop, which may be
+        busy with requests for milliseconds while the turn is held."""
+        taken: list[_Call] = []
+
+        def in_turn() -> tuple[list[Response], float]:
+            outcomes: list[Outcome[Json]] | Exception
+            took = 0.0
+            with ExitStack() as turn:
+                try:
+                    turn.enter_context(self.db.writer_turn())
+                except Exception as error:  # waited past the busy timeout
+                    outcomes = error
+                else:
+                    outcomes = []
+                taken.extend(self._take())
+                calls = [call.params for call in taken]
+                if calls and not isinstance(outcomes, Exception):
+                    started = time.monotonic()
+                    outcomes = batch_outcomes(self.db, calls)
+                    took = time.monotonic() - started
+            # Rendered after the turn, which the other processes wait for.
+            return answers_of(self.db, calls, outcomes, self.answer), took
+
+        try:
+            responses, took = await anyio.to_thread.run_sync(in_turn, limiter=self.threads)
+        except BaseException:
+            _answer_all(taken, answers.server_error())  # cancelled (shutdown)
+            raise
+        if taken:
+            self._finish(taken, responses, took)
+
+    def _finish(self, batch: list[_Call], responses: list[Response], took: float) -> None:
+        self._last_took = took
         self.batch_sizes.record(len(batch))
         if self.on_batch is not None:
             self.on_batch(len(batch))
@@ -210,12 +261,25 @@ class AddCommitter:
                 call.future.set_result(response)
 
 
+def _answer_all(batch: list[_Call], response: Response) -> None:
+    """Nobody waits for ever: the calls of a batch that was cancelled."""
+    for call in batch:
+        if not call.future.done():
+            call.future.set_result(response)
+
+
 def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -> list[Response]:
     """The answers of a batch of `add` calls (in a worker thread)."""
+    return answers_of(db, calls, batch_outcomes(db, calls), answer)
+
+
+def batch_outcomes(db: Database, calls: list[dict[str, Any]]) -> list[Outcome[Json]] | Exception:
+    """The batch of `add` calls placed and committed: each call's outcome, or
+    the error that failed the whole batch (not begun, or not committed)."""
     try:
         digests = [_digest_of(params) for params in calls]
         reads = _BatchReads([digest for digest in digests if digest is not None])
-        outcomes = run_batch(
+        return run_batch(
             db,
             [
                 functools.partial(_add, params, digest, reads)
@@ -225,9 +289,20 @@ def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -
             bulk=_AddBulk(calls, digests, reads),
         )
     except Exception as error:
-        # Not begun, or not committed: every caller gets a lone add's answer to
-        # the same failure (logged once per caller, as lone calls would be).
-        return [answer(db, params, run=_raising(error)) for params in calls]
+        return error
+
+
+def answers_of(
+    db: Database,
+    calls: list[dict[str, Any]],
+    outcomes: list[Outcome[Json]] | Exception,
+    answer: Answerer,
+) -> list[Response]:
+    """Each call's answer: its outcome's, or, when the batch failed, a lone
+    add's answer to the same failure (logged once per caller, as lone calls
+    would be)."""
+    if isinstance(outcomes, Exception):
+        return [answer(db, params, run=_raising(outcomes)) for params in calls]
     return [
         answer(db, params, run=_given(outcome))
         for params, outcome in zip(calls, outcomes, strict=True)

@@ -335,3 +335,93 @@ def test_a_call_no_batch_takes_in_time_is_answered_503_and_never_placed(
     assert 0.25 < waited < 2
     assert json.loads(bytes(placed.body)) == {"order": 1}
     assert [o.link for o in _orders(sqlite_db).values()] == ["https://x.com/b"]
+
+
+def _holding_the_turn(db: Database, release: threading.Event) -> threading.Thread:
+    """Another writer of `db` (a thread with the writers' turn) until `release`."""
+    held = threading.Event()
+
+    def hold() -> None:
+        with db.writer_turn():
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    return holder
+
+
+def test_calls_that_come_while_another_writer_has_the_turn_join_one_batch(
+    sqlite_db: Database,
+) -> None:
+    """SQLite: a batch is taken once its thread has the writers' turn, so the
+    calls that arrived while another writer (another process) wrote are all
+    in it, rather than the first alone and the rest in the next batch."""
+    make_service(sqlite_db, rate="1", min_quantity=10)
+    customer = make_customer(sqlite_db, balance="10")
+    calls = [
+        {"key": customer.key, "action": "add", "service": "1", "link": f"https://x.com/{n}",
+         "quantity": "100"}
+        for n in range(6)
+    ]  # fmt: skip
+    release = threading.Event()
+
+    async def scenario() -> tuple[list[Any], AddCommitter]:
+        committer = AddCommitter(
+            sqlite_db,
+            answer=answer_of,
+            gate=anyio.CapacityLimiter(1),
+            threads=anyio.CapacityLimiter(2),
+        )
+        pending = [asyncio.ensure_future(committer.add(calls[0]))]
+        await asyncio.sleep(0.2)  # its batch is waiting for the turn
+        pending += [asyncio.ensure_future(committer.add(params)) for params in calls[1:]]
+        await asyncio.sleep(0.2)  # the others queued behind it
+        release.set()
+        return list(await asyncio.gather(*pending)), committer
+
+    holder = _holding_the_turn(sqlite_db, release)
+    try:
+        answers, committer = asyncio.run(scenario())
+    finally:
+        release.set()
+        holder.join(10)
+    assert [json.loads(bytes(a.body)) for a in answers] == [{"order": n} for n in range(1, 7)]
+    assert committer.batch_sizes.counts == Counter({6: 1})
+    assert balance_text(sqlite_db, customer.id) == "9.40000"
+
+
+def test_a_batch_that_never_gets_the_turn_answers_503_and_places_nothing(
+    sqlite_db: Database,
+) -> None:
+    make_service(sqlite_db, rate="1", min_quantity=10)
+    customer = make_customer(sqlite_db, balance="10")
+    impatient = Database(sqlite_db.url, busy_timeout=0.3)
+    release = threading.Event()
+
+    async def scenario() -> list[Any]:
+        committer = AddCommitter(
+            impatient,
+            answer=answer_of,
+            gate=anyio.CapacityLimiter(1),
+            threads=anyio.CapacityLimiter(2),
+        )
+        calls = [
+            {"key": customer.key, "action": "add", "service": "1", "link": f"https://x.com/{n}",
+             "quantity": "100"}
+            for n in range(4)
+        ]  # fmt: skip
+        return list(await asyncio.gather(*(committer.add(params) for params in calls)))
+
+    holder = _holding_the_turn(impatient, release)
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        release.set()
+        holder.join(10)
+        impatient.dispose()
+    assert [a.status_code for a in answers] == [503] * 4
+    assert all(b"nothing was done" in bytes(a.body) for a in answers)
+    assert _orders(sqlite_db) == {}
+    assert balance_text(sqlite_db, customer.id) == "10.00000"
