@@ -206,6 +206,7 @@ def main() -> None:
                 if workers == options.workers[0]:
                     _place_orders(panel_url, key, STATUS_ORDERS)
                 for action in options.actions:
+                    batches_before = _batches(panel_port)
                     rate, _, cpu = _measure(
                         panel_url,
                         key,
@@ -217,6 +218,14 @@ def main() -> None:
                         server=panel.pid,
                     )
                     rates.append((f"{action}, {workers} worker(s)", rate, cpu))
+                    if action == "add":
+                        count, orders = (
+                            a - b for a, b in zip(_batches(panel_port), batches_before, strict=True)
+                        )
+                        BATCHES.append(
+                            f"add, {workers} worker(s): {count} batches, "
+                            f"{orders / max(count, 1):.1f} orders each"
+                        )
             finally:
                 panel.terminate()
                 panel.wait(10)
@@ -241,6 +250,8 @@ def main() -> None:
     for n, (name, rate, cpu) in enumerate(rates):
         load = f"{LOAD_CPU[n]:>17.0f}" if n < len(LOAD_CPU) else ""
         print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x{cpu:>20.0f}{load}")
+    for line in BATCHES:
+        print(line)
 
 
 def _catalog(size: int) -> list[dict[str, object]]:
@@ -285,6 +296,22 @@ def _rate_limits(mode: str) -> dict[str, str]:
         "SMMPANEL_RATE_LIMIT_KEY": "1000000/second",
         "SMMPANEL_RATE_LIMIT_IP": "1000000/second",
     }
+
+
+# The mean size of add's batches in each measurement ("Measure the batch sizes
+# that arise"), from the panel's /metrics (all its processes).
+BATCHES: list[str] = []
+
+
+def _batches(port: int) -> tuple[int, int]:
+    """How many batches the panel's group committer ran, and their orders."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for part in found:
+            if line.startswith(f"smmpanel_add_batch_size_{part} "):
+                found[part] = float(line.split()[1])
+    return int(found["count"]), int(found["sum"])
 
 
 def _cpu_seconds(pid: int) -> float:
