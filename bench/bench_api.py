@@ -5,12 +5,14 @@
                               [--actions balance add status status100 services]
 
 Starts a bare Starlette app that parses the body and answers JSON (the
-ceiling for any route on this machine, one uvicorn process), then the panel
+ceiling for any route on this machine, one uvicorn process), once with each
+of uvicorn's HTTP/1.1 parsers (h11, which the issue's first figures were
+measured with, and httptools, which the panel serves with), then the panel
 with each number of worker processes given (`smmpanel serve --workers N`).
 The load comes from `wrk` when it is installed (Debian package `wrk`), else
 from Python client threads, which saturate long before the server does;
-either way the result is requests per second and the ratio to the baseline
-of the same run, so numbers from different machines compare.
+either way the result is requests per second and the ratios to both
+baselines of the same run, so numbers from different machines compare.
 
 `--rate-limits on` (the default, as `serve` runs) checks every call against
 in-memory buckets too large ever to refuse one, so their cost is measured;
@@ -179,59 +181,45 @@ def main() -> None:
         [*smmpanel, "users", "fund", "bench", "1000000"], env=env, check=True, capture_output=True
     )
 
-    base_port = free_port()
-    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
-    baseline = _start(
-        [*uvicorn, "--app-dir", str(work), "baseline:app", "--port", str(base_port)], env, base_port
-    )
     secs, conc = options.seconds, options.concurrency
-    try:
-        base_url = f"http://127.0.0.1:{base_port}/api/v2"
-        base, tool, base_cpu = _measure(
-            base_url, key, "balance", secs, conc, work, tag="base", server=baseline.pid
+    rates = _baselines(env, work, key, secs, conc)
+    tool = "wrk" if shutil.which("wrk") else "python threads"
+    for workers in options.workers:
+        panel_port = free_port()
+        panel = _start(
+            [*smmpanel, "serve", "--port", str(panel_port), "--workers", str(workers)],
+            {**env, "SMMPANEL_LOG_LEVEL": "info"},
+            panel_port,
+            processes=workers,
         )
-        rates: list[tuple[str, float, float]] = [
-            ("baseline: bare Starlette + parse", base, base_cpu)
-        ]
-        for workers in options.workers:
-            panel_port = free_port()
-            panel = _start(
-                [*smmpanel, "serve", "--port", str(panel_port), "--workers", str(workers)],
-                {**env, "SMMPANEL_LOG_LEVEL": "info"},
-                panel_port,
-                processes=workers,
-            )
-            try:
-                panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
-                if workers == options.workers[0]:
-                    _place_orders(panel_url, key, STATUS_ORDERS)
-                for action in options.actions:
-                    batches_before = _batches(panel_port)
-                    rate, _, cpu = _measure(
-                        panel_url,
-                        key,
-                        action,
-                        secs,
-                        conc,
-                        work,
-                        tag=f"w{workers}",
-                        server=panel.pid,
+        try:
+            panel_url = f"http://127.0.0.1:{panel_port}/api/v2"
+            if workers == options.workers[0]:
+                _place_orders(panel_url, key, STATUS_ORDERS)
+            for action in options.actions:
+                batches_before = _batches(panel_port)
+                rate, _, cpu = _measure(
+                    panel_url,
+                    key,
+                    action,
+                    secs,
+                    conc,
+                    work,
+                    tag=f"w{workers}",
+                    server=panel.pid,
+                )
+                rates.append((f"{action}, {workers} worker(s)", rate, cpu))
+                if action == "add":
+                    count, in_batches = (
+                        a - b for a, b in zip(_batches(panel_port), batches_before, strict=True)
                     )
-                    rates.append((f"{action}, {workers} worker(s)", rate, cpu))
-                    if action == "add":
-                        count, orders = (
-                            a - b for a, b in zip(_batches(panel_port), batches_before, strict=True)
-                        )
-                        BATCHES.append(
-                            f"add, {workers} worker(s): {count} batches, "
-                            f"{orders / max(count, 1):.1f} orders each"
-                        )
-            finally:
-                panel.terminate()
-                panel.wait(10)
-    finally:
-        baseline.terminate()
-        baseline.wait(10)
+                    BATCHES.append(
+                        f"add, {workers} worker(s): {count} batches, "
+                        f"{in_batches / max(count, 1):.1f} orders each"
+                    )
+        finally:
+            panel.terminate()
+            panel.wait(10)
     backend = url.split(":", 1)[0]
     orders = subprocess.run(
         [*smmpanel, "orders", "list", "--limit", "1", "--json"],
@@ -245,13 +233,49 @@ def main() -> None:
         f"backend={backend} concurrency={options.concurrency} seconds={options.seconds} "
         f"load={tool} rate-limits={options.rate_limits} orders placed={placed}"
     )
-    header = f"{'scenario':<34}{'req/s':>10}{'vs baseline':>14}{'server CPU us/req':>20}"
-    print(header + (f"{'wrk CPU us/req':>17}" if LOAD_CPU else ""))
+    (_, h11, _), (_, httptools, _) = rates[:2]
+    header = (
+        f"{'scenario':<34}{'req/s':>10}{'vs bare h11':>13}{'vs bare httptools':>19}"
+        f"{'server CPU us/req':>19}"
+    )
+    print(header + (f"{'wrk CPU us/req':>16}" if LOAD_CPU else ""))
     for n, (name, rate, cpu) in enumerate(rates):
-        load = f"{LOAD_CPU[n]:>17.0f}" if n < len(LOAD_CPU) else ""
-        print(f"{name:<34}{rate:>10.0f}{rate / base:>13.2f}x{cpu:>20.0f}{load}")
+        load = f"{LOAD_CPU[n]:>16.0f}" if n < len(LOAD_CPU) else ""
+        print(
+            f"{name:<34}{rate:>10.0f}{rate / h11:>12.2f}x{rate / httptools:>18.2f}x"
+            f"{cpu:>19.0f}{load}"
+        )
     for line in BATCHES:
         print(line)
+
+
+# The bare route is served with each of uvicorn's HTTP/1.1 parsers: h11, the
+# pure-Python one the issue's figures were measured with (uvicorn's choice
+# when httptools is not installed), and httptools, which the panel serves
+# with (smmpanel/http_protocol.py).  Ratios to both are printed.
+BASELINE_PARSERS = ("h11", "httptools")
+
+
+def _baselines(
+    env: dict[str, str], work: Path, key: str, secs: float, conc: int
+) -> list[tuple[str, float, float]]:
+    """The bare route's requests/s and server CPU us/req with each parser."""
+    rows: list[tuple[str, float, float]] = []
+    for parser in BASELINE_PARSERS:
+        port = free_port()
+        uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+        args = [*uvicorn, "--http", parser, "--app-dir", str(work), "baseline:app"]
+        baseline = _start([*args, "--port", str(port)], env, port)
+        try:
+            url = f"http://127.0.0.1:{port}/api/v2"
+            rate, _, cpu = _measure(
+                url, key, "balance", secs, conc, work, tag="base", server=baseline.pid
+            )
+        finally:
+            baseline.terminate()
+            baseline.wait(10)
+        rows.append((f"baseline: bare route, {parser}", rate, cpu))
+    return rows
 
 
 def _catalog(size: int) -> list[dict[str, object]]:
