@@ -5,10 +5,10 @@ executemany, their parameters converted here.
 more per row in SQLAlchemy's general machinery (each row's parameters built
 from the compiled statement, then every value passed through a lookup of its
 bind processor) than the driver spends inserting it: measured on a batch of 32
-orders, more than sqlite3's executemany itself (docs/benchmarks.md, "Orders
-written in bulk").  Here the INSERT is compiled once per dialect, table and
-set of columns, each column's bind processor is taken once from its type, and
-a row becomes the driver's parameters in one pass.
+orders, more than sqlite3's executemany itself (docs/benchmarks.md, "INSERTs
+without SQLAlchemy's per-row work").  Here the INSERT is compiled once per
+dialect, table and set of columns, each column's bind processor is taken
+once from its type, and a row becomes the driver's parameters in one pass.
 
 The values stored are those of `connection.execute(insert(table), rows)`:
 the same compiled SQL (with PostgreSQL's casts), the same bind processors
