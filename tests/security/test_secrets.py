@@ -452,4 +452,9 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_alone(tmp_path: Path) ->
         db.dispose()
     finally:
         os.umask(previous)
-    assert modes == {"p.db": "0o600", "p.db-shm": "0o600", "p.db-wal": "0o600"}
+    assert modes == {
+        "p.db": "0o600",
+        "p.db-shm": "0o600",
+        "p.db-wal": "0o600",
+        "p.db-writers": "0o600",  # the writers' turns (sqlite_turns.py)
+    }
