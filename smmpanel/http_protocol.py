@@ -27,7 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 # and every header, names and values, in bytes.
 MAX_HEAD_BYTES = 16 * 1024
 
-HEAD_TOO_LARGE = json.dumps({"error": "Request header too large"}).encode()
+HEAD_TOO_LARGE = json.dumps({"error": "Request header too large"}, separators=(",", ":")).encode()
 
 
 class HeadTooLarge(Exception):
