@@ -303,11 +303,6 @@ class Database:
         for on PostgreSQL."""
         return self._turns.turn() if self._turns is not None else nullcontext()
 
-    @property
-    def takes_turns(self) -> bool:
-        """Whether writers wait for `writer_turn` (SQLite, with its lock file)."""
-        return self._turns is not None
-
     def _commit(self, session: Session) -> None:
         try:
             session.commit()

@@ -159,12 +159,7 @@ class AddCommitter:
             await self.gate.acquire()
             try:
                 await self._gather()
-                if self.db.takes_turns:
-                    await self._run_in_turn()
-                else:
-                    batch = self._take()
-                    if batch:
-                        await self._run(batch)
+                await self._run_next()
             finally:
                 self.gate.release()
 
@@ -188,8 +183,8 @@ class AddCommitter:
             await asyncio.sleep(GATHER_STEP_SECONDS)
 
     def _take(self) -> list[_Call]:
-        """The next batch, on the loop or in the batch's thread (`_run_in_turn`):
-        under `_taking`, so that no call is both taken and given up (`_expire`)."""
+        """The next batch, in the batch's thread (`_run_next`): under `_taking`,
+        so that no call is both taken and given up (`_expire`, on the loop)."""
         batch: list[_Call] = []
         with self._taking:
             while self._queue and len(batch) < self.max_batch:
@@ -200,46 +195,31 @@ class AddCommitter:
         self._last_size = len(batch)
         return batch
 
-    async def _run(self, batch: list[_Call]) -> None:
-        # Calls in the order they came: the batch locks its balances first, in
-        # account order (_BatchReads.prepare), so no two batches deadlock over them.
-        started = time.monotonic()
-        try:
-            responses = await anyio.to_thread.run_sync(
-                batch_answers, self.db, [c.params for c in batch], self.answer, limiter=self.threads
-            )
-        except BaseException:
-            _answer_all(batch, answers.server_error())  # cancelled (shutdown)
-            raise
-        self._finish(batch, responses, time.monotonic() - started)
-
-    async def _run_in_turn(self) -> None:
+    async def _run_next(self) -> None:
         """The next batch, taken by its thread once it holds the writers' turn
-        (SQLite: sqlite_turns.py), not before: the calls that came while
-        another process wrote join it.  Taken before the wait, a batch of
-        2 processes held half the calls waiting (measured: 7.8 orders a batch
-        against 15.6), and its fixed cost (BEGIN, the reads of keys,
-        balances and links, COMMIT: ~2 ms of CPU) was paid twice as often.
-        Taken in the thread, not by a call back to the loop, which may be
-        busy with requests for milliseconds while the turn is held."""
+        (SQLite: sqlite_turns.py; PostgreSQL has none), not before: the calls
+        that came while another process wrote join it.  Taken before the
+        wait, a batch of 2 processes held half the calls waiting (measured:
+        7.8 orders a batch against 15.6), and its fixed cost (BEGIN, the reads
+        of keys, balances and links, COMMIT: ~2 ms of CPU) was paid twice as
+        often.  Taken in the thread, not by a call back to the loop, which may
+        be busy with requests for milliseconds while the turn is held.  Calls
+        in the order they came: the batch locks its balances first, in account
+        order (_BatchReads.prepare), so no two batches deadlock over them."""
         taken: list[_Call] = []
 
         def in_turn() -> tuple[list[Response], float]:
-            outcomes: list[Outcome[Json]] | Exception
-            took = 0.0
             with ExitStack() as turn:
+                failure: Exception | None = None
                 try:
                     turn.enter_context(self.db.writer_turn())
                 except Exception as error:  # waited past the busy timeout
-                    outcomes = error
-                else:
-                    outcomes = []
+                    failure = error
                 taken.extend(self._take())
                 calls = [call.params for call in taken]
-                if calls and not isinstance(outcomes, Exception):
-                    started = time.monotonic()
-                    outcomes = batch_outcomes(self.db, calls)
-                    took = time.monotonic() - started
+                started = time.monotonic()
+                outcomes = failure if failure is not None else batch_outcomes(self.db, calls)
+                took = time.monotonic() - started
             # Rendered after the turn, which the other processes wait for.
             return answers_of(self.db, calls, outcomes, self.answer), took
 
@@ -276,6 +256,8 @@ def batch_answers(db: Database, calls: list[dict[str, Any]], answer: Answerer) -
 def batch_outcomes(db: Database, calls: list[dict[str, Any]]) -> list[Outcome[Json]] | Exception:
     """The batch of `add` calls placed and committed: each call's outcome, or
     the error that failed the whole batch (not begun, or not committed)."""
+    if not calls:  # every call waiting had given up: no transaction
+        return []
     try:
         digests = [_digest_of(params) for params in calls]
         reads = _BatchReads([digest for digest in digests if digest is not None])
