@@ -8,6 +8,7 @@ the account stops being valid at its next request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -38,9 +39,15 @@ FAILURE_WINDOW = timedelta(minutes=15)
 LANGUAGES = ("en", "ru")
 
 _hasher = PasswordHash.recommended()
-# Verified against when the username is unknown, so a wrong username costs the
-# same time as a wrong password and does not tell which accounts exist.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a wrong username costs
+    the same time as a wrong password and does not tell which accounts exist.
+    Made on first use, not on import: one argon2 hash costs ~0.1 s, and every
+    run of the command line imports this module (measured)."""
+    return _hasher.hash("not a password of anyone")
 
 
 class LoginRefused(DomainError):
@@ -94,7 +101,7 @@ def check_password(password: str) -> None:
 def verify_password(password: str, stored: str | None) -> bool:
     """Whether `password` is the one hashed in `stored` (False without a hash;
     the same argon2 work either way)."""
-    return _hasher.verify(password or "", stored or _DUMMY_HASH) and stored is not None
+    return _hasher.verify(password or "", stored or _dummy_hash()) and stored is not None
 
 
 def token_digest(token: str) -> str:
@@ -115,7 +122,7 @@ def log_in(
         stored = account.password_hash if account is not None else None
         user = _web_user(session, account) if account is not None else None
     # Hashing outside any transaction: it takes tens of milliseconds.
-    valid = _hasher.verify(password or "", stored or _DUMMY_HASH) and stored is not None
+    valid = _hasher.verify(password or "", stored or _dummy_hash()) and stored is not None
     if not valid or account is None or user is None or account.status != ACTIVE:
         record_failure(db, subjects)
         raise LoginRefused("wrong username or password")
