@@ -105,7 +105,28 @@ def _links_held(connection: Connection, links: Iterable[str]) -> set[str]:
     wanted = sorted(set(links))
     if not wanted:
         return set()
+    if connection.dialect.name == "postgresql":
+        return _links_held_planned_now(connection, wanted)
     return set(connection.execute(_LINKS_HELD, {"links": wanted}).scalars())
+
+
+def _links_held_planned_now(connection: Connection, wanted: list[str]) -> set[str]:
+    """PostgreSQL's read of the links, planned at each run, never prepared.
+    psycopg prepares a statement at its 5th run and PostgreSQL may then keep
+    one generic plan for good, chosen while the table was small: measured on
+    a new panel (bench_api.py), a sequential scan of `orders` at every batch,
+    7-20 ms once it held 10,000 orders (a third of a batch's time), until an
+    ANALYZE of the table (autovacuum's, a minute or more later) replaced it.
+    Planned with its links, it is an index lookup whatever the table held.
+    (Planning every statement so, with plan_cache_mode=force_custom_plan, was
+    measured too: slower.)"""
+    driver = connection.connection.driver_connection
+    threshold = driver.prepare_threshold  # type: ignore[union-attr]
+    driver.prepare_threshold = None  # type: ignore[union-attr]
+    try:
+        return set(connection.execute(_LINKS_HELD, {"links": wanted}).scalars())
+    finally:
+        driver.prepare_threshold = threshold  # type: ignore[union-attr]
 
 
 def _insert_orders(connection: Connection, plans: list[OrderPlan]) -> list[int]:
