@@ -309,9 +309,10 @@ class _AddBulk:
         )
 
     def write(self, session: Session, plans: list[OrderPlan]) -> list[Json | Exception]:
+        balances = self.reads.take_balances()
         return [
             found if isinstance(found, Exception) else {"order": found}
-            for found in write_plain_orders(session, plans)
+            for found in write_plain_orders(session, plans, balances=balances)
         ]
 
 
@@ -326,6 +327,8 @@ class _BatchReads:
         self.digests = digests
         self.keys: dict[str, Any] = {}
         self.offers = Offers()
+        # The balances as locked, until a write may have changed them.
+        self.balances: dict[int, int] | None = None
 
     def prepare(self, session: Session) -> None:
         """At the start of each run of the batch (again after a deadlock): the
@@ -333,6 +336,19 @@ class _BatchReads:
         over them, and the keys checked."""
         self.offers.clear()
         self.keys = lock_balances_of_keys(session, self.digests)
+        self.balances = {row.id: row.balance for row in self.keys.values()}
+
+    def take_balances(self) -> dict[int, int] | None:
+        """The balances as locked, for the first write of the batch's run if
+        no call was placed before it (a call placed one by one, or a write,
+        changes them: then None, and the write reads them again).  Saves
+        that read: one statement a batch."""
+        balances, self.balances = self.balances, None
+        return balances
+
+    def spent(self) -> None:
+        """A call is placed one by one: the balances may change."""
+        self.balances = None
 
     def principal(self, params: dict[str, Any], digest: str | None) -> Principal:
         """The caller of a call whose key digest is `digest`, checked as a lone
@@ -353,6 +369,7 @@ def _digest_of(params: dict[str, Any]) -> str | None:
 
 def _add(params: dict[str, Any], digest: str | None, reads: _BatchReads, session: Session) -> Json:
     """One call of the batch, as `handle` runs a lone one."""
+    reads.spent()
     return add_in(session, reads.principal(params, digest), params, reads.offers)
 
 

@@ -26,7 +26,7 @@ one by one (`is_plain`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -57,16 +57,24 @@ def is_plain(plan: OrderPlan) -> bool:
     return plan.draft.kind not in _NOT_PLAIN
 
 
-def write_plain_orders(session: Session, plans: Sequence[OrderPlan]) -> list[int | DomainError]:
+def write_plain_orders(
+    session: Session, plans: Sequence[OrderPlan], *, balances: Mapping[int, int] | None = None
+) -> list[int | DomainError]:
     """Write the orders of `plans` (all `is_plain`) in the caller's write
     transaction, which holds the locks of their accounts' balances: for each,
     in order, its order id or the error that refused it (nothing of it
-    written).  On a database error (BalanceMoved, a constraint) what was
+    written).  `balances`: the accounts' balances as the caller read them
+    with their locks, when nothing has changed them since (else they are
+    read here).  On a database error (BalanceMoved, a constraint) what was
     written is in the transaction: the caller rolls it back (group_commit
     runs the batch again one by one)."""
     session.flush()
     connection = session.connection()
-    before = balances_of(connection, (plan.account_id for plan in plans if plan.charge))
+    charged = {plan.account_id for plan in plans if plan.charge}
+    if balances is not None and charged <= balances.keys():
+        before = {account_id: balances[account_id] for account_id in charged}
+    else:
+        before = balances_of(connection, charged)
     balances = dict(before)
     held = _links_held(connection, (plan.active_link for plan in plans if plan.active_link))
     outcomes: list[int | DomainError] = []

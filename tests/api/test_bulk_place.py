@@ -273,8 +273,8 @@ def test_a_bulk_write_that_fails_runs_the_batch_again_one_by_one(
     and every call gets a lone add's answer."""
     failures: list[int] = []
 
-    def write_then_fail(session: Any, plans: Any) -> Any:
-        group_add_write(session, plans)
+    def write_then_fail(session: Any, plans: Any, **options: Any) -> Any:
+        group_add_write(session, plans, **options)
         failures.append(len(plans))
         raise IntegrityError("INSERT", {}, Exception("a link taken meanwhile"))
 
@@ -294,3 +294,48 @@ def test_a_bulk_write_that_fails_runs_the_batch_again_one_by_one(
     assert failures == [2]  # the first segment failed; the rerun wrote none in bulk
     assert [a.get("order") for a in answers] == [0, None, 1, 2, 3, 4, None]
     assert_ledger_consistent(db)
+
+
+def test_the_balances_come_from_the_lock_until_a_call_is_placed_alone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's bulk write takes the balances its lock statement read (no
+    read of its own); after a call placed one by one (a request_id) it reads
+    them again, so its UPDATE finds the balance it expects and the batch is
+    not run again one by one (BalanceMoved would have made it)."""
+    statements: list[str] = []
+    writes: list[Any] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql)
+
+    def recorded(session: Any, plans: Any, **options: Any) -> Any:
+        writes.append(options.get("balances"))
+        return plain_write(session, plans, **options)
+
+    plain_write = group_add.write_plain_orders
+    monkeypatch.setattr(group_add, "write_plain_orders", recorded)
+    with _provider(db) as provider:
+        world = _world(db, provider)
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            plain = _batched(db, world, [(0, 0, 1, 100, None, None), (0, 0, 2, 100, None, None)])
+            reads_in_plain = [sql for sql in statements if _reads_balances(sql)]
+            statements.clear()
+            mixed = _batched(db, world, [(0, 0, 3, 100, "r1", None), (0, 0, 4, 100, None, None)])
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert [set(a) for a in plain + mixed] == [{"order"}] * 4
+    rich = world.rich.id
+    assert writes == [{rich: 5_000_000}, None]  # 50.00000 as locked; then read again
+    assert reads_in_plain == []
+    assert sum(_reads_balances(sql) for sql in statements) == 1
+    # The mixed batch wrote its plain call once, in bulk: no run again one by one.
+    assert sum(sql.startswith("INSERT INTO orders") for sql in statements) == 2
+    assert balance_text(db, rich) == "49.60000"
+    assert_ledger_consistent(db)
+
+
+def _reads_balances(sql: str) -> bool:
+    """A read of balances of its own (not the key check that locks them)."""
+    return sql.lstrip().startswith("SELECT") and "accounts.balance" in sql and "api_keys" not in sql
