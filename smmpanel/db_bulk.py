@@ -20,13 +20,14 @@ panel's take none (utcnow, dict, list).
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, ColumnDefault, Connection, Table, insert
+from sqlalchemy import Column, ColumnDefault, Connection, Table, exc, insert
 from sqlalchemy.engine import Dialect
 
 # How one value of a row is found: the row's value of its key, or the
@@ -45,11 +46,18 @@ class _Plan:
     sources: tuple[_Source, ...]
     # (position, bind processor) of the values a processor converts.
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    # PostgreSQL's: the same rows by COPY (`_copy_rows`).
+    copy_sql: str | None = None
 
-    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+    def values(self, row: Mapping[str, Any]) -> list[Any]:
+        """The row's values converted, in the order of the placeholders."""
         values = [source(row) for source in self.sources]
         for position, process in self.processors:
             values[position] = process(values[position])
+        return values
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = self.values(row)
         if self.names is None:
             return tuple(values)
         return dict(zip(self.names, values, strict=True))
@@ -62,8 +70,43 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     if not rows:
         return
     plan = _plan_of(connection.dialect, table, tuple(rows[0]))
+    if plan.copy_sql is not None:
+        _copy_rows(connection, plan, plan.copy_sql, rows)
+        return
     parameters = plan.parameters
     connection.exec_driver_sql(plan.sql, [parameters(row) for row in rows])
+
+
+def _copy_rows(
+    connection: Connection, plan: _Plan, copy_sql: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """PostgreSQL: the rows sent by COPY, in the connection's transaction.
+    psycopg's executemany runs one INSERT a row (in a pipeline), ~20 us of
+    Python a row; COPY formats them in its C code: 30 rows of orders took
+    250-265 us of CPU against 570-635 (measured).  A driver error is raised as
+    SQLAlchemy raises it for a statement (callers tell a lost connection, a
+    deadlock or a constraint from it), the connection invalidated if lost."""
+    values_of = plan.values
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(values_of(row))
+    except dbapi.Error as error:
+        lost = connection.dialect.is_disconnect(error, driver, None)
+        if lost:
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(
+            copy_sql,
+            None,
+            error,
+            dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
+        ) from error
 
 
 # Plans by dialect (an engine's own: its JSON serializer is part of the bind
@@ -106,7 +149,31 @@ def _compile(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
     if not compiled.positional:
         # The name a placeholder has in the SQL (SQLAlchemy escapes some characters).
         names = tuple(compiled.escaped_bind_names.get(name, name) for name in order)
-    return _Plan(compiled.string, names, tuple(sources), tuple(processors))
+    copy_sql = None
+    if dialect.name == "postgresql" and names is not None:
+        copy_sql = _copy_sql(compiled.string, names)
+    return _Plan(compiled.string, names, tuple(sources), tuple(processors), copy_sql)
+
+
+# A value that is only its placeholder, cast to a type: "%(name)s::VARCHAR(16)".
+_COPYABLE_VALUE = re.compile(r"%\((\w+)\)s(?:::[A-Z][A-Z ]*(?:\(\d+(?:, ?\d+)?\))?)?")
+
+
+def _copy_sql(sql: str, names: tuple[str, ...]) -> str | None:
+    """`COPY table (columns) FROM STDIN` for psycopg's INSERT of one row
+    `sql`: None unless its VALUES are only the named placeholders, one a
+    column, in the order of `names` (a value computed in SQL cannot be
+    copied)."""
+    head, found, row = sql.partition(" VALUES ")
+    if not found or not head.startswith("INSERT INTO ") or "%" in head:
+        return None
+    columns = head[head.find("(") + 1 : head.rfind(")")].split(", ")
+    values = row.removeprefix("(").removesuffix(")").split(", ")
+    matches = [_COPYABLE_VALUE.fullmatch(value) for value in values]
+    found_names = [match.group(1) for match in matches if match is not None]
+    if found_names != list(names) or len(columns) != len(names):
+        return None
+    return "COPY " + head.removeprefix("INSERT INTO ") + " FROM STDIN"
 
 
 def _default_of(column: Column[Any]) -> _Source:

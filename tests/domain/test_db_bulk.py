@@ -25,11 +25,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
     func,
     insert,
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 
 from smmpanel import db_bulk
 from smmpanel.db import Database
@@ -183,3 +185,32 @@ def test_a_plan_is_compiled_once_per_dialect_table_and_keys(db: Database) -> Non
         ("kind", "payload", "status", "max_attempts"),
         ("kind", "payload", "status", "max_attempts", "dedupe_key"),
     ]
+
+
+def test_postgresql_copies_the_rows_and_errors_are_sqlalchemys(probe: Database) -> None:
+    """On PostgreSQL the rows go by COPY, not by INSERT statements (SQLite:
+    one executemany): texts that COPY's format escapes arrive as given, and a
+    refused row raises what SQLAlchemy raises for a statement (callers tell
+    constraints, deadlocks and lost connections from it), nothing stored."""
+    tricky = ["tab\there", "line\nbreak", "back\\slash", "\\N", "", "\r\x1b end"]
+    rows = [{"id": 900 + n, "batch": "copy", "note": note} for n, note in enumerate(tricky)]
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        statements.append(sql)
+
+    event.listen(probe.engine, "before_cursor_execute", seen)
+    try:
+        with probe.write() as session:
+            insert_rows(session.connection(), PROBE, rows)
+    finally:
+        event.remove(probe.engine, "before_cursor_execute", seen)
+    inserts = [sql for sql in statements if sql.startswith("INSERT")]
+    assert len(inserts) == (1 if probe.is_sqlite else 0)
+    with probe.read() as session:
+        stored = _stored(session.connection(), PROBE, PROBE.c.batch == "copy")
+    assert [row["note"] for row in stored] == tricky
+    with pytest.raises(IntegrityError), probe.write() as session:
+        insert_rows(session.connection(), PROBE, [{"id": 2000, "batch": "x"}, rows[0]])
+    with probe.read() as session:
+        assert _stored(session.connection(), PROBE, PROBE.c.batch == "x") == []
