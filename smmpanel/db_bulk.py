@@ -1,5 +1,6 @@
 """Many rows of one table written with one INSERT run by the driver's
-executemany, their parameters converted here.
+executemany (SQLite) or with one COPY (PostgreSQL: `_copy_rows`), their
+values converted here.
 
 `connection.execute(insert(table), rows)` stores the same values, but spends
 more per row in SQLAlchemy's general machinery (each row's parameters built

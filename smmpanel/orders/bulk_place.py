@@ -8,9 +8,10 @@ SQLAlchemy and the driver: the statements, not the rules, were most of the
 cost of an `add` (docs/benchmarks.md, "Orders written in bulk").  Here the
 orders of a batch that are checked and priced (service.OrderPlan) are written
 together: one read of the links they would hold and one of their accounts'
-balances, then one INSERT of the orders, one of their events, one UPDATE per
-account with one INSERT of the ledger entries, and one INSERT of forwarding
-jobs.
+balances (none when the caller passes those its lock statement read), then
+one INSERT of the orders, one of their events, one UPDATE per account with
+one INSERT of the ledger entries, and one INSERT of forwarding jobs (each
+INSERT a COPY on PostgreSQL: db_bulk).
 
 The rules are create_order's and plan_fulfilment's, decided in Python in the
 order the orders came, as if each were placed after the one before: a link
@@ -138,7 +139,7 @@ def _links_held_planned_now(connection: Connection, wanted: list[str]) -> set[st
 
 
 def _insert_orders(connection: Connection, plans: list[OrderPlan]) -> list[int]:
-    """One INSERT of every order (executemany); their ids, in the order of
+    """One INSERT of every order (db_bulk: executemany, or COPY); their ids, in the order of
     `plans`, chosen first (`_new_order_ids`): RETURNING gives no order of rows
     that SQLite promises, and SQLAlchemy, to keep it, inserts one row at a
     time there (measured: 30 statements for 30 orders)."""
