@@ -10,7 +10,7 @@ replaced by their rank in their own world."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from smmpanel import db_bulk
@@ -39,6 +39,7 @@ from tests.factories import (
     make_provider,
     make_service,
 )
+from tests.statements import statements_run
 
 _worlds = count()
 
@@ -244,22 +245,15 @@ def test_plain_orders_of_a_batch_take_one_statement_of_each_kind(
     """The point of the bulk path: 20 orders, one INSERT (PostgreSQL: one
     COPY) of orders, of events, of ledger entries and of jobs, and one UPDATE
     of the balance."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement.split(" (")[0].split(" SET")[0].split("\n")[0])
-
-    _record_copies(monkeypatch, seen)
     with _provider(db) as provider:
         world = _world(db, provider)
         calls: list[Call] = [(0, n % 2, n, 100, None, None) for n in range(20)]
-        event.listen(db.engine, "before_cursor_execute", seen)
-        try:
+        with statements_run(db.engine) as statements:
+            _record_copies(monkeypatch, statements)
             answers = _batched(db, world, calls)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", seen)
     assert all("order" in a for a in answers) and len({a["order"] for a in answers}) == 20
-    writes = [s for s in statements if s.startswith(("INSERT", "COPY", "UPDATE"))]
+    heads = [s.split(" (")[0].split(" SET")[0].split("\n")[0] for s in statements]
+    writes = [s for s in heads if s.startswith(("INSERT", "COPY", "UPDATE"))]
     insert = "INSERT INTO" if db.is_sqlite else "COPY"
     assert sorted(writes) == [
         f"{insert} jobs",
@@ -309,11 +303,7 @@ def test_the_balances_come_from_the_lock_until_a_call_is_placed_alone(
     read of its own); after a call placed one by one (a request_id) it reads
     them again, so its UPDATE finds the balance it expects and the batch is
     not run again one by one (BalanceMoved would have made it)."""
-    statements: list[str] = []
     writes: list[Any] = []
-
-    def seen(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        statements.append(sql)
 
     def recorded(session: Any, plans: Any, **options: Any) -> Any:
         writes.append(options.get("balances"))
@@ -321,17 +311,14 @@ def test_the_balances_come_from_the_lock_until_a_call_is_placed_alone(
 
     plain_write = group_add.write_plain_orders
     monkeypatch.setattr(group_add, "write_plain_orders", recorded)
-    _record_copies(monkeypatch, seen)
     with _provider(db) as provider:
         world = _world(db, provider)
-        event.listen(db.engine, "before_cursor_execute", seen)
-        try:
+        with statements_run(db.engine) as statements:
+            _record_copies(monkeypatch, statements)
             plain = _batched(db, world, [(0, 0, 1, 100, None, None), (0, 0, 2, 100, None, None)])
             reads_in_plain = [sql for sql in statements if _reads_balances(sql)]
             statements.clear()
             mixed = _batched(db, world, [(0, 0, 3, 100, "r1", None), (0, 0, 4, 100, None, None)])
-        finally:
-            event.remove(db.engine, "before_cursor_execute", seen)
     assert [set(a) for a in plain + mixed] == [{"order"}] * 4
     rich = world.rich.id
     assert writes == [{rich: 5_000_000}, None]  # 50.00000 as locked; then read again
@@ -348,13 +335,13 @@ def _reads_balances(sql: str) -> bool:
     return sql.lstrip().startswith("SELECT") and "accounts.balance" in sql and "api_keys" not in sql
 
 
-def _record_copies(monkeypatch: pytest.MonkeyPatch, seen: Callable[..., None]) -> None:
-    """Tell `seen` the COPY statements db_bulk runs on PostgreSQL, which go
-    to the driver without SQLAlchemy's cursor events; they still run."""
+def _record_copies(monkeypatch: pytest.MonkeyPatch, statements: list[str]) -> None:
+    """Add to `statements` the COPY statements db_bulk runs on PostgreSQL,
+    which go to the driver without SQLAlchemy's cursor events; they still run."""
     copy_rows = db_bulk._copy_rows
 
     def recorded(connection: Any, plan: Any, copy_sql: str, rows: Any) -> None:
-        seen(None, None, copy_sql)
+        statements.append(copy_sql)
         copy_rows(connection, plan, copy_sql, rows)
 
     monkeypatch.setattr(db_bulk, "_copy_rows", recorded)

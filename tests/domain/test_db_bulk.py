@@ -25,7 +25,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    event,
     func,
     insert,
     select,
@@ -38,6 +37,7 @@ from smmpanel.db import Database
 from smmpanel.db_bulk import insert_rows
 from smmpanel.jobs.models import Job
 from smmpanel.timeutil import utcnow
+from tests.statements import statements_run
 
 WHEN = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
 
@@ -194,17 +194,8 @@ def test_postgresql_copies_the_rows_and_errors_are_sqlalchemys(probe: Database) 
     constraints, deadlocks and lost connections from it), nothing stored."""
     tricky = ["tab\there", "line\nbreak", "back\\slash", "\\N", "", "\r\x1b end"]
     rows = [{"id": 900 + n, "batch": "copy", "note": note} for n, note in enumerate(tricky)]
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        statements.append(sql)
-
-    event.listen(probe.engine, "before_cursor_execute", seen)
-    try:
-        with probe.write() as session:
-            insert_rows(session.connection(), PROBE, rows)
-    finally:
-        event.remove(probe.engine, "before_cursor_execute", seen)
+    with statements_run(probe.engine) as statements, probe.write() as session:
+        insert_rows(session.connection(), PROBE, rows)
     inserts = [sql for sql in statements if sql.startswith("INSERT")]
     assert len(inserts) == (1 if probe.is_sqlite else 0)
     with probe.read() as session:

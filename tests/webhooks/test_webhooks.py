@@ -7,10 +7,9 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from smmpanel.accounts.errors import AccountNotFound, InvalidAccountInput, NoWebhook
 from smmpanel.accounts.models import Account
@@ -33,6 +32,7 @@ from smmpanel.server import free_port
 from smmpanel.timeutil import as_utc, utcnow
 from smmpanel.worker import handlers
 from tests.factories import Customer, make_customer, make_service
+from tests.statements import statements_run
 from tests.webhooks.conftest import Receiver
 
 
@@ -219,13 +219,7 @@ def test_one_account_lookup_per_transaction(db: Database) -> None:
     customer = make_customer(db)
     service_id = make_service(db)
     orders = [_order(db, customer, service_id, link=f"https://x.com/{n}") for n in range(3)]
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_run(db.engine) as statements:
         with db.write() as session:
             for order_id in orders:
                 change_order_status(
@@ -235,8 +229,6 @@ def test_one_account_lookup_per_transaction(db: Database) -> None:
             change_order_status(
                 session, lock_order(session, orders[0]), status="Completed", actor="test"
             )
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     lookups = [s for s in statements if "webhook_url" in s]
     assert len(lookups) == 2  # one per transaction, not one per order
     assert _webhook_jobs(db) == []
