@@ -4,14 +4,12 @@ an account's own limit, and the switch."""
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from sqlalchemy import event
 
 from smmpanel.accounts.service import set_rate_limit
 from smmpanel.db import Database
 from tests.factories import make_customer
 from tests.ratelimit.conftest import assert_too_many, limited_panel, limited_settings
+from tests.statements import statements_run
 
 BALANCE = {"balance": "100.00000", "currency": "USD"}
 
@@ -103,17 +101,8 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(db: Database) -> None:
 def test_the_accounts_limits_are_read_once_per_refresh_not_per_call(db: Database) -> None:
     alice = make_customer(db)
     set_rate_limit(db, username="alice", rate_limit="1000/s")
-    reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "rate_limit" in statement:
-            reads.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        settings = limited_settings(rate_limit_key="5/hour", rate_limit_refresh_seconds=60)
-        with limited_panel(db, settings) as panel:
-            assert panel.statuses(alice.key, 40) == [200] * 40  # her own limit, not 5
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    settings = limited_settings(rate_limit_key="5/hour", rate_limit_refresh_seconds=60)
+    with statements_run(db.engine) as statements, limited_panel(db, settings) as panel:
+        assert panel.statuses(alice.key, 40) == [200] * 40  # her own limit, not 5
+    reads = [statement for statement in statements if "rate_limit" in statement]
     assert len(reads) == 1
