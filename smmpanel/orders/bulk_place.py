@@ -77,19 +77,19 @@ def write_plain_orders(
         before = {account_id: balances[account_id] for account_id in charged}
     else:
         before = balances_of(connection, charged)
-    balances = dict(before)
+    left = dict(before)  # each balance after the orders accepted so far
     held = _links_held(connection, (plan.active_link for plan in plans if plan.active_link))
     outcomes: list[int | DomainError] = []
     accepted: list[tuple[int, OrderPlan]] = []
     for plan in plans:
-        refusal = _refusal(plan, held, balances)
+        refusal = _refusal(plan, held, left)
         if refusal is not None:
             outcomes.append(refusal)
             continue
         if plan.active_link is not None:
             held.add(plan.active_link)
         if plan.charge:
-            balances[plan.account_id] -= plan.charge
+            left[plan.account_id] -= plan.charge
         accepted.append((len(outcomes), plan))
         outcomes.append(0)  # its id, once inserted
     if accepted:
@@ -142,10 +142,10 @@ def _links_held_planned_now(connection: Connection, wanted: list[str]) -> set[st
 
 
 def _insert_orders(connection: Connection, plans: list[OrderPlan]) -> list[int]:
-    """One INSERT of every order (db_bulk: executemany, or COPY); their ids, in the order of
-    `plans`, chosen first (`_new_order_ids`): RETURNING gives no order of rows
-    that SQLite promises, and SQLAlchemy, to keep it, inserts one row at a
-    time there (measured: 30 statements for 30 orders)."""
+    """One INSERT of every order (db_bulk: executemany, or COPY); their ids,
+    in the order of `plans`, chosen first (`_new_order_ids`): RETURNING gives
+    no order of rows that SQLite promises, and SQLAlchemy, to keep it, inserts
+    one row at a time there (measured: 30 statements for 30 orders)."""
     ids = _new_order_ids(connection, len(plans))
     insert_rows(
         connection,
