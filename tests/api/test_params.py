@@ -1,4 +1,4 @@
-"""Reading a call's parameters: the direct split of plain forms is parse_qsl's
+"""Reading a call's parameters: the form split by hand is parse_qsl's
 answer, and the one-pass text check refuses what the full check refuses."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ FORM_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "&=%+._-~ \x
 @example("a=1&b=2")
 @example("&&a&=x&b==c&a=2&")
 @example("key=a+b&x=%41")
+@example("link=https%3A%2F%2Fexample.com%2Fp%2F1%2F&quantity=1000&n%61me=%C3%A9%E9%zz%")
 def test_parse_form_is_parse_qsl(text: str) -> None:
     assert parse_form(text) == dict(parse_qsl(text, keep_blank_values=True))
 
