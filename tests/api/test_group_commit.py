@@ -337,6 +337,44 @@ def test_a_call_no_batch_takes_in_time_is_answered_503_and_never_placed(
     assert [o.link for o in _orders(sqlite_db).values()] == ["https://x.com/b"]
 
 
+def test_calls_queued_at_different_times_each_wait_their_own_timeout(
+    sqlite_db: Database,
+) -> None:
+    """One timer serves the queue (AddCommitter._sweep): each waiting call is
+    answered 503 at its own deadline, not at the first one's nor much later,
+    and a call that came after them is placed once the gate is free."""
+    make_service(sqlite_db, rate="1", min_quantity=10)
+    customer = make_customer(sqlite_db, balance="10")
+    impatient = Database(sqlite_db.url, busy_timeout=0.4)
+    params = {"key": customer.key, "action": "add", "service": "1", "quantity": "100"}
+
+    async def scenario() -> tuple[list[tuple[int, float]], Any]:
+        gate = anyio.CapacityLimiter(1)
+        committer = AddCommitter(
+            impatient, answer=answer_of, gate=gate, threads=anyio.CapacityLimiter(2)
+        )
+        await gate.acquire()  # a batch of someone else's, running long
+        started = time.monotonic()
+
+        async def call(link: str, after: float) -> tuple[int, float]:
+            await asyncio.sleep(after)
+            answered = await committer.add({**params, "link": link})
+            return answered.status_code, time.monotonic() - started
+
+        waited = await asyncio.gather(call("https://x.com/a", 0), call("https://x.com/b", 0.25))
+        gate.release()
+        placed = await committer.add({**params, "link": "https://x.com/c"})
+        return waited, placed
+
+    waited, placed = asyncio.run(scenario())
+    (first, first_at), (second, second_at) = waited
+    assert first == second == 503
+    assert 0.35 < first_at < 0.55  # its own 0.4 s
+    assert 0.6 < second_at < 0.85  # 0.25 + 0.4 s: not answered with the first
+    assert json.loads(bytes(placed.body)) == {"order": 1}
+    assert [o.link for o in _orders(sqlite_db).values()] == ["https://x.com/c"]
+
+
 def _holding_the_turn(db: Database, release: threading.Event) -> threading.Thread:
     """Another writer of `db` (a thread with the writers' turn) until `release`."""
     held = threading.Event()
