@@ -361,7 +361,9 @@ def test_calls_queued_at_different_times_each_wait_their_own_timeout(
             answered = await committer.add({**params, "link": link})
             return answered.status_code, time.monotonic() - started
 
-        waited = await asyncio.gather(call("https://x.com/a", 0), call("https://x.com/b", 0.25))
+        waited = list(
+            await asyncio.gather(call("https://x.com/a", 0), call("https://x.com/b", 0.25))
+        )
         gate.release()
         placed = await committer.add({**params, "link": "https://x.com/c"})
         return waited, placed
