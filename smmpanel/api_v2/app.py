@@ -242,7 +242,7 @@ class PanelApp(Starlette):
     """The panel's Starlette app, with /api/v2 taken before its middleware
     and router: the endpoint answers every failure of its own in JSON, and
     Starlette's two middlewares, its router and its exception wrapper cost
-    ~15 us of a `balance` call's ~68 us in-process (bench/bench_asgi.py).
+    ~10 us of a `balance` call's ~64 us in-process (bench/bench_asgi.py).
     A path under a root_path (a proxy's prefix) goes the usual way, and so
     does every call once a middleware has been added (`add_middleware`, a
     test's recorder): it sees every call, as Starlette promises.  An error
