@@ -151,7 +151,8 @@ class AddCommitter:
         deadlines), not one per call: creating and cancelling a timer a call
         was ~10 % of the event loop's time of an `add` (cProfile)."""
         self._sweep_timer = None
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         expired: list[_Call] = []
         next_deadline: float | None = None
         with self._taking:
@@ -166,7 +167,6 @@ class AddCommitter:
             if not call.future.done():
                 call.future.set_result(answers.database_unavailable(self.db.busy_timeout))
         if next_deadline is not None:
-            loop = asyncio.get_running_loop()
             self._sweep_timer = loop.call_at(next_deadline, self._sweep)
 
     async def _drain(self) -> None:
