@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnDefault, Connection, Table, exc, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import NullType
 
 # How one value of a row is found: the row's value of its key, or the
 # default of a column the row leaves out.
@@ -47,8 +48,10 @@ class _Plan:
     sources: tuple[_Source, ...]
     # (position, bind processor) of the values a processor converts.
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
-    # PostgreSQL's: the same rows by COPY (`_copy_rows`).
+    # PostgreSQL's: the same rows by COPY (`_copy_rows`), and by one INSERT
+    # of arrays, a column each, for a pipeline (db_pipeline.py).
     copy_sql: str | None = None
+    unnest_sql: str | None = None
 
     def values(self, row: Mapping[str, Any]) -> list[Any]:
         """The row's values converted, in the order of the placeholders."""
@@ -96,18 +99,26 @@ def _copy_rows(
             for row in rows:
                 copy.write_row(values_of(row))
     except dbapi.Error as error:
-        lost = connection.dialect.is_disconnect(error, driver, None)
-        if lost:
-            connection.invalidate(error)
-        raise exc.DBAPIError.instance(
-            copy_sql,
-            None,
-            error,
-            dbapi.Error,
-            hide_parameters=True,
-            connection_invalidated=lost,
-            dialect=connection.dialect,
-        ) from error
+        raise driver_error(connection, error, copy_sql) from error
+
+
+def driver_error(connection: Connection, error: Any, sql: str) -> exc.StatementError:
+    """The driver's `error` of a statement sent past SQLAlchemy, as SQLAlchemy
+    raises it for its own (callers tell a lost connection, a deadlock or a
+    constraint from it; never the parameters), the connection invalidated
+    when it was lost."""
+    lost = connection.dialect.is_disconnect(error, connection.connection.driver_connection, None)
+    if lost:
+        connection.invalidate(error)
+    return exc.DBAPIError.instance(
+        sql,
+        None,
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=lost,
+        dialect=connection.dialect,
+    )
 
 
 # Plans by dialect (an engine's own: its JSON serializer is part of the bind
@@ -150,10 +161,12 @@ def _compile(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
     if not compiled.positional:
         # The name a placeholder has in the SQL (SQLAlchemy escapes some characters).
         names = tuple(compiled.escaped_bind_names.get(name, name) for name in order)
-    copy_sql = None
+    copy_sql = unnest_sql = None
     if dialect.name == "postgresql" and names is not None:
         copy_sql = _copy_sql(compiled.string, names)
-    return _Plan(compiled.string, names, tuple(sources), tuple(processors), copy_sql)
+        if copy_sql is not None:
+            unnest_sql = _unnest_sql(dialect, table, compiled.string, order)
+    return _Plan(compiled.string, names, tuple(sources), tuple(processors), copy_sql, unnest_sql)
 
 
 # A value that is only its placeholder, cast to a type: "%(name)s::VARCHAR(16)".
@@ -175,6 +188,36 @@ def _copy_sql(sql: str, names: tuple[str, ...]) -> str | None:
     if found_names != list(names) or len(columns) != len(names):
         return None
     return "COPY " + head.removeprefix("INSERT INTO ") + " FROM STDIN"
+
+
+def _unnest_sql(dialect: Dialect, table: Table, sql: str, keys: Sequence[str]) -> str:
+    """`INSERT INTO table (columns) SELECT * FROM unnest(%b::TYPE[], ...)`:
+    the rows of the one-row INSERT `sql` (whose placeholders are `_copy_sql`'s)
+    given as one array a column, sent in binary."""
+    head = sql.partition(" VALUES ")[0]
+    arrays = ", ".join(f"%b::{_type_name(dialect, table.c[key])}[]" for key in keys)
+    return f"{head} SELECT * FROM unnest({arrays})"
+
+
+def _type_name(dialect: Dialect, column: Column[Any]) -> str:
+    """The column's type in SQL; a foreign key's typed like the key it names
+    (its own type is SQLAlchemy's NullType until that table is known)."""
+    kind = column.type
+    if isinstance(kind, NullType) and column.foreign_keys:
+        kind = next(iter(column.foreign_keys)).column.type
+    return kind.compile(dialect=dialect)
+
+
+def plan_values(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> tuple[str | None, list[list[Any]]]:
+    """PostgreSQL: `rows` (every one with the keys of the first) as the INSERT
+    of arrays that writes them, and its arrays, a column each (a column's
+    values converted as `insert_rows` converts them); the SQL is None where
+    the table's INSERT computes a value in SQL (then use `insert_rows`)."""
+    plan = _plan_of(connection.dialect, table, tuple(rows[0]))
+    values_of = plan.values
+    return plan.unnest_sql, [list(column) for column in zip(*map(values_of, rows), strict=True)]
 
 
 def _default_of(column: Column[Any]) -> _Source:

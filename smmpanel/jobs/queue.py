@@ -74,24 +74,36 @@ def enqueue_many(
     in this transaction): a key already held fails the INSERT, where enqueue
     would skip its job."""
     if payloads:
-        now = utcnow()
-        keys = [None] * len(payloads) if dedupe_keys is None else dedupe_keys
-        rows = [
-            dict(
-                kind=kind,
-                payload=p,
-                run_at=now,
-                max_attempts=max_attempts,
-                status=QUEUED,
-                dedupe_key=key,
-            )
-            for p, key in zip(payloads, keys, strict=True)
-        ]
-        insert_rows(session.connection(), _JOBS, rows)
+        rows = job_rows(kind, payloads, max_attempts=max_attempts, dedupe_keys=dedupe_keys)
+        insert_rows(session.connection(), JOBS, rows)
     return len(payloads)
 
 
-_JOBS = cast(Table, Job.__table__)
+def job_rows(
+    kind: str,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    max_attempts: int = 8,
+    dedupe_keys: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows `enqueue_many` inserts into JOBS, for a caller that sends them
+    itself (orders.bulk_place, with its other writes in one round trip)."""
+    now = utcnow()
+    keys = [None] * len(payloads) if dedupe_keys is None else dedupe_keys
+    return [
+        dict(
+            kind=kind,
+            payload=p,
+            run_at=now,
+            max_attempts=max_attempts,
+            status=QUEUED,
+            dedupe_key=key,
+        )
+        for p, key in zip(payloads, keys, strict=True)
+    ]
+
+
+JOBS = cast(Table, Job.__table__)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,28 @@ def post_fresh_debits(
     refuses a balance below zero and its unique `cause` a second entry."""
     session.flush()
     connection = session.connection()
+    written = fresh_debits(debits, balances)
+    for moved in written.moves:
+        if connection.execute(SET_BALANCE, moved).rowcount != 1:
+            raise BalanceMoved(moved["account_id"])
+    settle_moves(session, written)
+    if written.entries:
+        insert_rows(connection, ENTRIES, written.entries)
+
+
+@dataclass(frozen=True)
+class FreshDebits:
+    """What `post_fresh_debits` writes: each account's balance move (SET_BALANCE's
+    parameters, in account order) and the ledger's rows (ENTRIES)."""
+
+    moves: list[dict[str, int]]
+    entries: list[dict[str, Any]]
+
+
+def fresh_debits(debits: Sequence[FreshDebit], balances: dict[int, int]) -> FreshDebits:
+    """The writes of `post_fresh_debits`, for a caller that sends them itself
+    (orders.bulk_place, in one round trip): it checks that each SET_BALANCE
+    changed one row (else BalanceMoved), then calls `settle_moves`."""
     after = dict(balances)
     now = utcnow()
     entries = []
@@ -149,16 +171,17 @@ def post_fresh_debits(
         values["balance_after"] = after[debit.account_id]
         values["created_at"] = now
         entries.append(values)
-    for account_id in sorted({debit.account_id for debit in debits}):
-        moved = connection.execute(
-            _SET_BALANCE,
-            {"account_id": account_id, "before": balances[account_id], "after": after[account_id]},
-        )
-        if moved.rowcount != 1:
-            raise BalanceMoved(account_id)
-        _sync_loaded_account(session, account_id, after[account_id])
-    if entries:
-        insert_rows(connection, _ENTRIES, entries)
+    moves = [
+        {"account_id": account_id, "before": balances[account_id], "after": after[account_id]}
+        for account_id in sorted({debit.account_id for debit in debits})
+    ]
+    return FreshDebits(moves, entries)
+
+
+def settle_moves(session: Session, written: FreshDebits) -> None:
+    """The accounts the session has loaded given their balances after the moves."""
+    for moved in written.moves:
+        _sync_loaded_account(session, moved["account_id"], moved["after"])
 
 
 class BalanceMoved(RuntimeError):
@@ -242,13 +265,13 @@ _MOVE_BALANCE = (
 )
 
 
-_ENTRIES = cast(Table, LedgerEntry.__table__)
-_INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+ENTRIES = cast(Table, LedgerEntry.__table__)
+_INSERT_ENTRY = insert(ENTRIES).returning(ENTRIES.c.id)
 _BALANCES = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
     _ACCOUNTS.c.id.in_(bindparam("ids", expanding=True))
 )
 # The balance a bulk debit leaves, set only where it is still the one read.
-_SET_BALANCE = (
+SET_BALANCE = (
     update(_ACCOUNTS)
     .where(_ACCOUNTS.c.id == bindparam("account_id"), _ACCOUNTS.c.balance == bindparam("before"))
     .values(balance=bindparam("after"))
