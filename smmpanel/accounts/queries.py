@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Select, String, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from smmpanel.accounts.errors import InvalidApiKey
 from smmpanel.accounts.models import ACTIVE, Account, ApiKey, Currency
 from smmpanel.accounts.service import hash_key
 from smmpanel.db import Database
+from smmpanel.db_pipeline import Pipeline
 
 MAX_KEY_LENGTH = 256
 
@@ -94,17 +96,24 @@ def lock_balances(session: Session, account_ids: Iterable[int]) -> None:
         session.execute(_LOCK_BALANCES, {"ids": ids}).all()
 
 
-def lock_balances_of_keys(session: Session, digests: Iterable[str]) -> dict[str, Any]:
-    """`lock_balances` of the accounts of these API key digests, and the key
-    check of each in the same statement: the key check's row (`principal_of`
-    reads it, and its `balance` as locked) by digest, for those of a key not
-    revoked.  The others are left out (their calls will be refused) and their
-    accounts not locked."""
-    given = list(set(digests))
+def balances_of_keys(session: Session, digests: Iterable[str]) -> dict[str, Any]:
+    """The key check of each of these API key digests, with its account's
+    balance, read without locking (the balance may change before the
+    transaction locks it: `lock_balances`): the key check's row
+    (`principal_of` reads it) by digest, for those of a key not revoked.  On
+    PostgreSQL sent as a pipeline (db_pipeline): a transaction's first
+    statement goes with its BEGIN, in one round trip instead of two."""
+    given = sorted(set(digests))
     if not given:
         return {}
-    # On the session's connection: the ORM's execute costs more (see orders.service).
-    rows = session.connection().execute(_LOCK_BALANCES_OF_KEYS, {"digests": given}).all()
+    connection = session.connection()
+    rows: Sequence[Any]
+    if connection.dialect.name == "postgresql":
+        pipeline = Pipeline(connection)
+        read_at = pipeline.query(_BALANCES_OF_KEYS_ANY, {"digests": given})
+        rows = pipeline.send()[read_at].rows
+    else:
+        rows = connection.execute(_BALANCES_OF_KEYS, {"digests": given}).all()
     return {row.key_hash: row for row in rows}
 
 
@@ -131,11 +140,13 @@ _KEY_CHECK = (
     .where(ApiKey.revoked_at.is_(None))
 )
 _AUTHENTICATE = _KEY_CHECK.where(ApiKey.key_hash == bindparam("digest"))
-_LOCK_BALANCES_OF_KEYS = (
-    _KEY_CHECK.add_columns(Account.balance)
-    .where(ApiKey.key_hash.in_(bindparam("digests", expanding=True)))
-    .order_by(Account.id)
-    .with_for_update(of=Account)
+_BALANCES_OF_KEYS = _KEY_CHECK.add_columns(Account.balance).where(
+    ApiKey.key_hash.in_(bindparam("digests", expanding=True))
+)
+# PostgreSQL's, the digests as one array (a pipeline's statements are
+# compiled once: no list expanded into placeholders).
+_BALANCES_OF_KEYS_ANY = _KEY_CHECK.add_columns(Account.balance).where(
+    ApiKey.key_hash == func.any(bindparam("digests", type_=ARRAY(String)))
 )
 
 

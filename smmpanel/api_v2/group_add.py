@@ -36,8 +36,9 @@ from starlette.responses import Response
 
 from smmpanel.accounts.queries import (
     Principal,
+    balances_of_keys,
     key_digest,
-    lock_balances_of_keys,
+    lock_balances,
     principal_of,
 )
 from smmpanel.api_v2 import answers
@@ -285,6 +286,7 @@ def batch_outcomes(db: Database, calls: list[dict[str, Any]]) -> list[Outcome[Js
             ],
             prepare=reads.prepare,
             bulk=_AddBulk(calls, digests, reads),
+            before_whole=reads.lock,
         )
     except Exception as error:
         return error
@@ -326,18 +328,29 @@ class _AddBulk:
 
     def write(self, session: Session, plans: list[OrderPlan]) -> list[Json | Exception]:
         balances = self.reads.take_balances()
+        lock_first = self.reads.to_lock()
         return [
             found if isinstance(found, Exception) else {"order": found}
-            for found in write_plain_orders(session, plans, balances=balances)
+            for found in write_plain_orders(
+                session, plans, balances=balances, lock_first=lock_first
+            )
         ]
 
 
 class _BatchReads:
     """What a batch reads once for all of its calls, in its transaction: the
-    key check of each key (in the statement that locks their balances) and
-    the offers of services (orders.offers).  No `add` writes keys, accounts'
-    status, services, prices or settings, so each call sees what it would
-    have read itself."""
+    key check of each key (with its account's balance) and the offers of
+    services (orders.offers).  No `add` writes keys, accounts' status,
+    services, prices or settings, so each call sees what it would have read
+    itself.
+
+    The balances are locked, all in one statement and in account order (so
+    that no two batches deadlock over them), right before the batch's first
+    write: on PostgreSQL the batch's reads and planning then happen before
+    its locks, and a batch of another process waits for them only while this
+    one writes and commits (with one account, the batches of every process
+    wait for each other).  SQLite's writer holds the whole database from its
+    BEGIN IMMEDIATE: there the balances read first are as good as locked."""
 
     def __init__(self, digests: list[str]) -> None:
         self.digests = digests
@@ -345,14 +358,27 @@ class _BatchReads:
         self.offers = Offers()
         # The balances as locked, until a write may have changed them.
         self.balances: dict[int, int] | None = None
+        self.locked = False
 
     def prepare(self, session: Session) -> None:
         """At the start of each run of the batch (again after a deadlock): the
-        balances locked in account order, so that no two batches deadlock
-        over them, and the keys checked."""
+        keys checked, and on SQLite the balances read."""
         self.offers.clear()
-        self.keys = lock_balances_of_keys(session, self.digests)
-        self.balances = {row.id: row.balance for row in self.keys.values()}
+        self.locked = session.get_bind().dialect.name != "postgresql"
+        self.keys = balances_of_keys(session, self.digests)
+        self.balances = {row.id: row.balance for row in self.keys.values()} if self.locked else None
+
+    def to_lock(self) -> list[int]:
+        """The accounts to lock before the first write (then none: they are)."""
+        if self.locked:
+            return []
+        self.locked = True
+        return sorted({row.id for row in self.keys.values()})
+
+    def lock(self, session: Session) -> None:
+        """Before a call placed one by one (outside its savepoint, whose
+        rollback would release them): the balances locked, if not yet."""
+        lock_balances(session, self.to_lock())
 
     def take_balances(self) -> dict[int, int] | None:
         """The balances as locked, for the first write of the batch's run if

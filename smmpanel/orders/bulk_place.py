@@ -8,10 +8,17 @@ SQLAlchemy and the driver: the statements, not the rules, were most of the
 cost of an `add` (docs/benchmarks.md, "Orders written in bulk").  Here the
 orders of a batch that are checked and priced (service.OrderPlan) are written
 together: one read of the links they would hold and one of their accounts'
-balances (none when the caller passes those its lock statement read), then
-one INSERT of the orders, one of their events, one UPDATE per account with
-one INSERT of the ledger entries, and one INSERT of forwarding jobs (each
-INSERT a COPY on PostgreSQL: db_bulk).
+balances (none when the caller passes those it read), then one INSERT of the
+orders, one of their events, one UPDATE per account with one INSERT of the
+ledger entries, and one INSERT of forwarding jobs.
+
+On PostgreSQL each statement sent alone is a round trip, which costs more
+than most of these statements' work (db_pipeline.py): the locks of the
+balances (`lock_first`, taken here, right before the writes, so that another
+process's batch of the same account waits for as little as possible) go with
+the read of the links, the orders' ids follow, and then every write goes in
+one round trip, each INSERT of arrays.  A batch of orders of one service makes 6 round trips with
+its COMMIT, against 15.
 
 The rules are create_order's and plan_fulfilment's, decided in Python in the
 order the orders came, as if each were placed after the one before: a link
@@ -19,7 +26,7 @@ held by an active order, or by an earlier order of the batch, refuses the
 order (ActiveOrderExists); a charge its balance no longer covers, after the
 earlier orders' debits, refuses it (InsufficientFunds); a refused order writes
 nothing and spends nothing.  The balances read are locked by the batch
-(accounts.queries.lock_balances_of_keys), and the ledger's UPDATE is made only
+(api_v2/group_add.py, `_BatchReads`), and the ledger's UPDATE is made only
 where a balance is still the one read (ledger.service.post_fresh_debits).
 Drip-feed orders and subscriptions, and orders with a request_id, are placed
 one by one (`is_plain`).
@@ -27,21 +34,33 @@ one by one (`is_plain`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, Text, bindparam, func, select, text
+from sqlalchemy import Connection, Integer, Table, Text, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from smmpanel.accounts.models import Account
 from smmpanel.db_bulk import insert_rows
+from smmpanel.db_pipeline import Pipeline
 from smmpanel.errors import DomainError
 from smmpanel.jobs.kinds import JobKind
-from smmpanel.jobs.queue import enqueue_many
+from smmpanel.jobs.queue import JOBS, job_rows
 from smmpanel.ledger import causes
 from smmpanel.ledger.errors import InsufficientFunds
-from smmpanel.ledger.service import FreshDebit, balances_of, post_fresh_debits
+from smmpanel.ledger.service import (
+    ENTRIES,
+    SET_BALANCE,
+    BalanceMoved,
+    FreshDebit,
+    FreshDebits,
+    balances_of,
+    fresh_debits,
+    settle_moves,
+)
 from smmpanel.orders.creation import ACTIVE_LINK_MESSAGE, order_row, placed_event_row
 from smmpanel.orders.errors import ActiveOrderExists
 from smmpanel.orders.fulfilment import FORWARDING_ACTOR, forward_key
@@ -60,25 +79,55 @@ def is_plain(plan: OrderPlan) -> bool:
 
 
 def write_plain_orders(
-    session: Session, plans: Sequence[OrderPlan], *, balances: Mapping[int, int] | None = None
+    session: Session,
+    plans: Sequence[OrderPlan],
+    *,
+    balances: Mapping[int, int] | None = None,
+    lock_first: Sequence[int] = (),
 ) -> list[int | DomainError]:
     """Write the orders of `plans` (all `is_plain`) in the caller's write
-    transaction, which holds the locks of their accounts' balances: for each,
-    in order, its order id or the error that refused it (nothing of it
-    written).  `balances`: the accounts' balances as the caller read them
-    with their locks, when nothing has changed them since (else they are
-    read here).  On a database error (BalanceMoved, a constraint) what was
-    written is in the transaction: the caller rolls it back (group_commit
-    runs the batch again one by one)."""
+    transaction: for each, in order, its order id or the error that refused
+    it (nothing of it written).  The transaction holds the locks of their
+    accounts' balances, or `lock_first` names the accounts to lock first
+    (PostgreSQL: in the round trip that reads the links; SQLite's writer holds
+    the whole database).  `balances`: the accounts' balances as the caller
+    read them with their locks, when nothing has changed them since (else
+    they are read here).  On a database error (BalanceMoved, a constraint)
+    what was written is in the transaction: the caller rolls it back
+    (group_commit runs the batch again one by one)."""
     session.flush()
     connection = session.connection()
     charged = {plan.account_id for plan in plans if plan.charge}
+    links = sorted({plan.active_link for plan in plans if plan.active_link})
     if balances is not None and charged <= balances.keys():
-        before = {account_id: balances[account_id] for account_id in charged}
+        balances = {account_id: balances[account_id] for account_id in charged}
     else:
-        before = balances_of(connection, charged)
-    left = dict(before)  # each balance after the orders accepted so far
-    held = _links_held(connection, (plan.active_link for plan in plans if plan.active_link))
+        balances = None
+    if connection.dialect.name == "postgresql":
+        before, held = _read_pipelined(connection, charged, links, balances, lock_first)
+    else:
+        before = balances if balances is not None else balances_of(connection, charged)
+        held = _links_held(connection, links)
+    outcomes, accepted = _decide(plans, held, dict(before))
+    if accepted:
+        plans_written = [plan for _, plan in accepted]
+        ids = _new_order_ids(connection, len(plans_written))
+        for (index, _), order_id in zip(accepted, ids, strict=True):
+            outcomes[index] = order_id
+        writes = _writes(plans_written, ids, before)
+        if connection.dialect.name == "postgresql":
+            _send_pipelined(session, connection, writes)
+        else:
+            _send_one_by_one(session, connection, writes)
+    return outcomes
+
+
+def _decide(
+    plans: Sequence[OrderPlan], held: set[str], left: dict[int, int]
+) -> tuple[list[int | DomainError], list[tuple[int, OrderPlan]]]:
+    """Each plan's refusal, or 0 for its id to come, in order, as if each were
+    placed after the one before (`left`: each balance after the orders
+    accepted so far); and the accepted plans with their places."""
     outcomes: list[int | DomainError] = []
     accepted: list[tuple[int, OrderPlan]] = []
     for plan in plans:
@@ -92,13 +141,7 @@ def write_plain_orders(
             left[plan.account_id] -= plan.charge
         accepted.append((len(outcomes), plan))
         outcomes.append(0)  # its id, once inserted
-    if accepted:
-        plans_written = [plan for _, plan in accepted]
-        ids = _insert_orders(connection, plans_written)
-        for (index, _), order_id in zip(accepted, ids, strict=True):
-            outcomes[index] = order_id
-        _record(session, connection, plans_written, ids, before)
-    return outcomes
+    return outcomes, accepted
 
 
 def _refusal(plan: OrderPlan, held: set[str], balances: dict[int, int]) -> DomainError | None:
@@ -111,17 +154,24 @@ def _refusal(plan: OrderPlan, held: set[str], balances: dict[int, int]) -> Domai
     return None
 
 
-def _links_held(connection: Connection, links: Iterable[str]) -> set[str]:
-    wanted = sorted(set(links))
-    if not wanted:
+def _links_held(connection: Connection, links: list[str]) -> set[str]:
+    """SQLite: which of `links` active orders hold."""
+    if not links:
         return set()
-    if connection.dialect.name == "postgresql":
-        return _links_held_planned_now(connection, wanted)
-    return set(connection.execute(_LINKS_HELD, {"links": wanted}).scalars())
+    return set(connection.execute(_LINKS_HELD, {"links": links}).scalars())
 
 
-def _links_held_planned_now(connection: Connection, wanted: list[str]) -> set[str]:
-    """PostgreSQL's read of the links, planned at each run, never prepared.
+def _read_pipelined(
+    connection: Connection,
+    charged: set[int],
+    links: list[str],
+    balances: dict[int, int] | None,
+    lock_first: Sequence[int],
+) -> tuple[dict[int, int], set[str]]:
+    """PostgreSQL: the charged accounts' balances (locked first when
+    `lock_first`, read when not given) and the links held, in one round trip.
+
+    The read of the links is planned at each run, never prepared.
     psycopg prepares a statement at its 5th run and PostgreSQL may then keep
     one generic plan for good, chosen while the table was small: measured on
     a new panel (bench_api.py), a sequential scan of `orders` at every batch,
@@ -132,27 +182,24 @@ def _links_held_planned_now(connection: Connection, wanted: list[str]) -> set[st
     measured too: slower.)  The links go as one array: an IN of one
     placeholder a link is a new statement for each number of links, which
     SQLAlchemy and psycopg each rewrite at every run."""
-    driver = connection.connection.driver_connection
-    threshold = driver.prepare_threshold  # type: ignore[union-attr]
-    driver.prepare_threshold = None  # type: ignore[union-attr]
-    try:
-        return set(connection.execute(_LINKS_HELD_ANY, {"links": wanted}).scalars())
-    finally:
-        driver.prepare_threshold = threshold  # type: ignore[union-attr]
-
-
-def _insert_orders(connection: Connection, plans: list[OrderPlan]) -> list[int]:
-    """One INSERT of every order (db_bulk: executemany, or COPY); their ids,
-    in the order of `plans`, chosen first (`_new_order_ids`): RETURNING gives
-    no order of rows that SQLite promises, and SQLAlchemy, to keep it, inserts
-    one row at a time there (measured: 30 statements for 30 orders)."""
-    ids = _new_order_ids(connection, len(plans))
-    insert_rows(
-        connection,
-        _ORDERS,
-        [{**_row(plan), "id": order_id} for plan, order_id in zip(plans, ids, strict=True)],
-    )
-    return ids
+    pipeline = Pipeline(connection)
+    if lock_first:
+        read_at = pipeline.query(_LOCK_BALANCES_ANY, {"ids": sorted(set(lock_first))})
+    elif balances is None and charged:
+        read_at = pipeline.query(_BALANCES_ANY, {"ids": sorted(charged)})
+    else:
+        read_at = None
+    links_at = None
+    if links:
+        links_at = pipeline.query(_LINKS_HELD_ANY, {"links": links}, prepare=False)
+    done = pipeline.send()
+    if read_at is not None:
+        balances = {account_id: balance for account_id, balance in done[read_at].rows}
+    missing = charged - (balances or {}).keys()
+    if balances is None or missing:  # an account gone: a bug (the batch runs one by one)
+        raise BalanceMoved(min(missing, default=0))
+    held = {link for (link,) in done[links_at].rows} if links_at is not None else set()
+    return {account_id: balances[account_id] for account_id in charged}, held
 
 
 def _new_order_ids(connection: Connection, count: int) -> list[int]:
@@ -175,15 +222,20 @@ def _row(plan: OrderPlan) -> dict[str, Any]:
     return row
 
 
-def _record(
-    session: Session,
-    connection: Connection,
-    plans: list[OrderPlan],
-    ids: list[int],
-    balances: dict[int, int],
-) -> None:
-    """The debits (from `balances`, read before any), events and forward jobs
-    of the orders just inserted."""
+@dataclass(frozen=True)
+class _Writes:
+    """What placing the accepted orders writes, rows by table."""
+
+    orders: list[dict[str, Any]]
+    debits: FreshDebits
+    events: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+
+
+def _writes(plans: list[OrderPlan], ids: list[int], balances: dict[int, int]) -> _Writes:
+    """The orders just given `ids`, their debits (from `balances`, read
+    before any), events and forward jobs."""
+    orders = [{**_row(plan), "id": order_id} for plan, order_id in zip(plans, ids, strict=True)]
     debits = [
         FreshDebit(
             account_id=plan.account_id,
@@ -195,8 +247,6 @@ def _record(
         for plan, order_id in zip(plans, ids, strict=True)
         if plan.charge
     ]
-    if debits:
-        post_fresh_debits(session, debits, balances)
     events: list[dict[str, Any]] = []
     forwarded: list[int] = []
     for plan, order_id in zip(plans, ids, strict=True):
@@ -204,14 +254,47 @@ def _record(
         if plan.offer.provider_backed:
             events.append(_queued_event(order_id, plan.now))
             forwarded.append(order_id)
-    insert_rows(connection, _EVENTS, events)
-    if forwarded:
-        enqueue_many(
-            session,
-            JobKind.FORWARD_ORDER,
-            [{"order_id": order_id} for order_id in forwarded],
-            dedupe_keys=[forward_key(order_id) for order_id in forwarded],
-        )
+    jobs = job_rows(
+        JobKind.FORWARD_ORDER,
+        [{"order_id": order_id} for order_id in forwarded],
+        dedupe_keys=[forward_key(order_id) for order_id in forwarded],
+    )
+    return _Writes(orders, fresh_debits(debits, balances), events, jobs)
+
+
+def _send_one_by_one(session: Session, connection: Connection, writes: _Writes) -> None:
+    """SQLite: each table's rows by one INSERT (executemany), in its process."""
+    insert_rows(connection, _ORDERS, writes.orders)
+    moves = writes.debits.moves
+    _check_moved([connection.execute(SET_BALANCE, moved).rowcount for moved in moves], moves)
+    settle_moves(session, writes.debits)
+    for table, rows in (
+        (ENTRIES, writes.debits.entries),
+        (_EVENTS, writes.events),
+        (JOBS, writes.jobs),
+    ):
+        if rows:
+            insert_rows(connection, table, rows)
+
+
+def _send_pipelined(session: Session, connection: Connection, writes: _Writes) -> None:
+    """PostgreSQL: every write in one round trip (db_pipeline)."""
+    pipeline = Pipeline(connection)
+    pipeline.insert(_ORDERS, writes.orders)
+    moves = [pipeline.execute(SET_BALANCE, moved) for moved in writes.debits.moves]
+    pipeline.insert(ENTRIES, writes.debits.entries)
+    pipeline.insert(_EVENTS, writes.events)
+    pipeline.insert(JOBS, writes.jobs)
+    done = pipeline.send()
+    _check_moved([done[at].rowcount for at in moves], writes.debits.moves)
+    settle_moves(session, writes.debits)
+
+
+def _check_moved(rowcounts: list[int], moves: list[dict[str, int]]) -> None:
+    """Each balance was set where it was still the one read (SET_BALANCE)."""
+    for rowcount, moved in zip(rowcounts, moves, strict=True):
+        if rowcount != 1:
+            raise BalanceMoved(moved["account_id"])
 
 
 # Every event row of one INSERT has the same columns.
@@ -244,3 +327,11 @@ _LINKS_HELD = select(_ORDERS.c.active_link).where(
 _LINKS_HELD_ANY = select(_ORDERS.c.active_link).where(
     _ORDERS.c.active_link == func.any(bindparam("links", type_=ARRAY(Text)))
 )
+# PostgreSQL's reads of balances, the ids as one array (a pipeline's
+# statements are compiled once: no list expanded into placeholders).
+_ACCOUNTS = cast(Table, Account.__table__)
+_BALANCES_ANY = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
+    _ACCOUNTS.c.id == func.any(bindparam("ids", type_=ARRAY(Integer)))
+)
+# accounts.queries.lock_balances's locks, in its order (ascending ids).
+_LOCK_BALANCES_ANY = _BALANCES_ANY.order_by(_ACCOUNTS.c.id).with_for_update()

@@ -81,11 +81,14 @@ def run_batch(
     *,
     prepare: Callable[[Session], object] | None = None,
     bulk: Bulk[P, T] | None = None,
+    before_whole: Callable[[Session], object] | None = None,
 ) -> list[Outcome[T]]:
     """Run `commands` in one write transaction, each in its own savepoint (or
     written together by `bulk` where it plans them), and commit once; one
     Outcome per command, in order.  `prepare` runs first in the transaction
-    (outside the savepoints: its failure fails the batch).
+    (outside the savepoints: its failure fails the batch), `before_whole`
+    before each command run whole, outside its savepoint (locks it takes
+    are not released by the rollback of a command that fails).
 
     A batch that PostgreSQL chose as a deadlock's victim is rolled back whole
     and run again (db.retry_deadlocks, after a short random pause): a batch
@@ -100,10 +103,10 @@ def run_batch(
 
     def run() -> list[Outcome[T]]:
         try:
-            return _Run(commands, bulk).once(db, prepare)
+            return _Run(commands, bulk, before_whole).once(db, prepare)
         except _BulkFailed:
             # Rolled back whole: nothing of it was written.
-            return _Run(commands, None).once(db, prepare)
+            return _Run(commands, None, before_whole).once(db, prepare)
 
     return retry_deadlocks(run)
 
@@ -116,9 +119,15 @@ class _BulkFailed(Exception):
 class _Run(Generic[P, T]):
     """One run of a batch in one transaction (a new one for each attempt)."""
 
-    def __init__(self, commands: Sequence[Callable[[Session], T]], bulk: Bulk[P, T] | None):
+    def __init__(
+        self,
+        commands: Sequence[Callable[[Session], T]],
+        bulk: Bulk[P, T] | None,
+        before_whole: Callable[[Session], object] | None,
+    ):
         self.commands = commands
         self.bulk = bulk
+        self.before_whole = before_whole
         self.outcomes: list[Outcome[T] | None] = [None] * len(commands)
         self.planned: list[tuple[int, P]] = []
         # A lock or the server that one command waited out its busy timeout for
@@ -181,6 +190,8 @@ class _Run(Generic[P, T]):
         if self.unavailable is not None:
             return  # not run: answered with that error
         try:
+            if self.before_whole is not None:
+                self.before_whole(session)
             with savepoint(session):
                 value = self.commands[index](session)
         except Exception as error:

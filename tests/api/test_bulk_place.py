@@ -22,13 +22,14 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from smmpanel import db_bulk
+from smmpanel import db_bulk, db_pipeline
 from smmpanel.api_v2 import group_add
 from smmpanel.api_v2.app import answer_of, handle
 from smmpanel.api_v2.group_add import batch_answers
 from smmpanel.db import Database
 from smmpanel.jobs.models import Job
 from smmpanel.ledger.models import LedgerEntry
+from smmpanel.orders import bulk_place
 from smmpanel.orders.models import Order, OrderEvent
 from smmpanel.simulator.testing import running_simulator
 from tests.api.helpers import assert_ledger_consistent, balance_text
@@ -242,27 +243,33 @@ def test_any_batch_leaves_what_lone_adds_leave(db: Database, calls: list[Call]) 
 def test_plain_orders_of_a_batch_take_one_statement_of_each_kind(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The point of the bulk path: 20 orders, one INSERT (PostgreSQL: one
-    COPY) of orders, of events, of ledger entries and of jobs, and one UPDATE
-    of the balance."""
+    """The point of the bulk path: 20 orders, one INSERT of orders, of events,
+    of ledger entries and of jobs, and one UPDATE of the balance.  On
+    PostgreSQL they go in one round trip, and the batch makes 6 in all (its
+    BEGIN with the keys, the offers of each of its 2 services, the locks with
+    the links, the ids, the writes) before its COMMIT."""
     with _provider(db) as provider:
         world = _world(db, provider)
         calls: list[Call] = [(0, n % 2, n, 100, None, None) for n in range(20)]
         with statements_run(db.engine) as statements:
-            _record_copies(monkeypatch, statements)
+            pipelines = _record_past_sqlalchemy(monkeypatch, statements)
             answers = _batched(db, world, calls)
     assert all("order" in a for a in answers) and len({a["order"] for a in answers}) == 20
     heads = [s.split(" (")[0].split(" SET")[0].split("\n")[0] for s in statements]
     writes = [s for s in heads if s.startswith(("INSERT", "COPY", "UPDATE"))]
-    insert = "INSERT INTO" if db.is_sqlite else "COPY"
     assert sorted(writes) == [
-        f"{insert} jobs",
-        f"{insert} ledger_entries",
-        f"{insert} order_events",
-        f"{insert} orders",
+        "INSERT INTO jobs",
+        "INSERT INTO ledger_entries",
+        "INSERT INTO order_events",
+        "INSERT INTO orders",
         "UPDATE accounts",
     ]
     assert len(statements) <= 16, statements
+    if not db.is_sqlite:
+        # The keys; the locks and links; the writes.
+        assert [len(sent) for sent in pipelines] == [1, 2, 5]
+        round_trips = len(statements) - sum(map(len, pipelines)) + len(pipelines)
+        assert round_trips == 6, statements
 
 
 def test_a_bulk_write_that_fails_runs_the_batch_again_one_by_one(
@@ -296,6 +303,40 @@ def test_a_bulk_write_that_fails_runs_the_batch_again_one_by_one(
     assert_ledger_consistent(db)
 
 
+def test_a_link_the_database_refuses_in_the_bulk_write_is_answered_as_alone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The links read misses a link an order holds (as when another process's
+    batch commits it between that read and this batch's write): the database's
+    unique constraint refuses the bulk INSERT itself (on PostgreSQL inside the
+    pipeline of writes), nothing of it stays, and the batch run again one by
+    one answers as lone adds would."""
+    blind: list[str] = []
+
+    def links_unseen(*args: Any) -> Any:
+        blind.append("read")
+        if db.is_sqlite:
+            return set()
+        balances, _ = read_pipelined(*args)
+        return balances, set()
+
+    name = "_links_held" if db.is_sqlite else "_read_pipelined"
+    read_pipelined = bulk_place._read_pipelined
+    with _provider(db) as provider:
+        world = _world(db, provider)
+        first = _one_by_one(db, world, [(0, 0, 1, 100, None, None)])
+        monkeypatch.setattr(bulk_place, name, links_unseen)
+        answers = _batched(db, world, [(0, 0, 2, 100, None, None), (0, 0, 1, 100, None, None)])
+    assert blind == ["read"]  # the rerun placed both one by one, without a bulk write
+    assert [set(a) for a in first + answers] == [{"order"}, {"order"}, {"error"}]
+    assert (
+        answers[1]["error"]
+        == "You have active order with this link. Please wait until order being completed."
+    )
+    assert balance_text(db, world.rich.id) == "49.80000"
+    assert_ledger_consistent(db)
+
+
 def test_the_balances_come_from_the_lock_until_a_call_is_placed_alone(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -314,15 +355,21 @@ def test_the_balances_come_from_the_lock_until_a_call_is_placed_alone(
     with _provider(db) as provider:
         world = _world(db, provider)
         with statements_run(db.engine) as statements:
-            _record_copies(monkeypatch, statements)
+            _record_past_sqlalchemy(monkeypatch, statements)
             plain = _batched(db, world, [(0, 0, 1, 100, None, None), (0, 0, 2, 100, None, None)])
             reads_in_plain = [sql for sql in statements if _reads_balances(sql)]
             statements.clear()
             mixed = _batched(db, world, [(0, 0, 3, 100, "r1", None), (0, 0, 4, 100, None, None)])
     assert [set(a) for a in plain + mixed] == [{"order"}] * 4
     rich = world.rich.id
-    assert writes == [{rich: 5_000_000}, None]  # 50.00000 as locked; then read again
-    assert reads_in_plain == []
+    if db.is_sqlite:
+        # 50.00000 as read first (the writer holds the database); then read again.
+        assert writes == [{rich: 5_000_000}, None]
+        assert reads_in_plain == []
+    else:
+        # Read as the bulk write locks them (in its first round trip); then read again.
+        assert writes == [None, None]
+        assert [sql.rstrip().endswith("FOR UPDATE") for sql in reads_in_plain] == [True]
     assert sum(_reads_balances(sql) for sql in statements) == 1
     # The mixed batch wrote its plain call once, in bulk: no run again one by one.
     assert sum(sql.startswith(("INSERT INTO orders", "COPY orders")) for sql in statements) == 2
@@ -335,13 +382,26 @@ def _reads_balances(sql: str) -> bool:
     return sql.lstrip().startswith("SELECT") and "accounts.balance" in sql and "api_keys" not in sql
 
 
-def _record_copies(monkeypatch: pytest.MonkeyPatch, statements: list[str]) -> None:
-    """Add to `statements` the COPY statements db_bulk runs on PostgreSQL,
-    which go to the driver without SQLAlchemy's cursor events; they still run."""
+def _record_past_sqlalchemy(
+    monkeypatch: pytest.MonkeyPatch, statements: list[str]
+) -> list[list[str]]:
+    """Add to `statements` what goes to the driver without SQLAlchemy's cursor
+    events (db_bulk's COPY, db_pipeline's pipelines, on PostgreSQL); they
+    still run.  The statements of each pipeline sent, in a list of their own."""
     copy_rows = db_bulk._copy_rows
+    send = db_pipeline.Pipeline.send
+    pipelines: list[list[str]] = []
 
     def recorded(connection: Any, plan: Any, copy_sql: str, rows: Any) -> None:
         statements.append(copy_sql)
         copy_rows(connection, plan, copy_sql, rows)
 
+    def sent(pipeline: db_pipeline.Pipeline) -> list[db_pipeline.Done]:
+        queued = [item.sql for item in pipeline._queued]
+        statements.extend(queued)
+        pipelines.append(queued)
+        return send(pipeline)
+
     monkeypatch.setattr(db_bulk, "_copy_rows", recorded)
+    monkeypatch.setattr(db_pipeline.Pipeline, "send", sent)
+    return pipelines
