@@ -75,8 +75,8 @@ def _prepare(url: str) -> str:
 
 
 def _profiled(profile: cProfile.Profile) -> Any:
-    """batch_answers under `profile` (one batch runs at a time)."""
-    plain = group_add.batch_answers
+    """batch_outcomes under `profile` (one batch runs at a time)."""
+    plain = group_add.batch_outcomes
 
     def run(*args: Any) -> Any:
         profile.enable()
@@ -105,7 +105,7 @@ def main() -> None:
     endpoint = next(r.endpoint for r in app.routes if isinstance(r.endpoint, ApiEndpoint))
     profile = cProfile.Profile()
     if options.profile:
-        group_add.batch_answers = _profiled(profile)  # type: ignore[assignment]
+        group_add.batch_outcomes = _profiled(profile)  # type: ignore[assignment]
     fields = {"key": key, "action": "add", "service": "1", "quantity": "10"}
     with serve_in_thread(app) as base:
         target = f"{base}/api/v2"
