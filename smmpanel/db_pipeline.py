@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
-from smmpanel.db_bulk import driver_error, insert_rows, plan_values
+from smmpanel.db_bulk import driver_error, plan_values
 
 
 @dataclass(frozen=True)
@@ -61,22 +61,21 @@ class Pipeline:
         each run, never prepared (psycopg prepares a statement at its 5th)."""
         return self._queue(statement, params, returns_rows=True, prepare=prepare)
 
-    def execute(
-        self, statement: ClauseElement, params: Mapping[str, Any], *, prepare: bool | None = None
-    ) -> int:
+    def execute(self, statement: ClauseElement, params: Mapping[str, Any]) -> int:
         """Queue a write; the index of its result (its rowcount)."""
-        return self._queue(statement, params, returns_rows=False, prepare=prepare)
+        return self._queue(statement, params, returns_rows=False)
 
     def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Queue the INSERT of `rows` (each with the keys of the first), their
-        values converted as db_bulk.insert_rows converts them.  A table whose
-        INSERT computes a value in SQL is written at once, by insert_rows."""
+        values converted as db_bulk.insert_rows converts them.  ValueError for
+        a table whose INSERT computes a value in SQL (use insert_rows): it
+        cannot go as arrays, and written at once it would not keep its place
+        in the queue's order."""
         if not rows:
             return
         sql, arrays = plan_values(self._connection, table, rows)
         if sql is None:
-            insert_rows(self._connection, table, rows)
-            return
+            raise ValueError(f"{table.name}: its INSERT cannot be sent as arrays")
         self._queued.append(_Queued(sql, arrays, None, returns_rows=False))
 
     def send(self) -> list[Done]:

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -131,12 +132,14 @@ def post_fresh_debits(
     read (the caller rolls back its transaction); the database's CHECK still
     refuses a balance below zero and its unique `cause` a second entry."""
     session.flush()
+    write_fresh_debits(session, fresh_debits(debits, balances))
+
+
+def write_fresh_debits(session: Session, written: FreshDebits) -> None:
+    """`fresh_debits`' writes, one statement each, in the session's transaction."""
     connection = session.connection()
-    written = fresh_debits(debits, balances)
-    for moved in written.moves:
-        if connection.execute(SET_BALANCE, moved).rowcount != 1:
-            raise BalanceMoved(moved["account_id"])
-    settle_moves(session, written)
+    moved = [connection.execute(SET_BALANCE, move).rowcount for move in written.moves]
+    settle_moves(session, written, moved)
     if written.entries:
         insert_rows(connection, ENTRIES, written.entries)
 
@@ -152,8 +155,8 @@ class FreshDebits:
 
 def fresh_debits(debits: Sequence[FreshDebit], balances: dict[int, int]) -> FreshDebits:
     """The writes of `post_fresh_debits`, for a caller that sends them itself
-    (orders.bulk_place, in one round trip): it checks that each SET_BALANCE
-    changed one row (else BalanceMoved), then calls `settle_moves`."""
+    (orders.bulk_place, in one round trip), then calls `settle_moves` with
+    the rows each SET_BALANCE changed."""
     after = dict(balances)
     now = utcnow()
     entries = []
@@ -178,10 +181,15 @@ def fresh_debits(debits: Sequence[FreshDebit], balances: dict[int, int]) -> Fres
     return FreshDebits(moves, entries)
 
 
-def settle_moves(session: Session, written: FreshDebits) -> None:
-    """The accounts the session has loaded given their balances after the moves."""
-    for moved in written.moves:
-        _sync_loaded_account(session, moved["account_id"], moved["after"])
+def settle_moves(session: Session, written: FreshDebits, rowcounts: Sequence[int]) -> None:
+    """BalanceMoved unless each balance move changed one row (the balance was
+    still the one read); then the accounts the session has loaded are given
+    their balances after the moves."""
+    for rowcount, move in zip(rowcounts, written.moves, strict=True):
+        if rowcount != 1:
+            raise BalanceMoved(move["account_id"])
+    for move in written.moves:
+        _sync_loaded_account(session, move["account_id"], move["after"])
 
 
 class BalanceMoved(RuntimeError):
@@ -270,6 +278,13 @@ _INSERT_ENTRY = insert(ENTRIES).returning(ENTRIES.c.id)
 _BALANCES = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
     _ACCOUNTS.c.id.in_(bindparam("ids", expanding=True))
 )
+# PostgreSQL's, the ids as one array, for a pipeline (db_pipeline: its
+# statements are compiled once, no list expanded into placeholders); and the
+# same read locking them, in accounts.queries.lock_balances's order.
+BALANCES_ANY = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
+    _ACCOUNTS.c.id == func.any(bindparam("ids", type_=ARRAY(Integer)))
+)
+LOCK_BALANCES_ANY = BALANCES_ANY.order_by(_ACCOUNTS.c.id).with_for_update()
 # The balance a bulk debit leaves, set only where it is still the one read.
 SET_BALANCE = (
     update(_ACCOUNTS)

@@ -17,8 +17,8 @@ than most of these statements' work (db_pipeline.py): the locks of the
 balances (`lock_first`, taken here, right before the writes, so that another
 process's batch of the same account waits for as little as possible) go with
 the read of the links, the orders' ids follow, and then every write goes in
-one round trip, each INSERT of arrays.  A batch of orders of one service makes 6 round trips with
-its COMMIT, against 15.
+one round trip, each INSERT of arrays.  A batch of orders of one service
+makes 6 round trips with its COMMIT, against 15.
 
 The rules are create_order's and plan_fulfilment's, decided in Python in the
 order the orders came, as if each were placed after the one before: a link
@@ -39,11 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Integer, Table, Text, bindparam, func, select, text
+from sqlalchemy import Connection, Table, Text, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from smmpanel.accounts.models import Account
 from smmpanel.db_bulk import insert_rows
 from smmpanel.db_pipeline import Pipeline
 from smmpanel.errors import DomainError
@@ -52,7 +51,9 @@ from smmpanel.jobs.queue import JOBS, job_rows
 from smmpanel.ledger import causes
 from smmpanel.ledger.errors import InsufficientFunds
 from smmpanel.ledger.service import (
+    BALANCES_ANY,
     ENTRIES,
+    LOCK_BALANCES_ANY,
     SET_BALANCE,
     BalanceMoved,
     FreshDebit,
@@ -60,6 +61,7 @@ from smmpanel.ledger.service import (
     balances_of,
     fresh_debits,
     settle_moves,
+    write_fresh_debits,
 )
 from smmpanel.orders.creation import ACTIVE_LINK_MESSAGE, order_row, placed_event_row
 from smmpanel.orders.errors import ActiveOrderExists
@@ -103,7 +105,8 @@ def write_plain_orders(
         balances = {account_id: balances[account_id] for account_id in charged}
     else:
         balances = None
-    if connection.dialect.name == "postgresql":
+    pipelined = connection.dialect.name == "postgresql"
+    if pipelined:
         before, held = _read_pipelined(connection, charged, links, balances, lock_first)
     else:
         before = balances if balances is not None else balances_of(connection, charged)
@@ -115,7 +118,7 @@ def write_plain_orders(
         for (index, _), order_id in zip(accepted, ids, strict=True):
             outcomes[index] = order_id
         writes = _writes(plans_written, ids, before)
-        if connection.dialect.name == "postgresql":
+        if pipelined:
             _send_pipelined(session, connection, writes)
         else:
             _send_one_by_one(session, connection, writes)
@@ -184,9 +187,9 @@ def _read_pipelined(
     SQLAlchemy and psycopg each rewrite at every run."""
     pipeline = Pipeline(connection)
     if lock_first:
-        read_at = pipeline.query(_LOCK_BALANCES_ANY, {"ids": sorted(set(lock_first))})
+        read_at = pipeline.query(LOCK_BALANCES_ANY, {"ids": sorted(set(lock_first))})
     elif balances is None and charged:
-        read_at = pipeline.query(_BALANCES_ANY, {"ids": sorted(charged)})
+        read_at = pipeline.query(BALANCES_ANY, {"ids": sorted(charged)})
     else:
         read_at = None
     links_at = None
@@ -195,9 +198,10 @@ def _read_pipelined(
     done = pipeline.send()
     if read_at is not None:
         balances = {account_id: balance for account_id, balance in done[read_at].rows}
-    missing = charged - (balances or {}).keys()
-    if balances is None or missing:  # an account gone: a bug (the batch runs one by one)
-        raise BalanceMoved(min(missing, default=0))
+    balances = balances or {}  # none read: no order charges
+    missing = charged - balances.keys()
+    if missing:  # an account gone: a bug (the batch runs one by one)
+        raise BalanceMoved(min(missing))
     held = {link for (link,) in done[links_at].rows} if links_at is not None else set()
     return {account_id: balances[account_id] for account_id in charged}, held
 
@@ -265,16 +269,9 @@ def _writes(plans: list[OrderPlan], ids: list[int], balances: dict[int, int]) ->
 def _send_one_by_one(session: Session, connection: Connection, writes: _Writes) -> None:
     """SQLite: each table's rows by one INSERT (executemany), in its process."""
     insert_rows(connection, _ORDERS, writes.orders)
-    moves = writes.debits.moves
-    _check_moved([connection.execute(SET_BALANCE, moved).rowcount for moved in moves], moves)
-    settle_moves(session, writes.debits)
-    for table, rows in (
-        (ENTRIES, writes.debits.entries),
-        (_EVENTS, writes.events),
-        (JOBS, writes.jobs),
-    ):
-        if rows:
-            insert_rows(connection, table, rows)
+    write_fresh_debits(session, writes.debits)
+    insert_rows(connection, _EVENTS, writes.events)
+    insert_rows(connection, JOBS, writes.jobs)
 
 
 def _send_pipelined(session: Session, connection: Connection, writes: _Writes) -> None:
@@ -286,15 +283,7 @@ def _send_pipelined(session: Session, connection: Connection, writes: _Writes) -
     pipeline.insert(_EVENTS, writes.events)
     pipeline.insert(JOBS, writes.jobs)
     done = pipeline.send()
-    _check_moved([done[at].rowcount for at in moves], writes.debits.moves)
-    settle_moves(session, writes.debits)
-
-
-def _check_moved(rowcounts: list[int], moves: list[dict[str, int]]) -> None:
-    """Each balance was set where it was still the one read (SET_BALANCE)."""
-    for rowcount, moved in zip(rowcounts, moves, strict=True):
-        if rowcount != 1:
-            raise BalanceMoved(moved["account_id"])
+    settle_moves(session, writes.debits, [done[at].rowcount for at in moves])
 
 
 # Every event row of one INSERT has the same columns.
@@ -327,11 +316,3 @@ _LINKS_HELD = select(_ORDERS.c.active_link).where(
 _LINKS_HELD_ANY = select(_ORDERS.c.active_link).where(
     _ORDERS.c.active_link == func.any(bindparam("links", type_=ARRAY(Text)))
 )
-# PostgreSQL's reads of balances, the ids as one array (a pipeline's
-# statements are compiled once: no list expanded into placeholders).
-_ACCOUNTS = cast(Table, Account.__table__)
-_BALANCES_ANY = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance).where(
-    _ACCOUNTS.c.id == func.any(bindparam("ids", type_=ARRAY(Integer)))
-)
-# accounts.queries.lock_balances's locks, in its order (ascending ids).
-_LOCK_BALANCES_ANY = _BALANCES_ANY.order_by(_ACCOUNTS.c.id).with_for_update()
